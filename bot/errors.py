@@ -1,0 +1,95 @@
+"""The bot's exceptions, one hierarchy so callers can catch at the level they care about.
+
+    BotError
+    ├── ConfigError                 a setting is missing or malformed (start-up stops)
+    └── UpstreamError               RelayDance did not give a usable answer
+        ├── UpstreamAuthError       401/403: the API key is wrong or lacks access
+        ├── UpstreamModelNotFound   404: the model name is unknown to this key
+        ├── UpstreamRateLimited     429, with the server's Retry-After when it sent one
+        ├── UpstreamServerError     5xx
+        ├── UpstreamBadRequest      any other 4xx (e.g. a parameter out of range)
+        ├── UpstreamConnectError    the connection could not be made or broke
+        ├── UpstreamTimeout         connect / first token / idle between chunks ran out
+        └── UpstreamStreamError     the stream broke mid-answer or carried an `error` object
+
+Every UpstreamError has `user_message`: one plain sentence safe to show in Slack (it never
+contains the key, the URL's credentials or a raw traceback).
+"""
+
+from __future__ import annotations
+
+
+class BotError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class ConfigError(BotError):
+    """A setting is missing or malformed; the message names the setting, never its secret value."""
+
+    def __init__(self, name: str, problem: str) -> None:
+        self.name = name
+        self.problem = problem
+        super().__init__(f"{name}: {problem}")
+
+
+class UpstreamError(BotError):
+    """RelayDance failed; `user_message` is what the user reads in the thread."""
+
+    user_message = "The model service failed to answer."
+
+    def __init__(self, detail: str = "", *, status: int | None = None) -> None:
+        self.detail = detail
+        self.status = status
+        super().__init__(detail or self.user_message)
+
+
+class UpstreamAuthError(UpstreamError):
+    user_message = "RelayDance refused the bot's API key (an admin needs to check RELAYDANCE_API_KEY)."
+
+
+class UpstreamModelNotFound(UpstreamError):
+    def __init__(self, detail: str = "", *, status: int | None = 404, model: str = "") -> None:
+        super().__init__(detail, status=status)
+        self.model = model
+        self.user_message = f"RelayDance does not know the model `{model}`." if model else (
+            "RelayDance does not know the configured model."
+        )
+
+
+class UpstreamRateLimited(UpstreamError):
+    def __init__(self, detail: str = "", *, status: int | None = 429, retry_after: float | None = None) -> None:
+        super().__init__(detail, status=status)
+        self.retry_after = retry_after
+        if retry_after is not None:
+            self.user_message = f"RelayDance is rate limiting the bot; try again in {max(1, round(retry_after))} s."
+        else:
+            self.user_message = "RelayDance is rate limiting the bot; try again in a minute."
+
+
+class UpstreamServerError(UpstreamError):
+    user_message = "RelayDance had a service error; try again shortly."
+
+
+class UpstreamBadRequest(UpstreamError):
+    user_message = "RelayDance rejected the request (check the bot's model settings)."
+
+
+class UpstreamConnectError(UpstreamError):
+    user_message = "The bot could not reach RelayDance; try again shortly."
+
+
+class UpstreamTimeout(UpstreamError):
+    def __init__(self, detail: str = "", *, phase: str = "response", seconds: float | None = None) -> None:
+        super().__init__(detail)
+        self.phase = phase
+        self.seconds = seconds
+        waited = f" after {seconds:g} s" if seconds is not None else ""
+        self.user_message = {
+            "connect": f"The bot could not connect to RelayDance{waited}.",
+            "first_token": f"RelayDance did not start answering{waited}.",
+            "idle": f"RelayDance stopped sending{waited}.",
+        }.get(phase, f"RelayDance timed out{waited}.")
+
+
+class UpstreamStreamError(UpstreamError):
+    user_message = "The connection to RelayDance broke mid-answer."

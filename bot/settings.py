@@ -1,0 +1,220 @@
+"""Typed, validated settings built once from an environment mapping.
+
+Nothing here reads `os.environ` itself: `bot.__main__` passes the environment in, so tests build
+settings from plain dicts and nothing depends on import order. Every problem raises `ConfigError`
+naming the variable; secret values never reach a message, a `repr` or a log line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from bot.errors import ConfigError
+
+DEFAULT_SYSTEM_PROMPT = (
+    "You are a helpful assistant in a Slack workspace. Answer clearly and concisely, "
+    "using Markdown where it helps. Messages from people are prefixed with their name."
+)
+
+T = TypeVar("T")
+
+
+class Secret:
+    """A string that will not print itself: `repr`/`str` show only that it is set."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    slack_bot_token: Secret
+    slack_signing_secret: Secret
+    slack_app_token: Secret | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    relaydance_api_key: Secret
+    relaydance_base_url: str = "https://relaydance.com/v1"
+    relaydance_model: str = "grok-4.3"
+    redis_url: str | None = None
+    redis_prefix: str = "rdbot"
+    redis_timeout: float = 0.5
+    state_dir: Path = Path(".state")
+    port: int = 3000
+    host: str = "0.0.0.0"  # noqa: S104 - a container's service port must listen on all interfaces
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    temperature: float | None = None
+    max_tokens: int | None = None
+    edit_interval: float = 1.0
+    history_budget_tokens: int = 6000
+    history_max_messages: int = 500
+    history_ttl_days: float = 30.0
+    followups_without_mention: bool = True
+    answer_other_bots: bool = False
+    connect_timeout: float = 5.0
+    first_token_timeout: float = 60.0
+    idle_timeout: float = 30.0
+    log_level: str = "INFO"
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Build settings from `env`; raise ConfigError naming the first bad variable."""
+        r = _Reader(env)
+        bot_token = r.secret("SLACK_BOT_TOKEN", prefix="xoxb-")
+        signing_secret = r.secret("SLACK_SIGNING_SECRET")
+        app_token = r.optional_secret("SLACK_APP_TOKEN", prefix="xapp-")
+        api_key = r.secret("RELAYDANCE_API_KEY")
+        settings = cls(
+            slack_bot_token=bot_token,
+            slack_signing_secret=signing_secret,
+            slack_app_token=app_token,
+            slack_api_url=_with_slash(r.url("SLACK_API_URL", "https://slack.com/api/")),
+            relaydance_api_key=api_key,
+            relaydance_base_url=r.url("RELAYDANCE_BASE_URL", "https://relaydance.com/v1").rstrip("/"),
+            relaydance_model=r.text("RELAYDANCE_MODEL", "grok-4.3"),
+            redis_url=r.redis_url("REDIS_URL"),
+            redis_prefix=r.text("REDIS_PREFIX", "rdbot"),
+            redis_timeout=r.number("REDIS_TIMEOUT", 0.5, float, low=0.01, high=30),
+            state_dir=Path(r.text("STATE_DIR", ".state")),
+            port=r.number("PORT", 3000, int, low=1, high=65535),
+            host=r.text("HOST", "0.0.0.0"),  # noqa: S104 - see the field's comment
+            system_prompt=r.text("SYSTEM_PROMPT", DEFAULT_SYSTEM_PROMPT),
+            temperature=r.optional_number("TEMPERATURE", float, low=0, high=2),
+            max_tokens=r.optional_number("MAX_TOKENS", int, low=1, high=1_000_000),
+            edit_interval=r.number("EDIT_INTERVAL", 1.0, float, low=0.05, high=60),
+            history_budget_tokens=r.number("HISTORY_BUDGET_TOKENS", 6000, int, low=200, high=2_000_000),
+            history_max_messages=r.number("HISTORY_MAX_MESSAGES", 500, int, low=10, high=100_000),
+            history_ttl_days=r.number("HISTORY_TTL_DAYS", 30.0, float, low=0.01, high=3650),
+            followups_without_mention=r.flag("FOLLOWUPS_WITHOUT_MENTION", True),
+            answer_other_bots=r.flag("ANSWER_OTHER_BOTS", False),
+            connect_timeout=r.number("RELAYDANCE_CONNECT_TIMEOUT", 5.0, float, low=0.01, high=600),
+            first_token_timeout=r.number("RELAYDANCE_FIRST_TOKEN_TIMEOUT", 60.0, float, low=0.01, high=3600),
+            idle_timeout=r.number("RELAYDANCE_IDLE_TIMEOUT", 30.0, float, low=0.01, high=3600),
+            log_level=r.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+            secrets=tuple(
+                s.reveal() for s in (bot_token, signing_secret, app_token, api_key) if s is not None
+            ),
+        )
+        return settings
+
+
+def _with_slash(url: str) -> str:
+    return url if url.endswith("/") else url + "/"
+
+
+class _Reader:
+    """Reads one variable at a time and turns every problem into a ConfigError naming it."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def _raw(self, name: str) -> str | None:
+        value = self._env.get(name)
+        if value is None or not value.strip():
+            return None
+        return value.strip()
+
+    def secret(self, name: str, *, prefix: str = "") -> Secret:
+        found = self.optional_secret(name, prefix=prefix)
+        if found is None:
+            raise ConfigError(name, "is not set")
+        return found
+
+    def optional_secret(self, name: str, *, prefix: str = "") -> Secret | None:
+        value = self._raw(name)
+        if value is None:
+            return None
+        if prefix and not value.startswith(prefix):
+            raise ConfigError(name, f"should start with {prefix!r}")
+        if any(c.isspace() for c in value):
+            raise ConfigError(name, "contains whitespace")
+        return Secret(value)
+
+    def text(self, name: str, default: str) -> str:
+        value = self._raw(name)
+        return default if value is None else value
+
+    def url(self, name: str, default: str) -> str:
+        value = self.text(name, default)
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError(name, f"must be an http(s) URL, got {_shown(value)}")
+        return value
+
+    def redis_url(self, name: str) -> str | None:
+        value = self._raw(name)
+        if value is None:
+            return None
+        if urlsplit(value).scheme not in ("redis", "rediss", "unix"):
+            raise ConfigError(name, "must start with redis://, rediss:// or unix://")
+        return value
+
+    def number(
+        self, name: str, default: T, kind: Callable[[str], T], *, low: float, high: float
+    ) -> T:
+        value = self._raw(name)
+        if value is None:
+            return default
+        return self._parse_number(name, value, kind, low, high)
+
+    def optional_number(self, name: str, kind: Callable[[str], T], *, low: float, high: float) -> T | None:
+        value = self._raw(name)
+        if value is None:
+            return None
+        return self._parse_number(name, value, kind, low, high)
+
+    @staticmethod
+    def _parse_number(name: str, value: str, kind: Callable[[str], T], low: float, high: float) -> T:
+        try:
+            parsed = kind(value)
+        except ValueError:
+            raise ConfigError(name, f"must be a number, got {_shown(value)}") from None
+        if not low <= parsed <= high:  # type: ignore[operator]
+            raise ConfigError(name, f"must be between {low:g} and {high:g}, got {_shown(value)}")
+        return parsed
+
+    def flag(self, name: str, default: bool) -> bool:
+        value = self._raw(name)
+        if value is None:
+            return default
+        lowered = value.lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(name, f"must be true or false, got {_shown(value)}")
+
+    def choice(self, name: str, default: str, options: tuple[str, ...]) -> str:
+        value = self.text(name, default).upper()
+        if value not in options:
+            raise ConfigError(name, f"must be one of {', '.join(options)}")
+        return value
+
+
+def _shown(value: str) -> str:
+    """Quote a non-secret value for an error message, cut short so a pasted blob stays readable."""
+    return repr(value if len(value) <= 60 else value[:57] + "...")
