@@ -43,6 +43,20 @@ class EmbeddedRedis:
             self._socket_dir = tempfile.mkdtemp(prefix="rdbot-")
         return Path(self._socket_dir) / "redis.sock"
 
+    def arguments(self) -> list[str]:
+        """redis-server's command-line options (the test suite starts the same server synchronously)."""
+        return [
+            "--port", "0",
+            "--unixsocket", str(self.socket_path),
+            "--unixsocketperm", "700",
+            "--dir", str(self.data_dir),
+            "--save", "",
+            "--appendonly", "yes" if self.persistent else "no",
+            "--daemonize", "no",
+            "--loglevel", "warning",
+            "--logfile", str(self.data_dir / "redis.log"),
+        ]  # fmt: skip
+
     async def start(self, timeout: float = 10.0) -> str:
         executable = self._executable or shutil.which("redis-server")
         if executable is None:
@@ -54,17 +68,7 @@ class EmbeddedRedis:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         socket = self.socket_path
         socket.unlink(missing_ok=True)
-        args = [
-            "--port", "0",
-            "--unixsocket", str(socket),
-            "--unixsocketperm", "700",
-            "--dir", str(self.data_dir),
-            "--save", "",
-            "--appendonly", "yes" if self.persistent else "no",
-            "--daemonize", "no",
-            "--loglevel", "warning",
-            "--logfile", str(self.data_dir / "redis.log"),
-        ]  # fmt: skip
+        args = self.arguments()
         self._process = await asyncio.create_subprocess_exec(
             executable,
             *args,

@@ -1,0 +1,46 @@
+"""`python -m bot`: the only place that loads `.env` and reads `os.environ`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+
+from dotenv import load_dotenv
+
+from bot import logging_setup
+from bot.errors import ConfigError
+from bot.runtime import running
+from bot.settings import Settings
+
+
+async def serve(settings: Settings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    async with running(settings):
+        await stop.wait()
+
+
+def main() -> int:
+    load_dotenv(override=False)  # real environment variables win over .env
+    try:
+        settings = Settings.from_env(os.environ)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    logging_setup.configure(settings.log_level, settings.secrets)
+    try:
+        asyncio.run(serve(settings))
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""The app factory: everything the bot is made of is passed in, nothing is read from the environment.
+
+Bolt gets its signing secret and an `authorize` function over the identity we resolved at start-up,
+so none of Bolt's environment fallbacks run and no request waits on an `auth.test` call.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import redis.asyncio as aioredis
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.answer import Answerer
+from bot.deps import Deps
+from bot.history import HistoryStore
+from bot.names import UserDirectory
+from bot.redis_guard import RedisGuard
+from bot.relaydance import RelayDanceClient
+from bot.renderer import EditGate
+from bot.settings import Settings
+from bot.slack_history import BotIdentity
+from bot.tasks import TaskTracker
+from handlers import mentions, messages
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    slack: AsyncWebClient,
+    redis: aioredis.Redis,
+    llm: RelayDanceClient,
+    identity: BotIdentity,
+    tasks: TaskTracker | None = None,
+) -> tuple[AsyncApp, Deps]:
+    guard = RedisGuard(timeout=settings.redis_timeout)
+    store = HistoryStore(
+        redis,
+        guard,
+        prefix=settings.redis_prefix,
+        max_messages=settings.history_max_messages,
+        ttl_seconds=int(settings.history_ttl_days * 86_400),
+    )
+    answerer = Answerer(
+        settings=settings,
+        slack=slack,
+        llm=llm,
+        store=store,
+        names=UserDirectory(slack=slack, store=store),
+        gate=EditGate(),
+        identity=identity,
+    )
+    deps = Deps(
+        settings=settings,
+        slack=slack,
+        store=store,
+        answerer=answerer,
+        tasks=tasks or TaskTracker(),
+        identity=identity,
+    )
+    token = settings.slack_bot_token.reveal()
+
+    async def authorize() -> AuthorizeResult:
+        return AuthorizeResult(
+            enterprise_id=None,
+            team_id=identity.team_id,
+            bot_user_id=identity.user_id,
+            bot_id=identity.bot_id,
+            bot_token=token,
+        )
+
+    app = AsyncApp(
+        client=slack,
+        signing_secret=settings.slack_signing_secret.reveal(),
+        authorize=authorize,
+        logger=logging.getLogger("bot.bolt"),
+        # Slack's own url_verification / ssl_check are still answered by Bolt's built-ins.
+        process_before_response=False,
+    )
+    for surface in (mentions, messages):
+        surface.register(app, deps)
+    return app, deps

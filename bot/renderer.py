@@ -1,0 +1,261 @@
+"""Show a streamed answer in Slack by posting a placeholder and editing it as text arrives.
+
+One `StreamingReply` per answer, used by every surface. Its rules come from Slack's limits:
+- the first content is shown as soon as it arrives; after that at most one edit per `interval`,
+  and never more than one Slack call in flight per answer: text arriving meanwhile is coalesced
+  into the next edit instead of queueing edits;
+- a 429 on an edit blocks edits for the whole workspace (`EditGate`) for Retry-After seconds,
+  because chat.update's limit is per workspace and app: other answers skip their intermediate
+  edits instead of piling into the same limit;
+- `chat.update` refuses text over 4,000 characters, so the rendered answer is split into
+  messages of at most `limit` characters; later parts go on as further replies in the thread;
+- the final edit always carries the complete answer (it waits out rate limits and retries).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
+
+from bot.mrkdwn import markdown_to_mrkdwn
+from bot.splitting import split_mrkdwn
+
+log = logging.getLogger(__name__)
+
+SLACK_UPDATE_LIMIT = 4000
+DEFAULT_LIMIT = 3800  # leaves room under 4,000 for Slack counting entities differently
+PLACEHOLDER = "_Thinking…_"
+
+
+def retry_after_of(exc: SlackApiError, default: float = 1.0) -> float:
+    headers = getattr(exc.response, "headers", None) or {}
+    value = headers.get("Retry-After") or headers.get("retry-after")
+    try:
+        return max(0.0, float(value)) if value is not None else default
+    except ValueError:
+        return default
+
+
+def is_rate_limited(exc: SlackApiError) -> bool:
+    return getattr(exc.response, "status_code", None) == 429 or exc.response.get("error") == "ratelimited"
+
+
+class EditGate:
+    """Per-workspace hold after a 429, shared by all answers in flight."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._until: dict[str, float] = {}
+        self.rate_limited = 0  # 429s seen, for logs and the benchmark
+
+    def delay(self, team: str) -> float:
+        return max(0.0, self._until.get(team, 0.0) - self._clock())
+
+    def hold(self, team: str, seconds: float) -> None:
+        self.rate_limited += 1
+        self._until[team] = max(self._until.get(team, 0.0), self._clock() + seconds)
+
+
+class StreamingReply:
+    """The Slack side of one streamed answer: `start()`, `append()` as text arrives, `finish()`."""
+
+    def __init__(
+        self,
+        *,
+        slack: AsyncWebClient,
+        team: str,
+        channel: str,
+        thread_ts: str | None,
+        gate: EditGate,
+        interval: float,
+        limit: int = DEFAULT_LIMIT,
+        placeholder: str = PLACEHOLDER,
+        render: Callable[[str], str] = markdown_to_mrkdwn,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._slack = slack
+        self.team = team
+        self.channel = channel
+        self.thread_ts = thread_ts
+        self._gate = gate
+        self._interval = interval
+        self._limit = limit
+        self._placeholder = placeholder
+        self._render = render
+        self._clock = clock
+        self._text: list[str] = []
+        self._suffix = ""
+        self.message_ts: list[str] = []
+        self._sent: list[str] = []
+        self._dirty = asyncio.Event()
+        self._closing = False
+        self._flusher: asyncio.Task[None] | None = None
+        self._started = asyncio.Event()
+        self.edits = 0
+        self.first_visible_at: float | None = None
+
+    @property
+    def text(self) -> str:
+        return "".join(self._text)
+
+    async def start(self) -> str:
+        """Post the placeholder right away; the caller gathers history meanwhile."""
+        response = await self._call_with_retry(
+            "chat.postMessage",
+            lambda: self._slack.chat_postMessage(
+                channel=self.channel, thread_ts=self.thread_ts, text=self._placeholder
+            ),
+        )
+        ts = str(response["ts"])
+        self.message_ts.append(ts)
+        self._sent.append(self._placeholder)
+        self._flusher = asyncio.create_task(self._flush_loop(), name=f"render:{self.channel}:{ts}")
+        self._started.set()
+        return ts
+
+    def append(self, text: str) -> None:
+        if text:
+            self._text.append(text)
+            self._dirty.set()
+
+    async def finish(self, *, note: str = "") -> list[str]:
+        """Deliver the complete answer (plus `note`, e.g. why it was cut off) and stop editing."""
+        await self._started.wait()
+        self._suffix = note
+        self._closing = True
+        self._dirty.set()
+        assert self._flusher is not None
+        await self._flusher
+        return list(self.message_ts)
+
+    async def cancel(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
+
+    # -- internals ---------------------------------------------------------------------------------
+
+    async def _flush_loop(self) -> None:
+        last_edit: float | None = None
+        while True:
+            await self._dirty.wait()
+            if last_edit is not None:
+                # Coalesce: anything arriving while we wait goes into this one edit.
+                await self._sleep_until(last_edit + self._interval)
+            await self._sleep_until(self._clock() + self._gate.delay(self.team))
+            self._dirty.clear()
+            closing = self._closing
+            last_edit = self._clock()
+            done = await self._flush(final=closing)
+            if closing and done:
+                return
+            if not done:
+                self._dirty.set()
+
+    async def _sleep_until(self, when: float) -> None:
+        delay = when - self._clock()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    def _chunks(self) -> list[str]:
+        body = self.text
+        if self._suffix:
+            body = f"{body}\n\n{self._suffix}" if body else self._suffix
+        if not body:
+            return [self._placeholder]
+        return split_mrkdwn(self._render(body), self._limit) or [self._placeholder]
+
+    async def _flush(self, *, final: bool) -> bool:
+        """Bring Slack in line with the text; False when a rate limit left it behind."""
+        chunks = self._chunks()
+        for index, chunk in enumerate(chunks):
+            if index < len(self.message_ts):
+                if self._sent[index] == chunk:
+                    continue
+                if not await self._update(index, chunk, final=final):
+                    return False
+            else:
+                if not await self._post(chunk, final=final):
+                    return False
+            if self.first_visible_at is None:
+                self.first_visible_at = self._clock()
+        for index in range(len(chunks), len(self.message_ts)):
+            await self._delete_extra(index)
+        return True
+
+    async def _update(self, index: int, chunk: str, *, final: bool) -> bool:
+        ts = self.message_ts[index]
+        try:
+            await self._slack.chat_update(channel=self.channel, ts=ts, text=chunk)
+        except SlackApiError as exc:
+            error = exc.response.get("error")
+            if is_rate_limited(exc):
+                self._gate.hold(self.team, retry_after_of(exc))
+                return False
+            if error == "msg_too_long" and self._limit > 1000:
+                # Slack counted more than we did (e.g. entities); split smaller and try again.
+                self._limit = int(self._limit * 0.8)
+                log.warning("chat.update refused %d characters; splitting at %d", len(chunk), self._limit)
+                return False
+            if error in ("message_not_found", "cant_update_message", "edit_window_closed"):
+                # Someone deleted our message: post this part anew rather than lose it.
+                log.warning("chat.update failed with %s; posting the text as a new reply", error)
+                response = await self._call_with_retry(
+                    "chat.postMessage",
+                    lambda: self._slack.chat_postMessage(
+                        channel=self.channel, thread_ts=self.thread_ts, text=chunk
+                    ),
+                )
+                self.message_ts[index] = str(response["ts"])
+                self._sent[index] = chunk
+                return True
+            if not final:
+                log.warning("chat.update failed with %s; will retry with the next edit", error)
+                return False
+            raise
+        self.edits += 1
+        self._sent[index] = chunk
+        return True
+
+    async def _post(self, chunk: str, *, final: bool) -> bool:
+        try:
+            response = await self._slack.chat_postMessage(
+                channel=self.channel, thread_ts=self.thread_ts, text=chunk
+            )
+        except SlackApiError as exc:
+            if is_rate_limited(exc):
+                self._gate.hold(self.team, retry_after_of(exc))
+                return False
+            raise
+        self.message_ts.append(str(response["ts"]))
+        self._sent.append(chunk)
+        return True
+
+    async def _delete_extra(self, index: int) -> None:
+        # Re-splitting rarely yields fewer parts than were posted; empty the surplus rather than
+        # leave a stale copy of text that now lives in an earlier message.
+        if self._sent[index] != "​":
+            try:
+                await self._slack.chat_update(channel=self.channel, ts=self.message_ts[index], text="​")
+                self._sent[index] = "​"
+            except SlackApiError as exc:
+                log.warning("could not empty a surplus message: %s", exc.response.get("error"))
+
+    async def _call_with_retry(
+        self, what: str, call: Callable[[], Awaitable[AsyncSlackResponse]], attempts: int = 5
+    ) -> AsyncSlackResponse:
+        for attempt in range(attempts):
+            try:
+                return await call()
+            except SlackApiError as exc:
+                if not is_rate_limited(exc) or attempt == attempts - 1:
+                    raise
+                delay = retry_after_of(exc)
+                log.info("%s rate limited; retrying in %.1f s", what, delay)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")

@@ -1,0 +1,94 @@
+"""Read history from Slack, only where Redis cannot answer: a thread it never saw, or Redis is down.
+
+`conversations.replies` / `conversations.history` are rationed for distributed apps (as low as
+one request a minute, 15 messages a page), so callers use these once per conversation and then
+rely on the messages recorded as events arrive.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.history import StoredMessage, ts_key
+
+log = logging.getLogger(__name__)
+
+# Message subtypes that carry something someone said; joins, topic changes etc. are noise.
+CONTENT_SUBTYPES = frozenset({None, "thread_broadcast", "file_share", "bot_message", "me_message"})
+
+
+@dataclass(frozen=True, slots=True)
+class BotIdentity:
+    team_id: str
+    user_id: str
+    bot_id: str | None
+
+
+def stored_from_slack(message: Mapping[str, Any], identity: BotIdentity) -> StoredMessage | None:
+    """A Slack message dict (event or API result) as we record it; None when it is not content."""
+    if message.get("subtype") not in CONTENT_SUBTYPES or "ts" not in message:
+        return None
+    user = message.get("user")
+    bot_id = message.get("bot_id")
+    own = (user is not None and user == identity.user_id) or (bot_id is not None and bot_id == identity.bot_id)
+    text = str(message.get("text") or "")
+    for item in message.get("files") or ():
+        # Name attached files so the model knows something was shared (contents are not fetched).
+        if isinstance(item, Mapping) and item.get("name"):
+            text += f"\n[attached file: {item['name']}]"
+    thread_ts = message.get("thread_ts")
+    return StoredMessage(
+        ts=str(message["ts"]),
+        text=text,
+        user=str(user) if user else None,
+        bot_id=str(bot_id) if bot_id else None,
+        own=own,
+        thread_ts=str(thread_ts) if thread_ts and thread_ts != message["ts"] else None,
+    )
+
+
+async def fetch_thread(
+    slack: AsyncWebClient, *, channel: str, thread_ts: str, identity: BotIdentity, max_messages: int
+) -> list[StoredMessage]:
+    """Every message of a thread (root first), following cursors up to `max_messages`."""
+    found: list[StoredMessage] = []
+    cursor: str | None = None
+    while len(found) < max_messages:
+        try:
+            response = await slack.conversations_replies(
+                channel=channel, ts=thread_ts, limit=min(200, max_messages), cursor=cursor
+            )
+        except SlackApiError as exc:
+            log.warning("conversations.replies failed: %s", exc.response.get("error"))
+            break
+        for raw in response.get("messages") or ():
+            stored = stored_from_slack(raw, identity)
+            if stored is not None:
+                found.append(stored)
+        cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+        if not cursor:
+            break
+    return _dedupe_sorted(found)
+
+
+async def fetch_recent(
+    slack: AsyncWebClient, *, channel: str, identity: BotIdentity, limit: int
+) -> list[StoredMessage]:
+    """The newest top-level messages of a channel or DM (one page), oldest first."""
+    try:
+        response = await slack.conversations_history(channel=channel, limit=limit)
+    except SlackApiError as exc:
+        log.warning("conversations.history failed: %s", exc.response.get("error"))
+        return []
+    found = [s for raw in response.get("messages") or () if (s := stored_from_slack(raw, identity))]
+    return _dedupe_sorted(found)
+
+
+def _dedupe_sorted(messages: list[StoredMessage]) -> list[StoredMessage]:
+    return sorted({m.ts: m for m in messages}.values(), key=lambda m: ts_key(m.ts))

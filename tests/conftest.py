@@ -1,0 +1,64 @@
+"""Shared fixtures: a throwaway Redis server for the whole run, and a unique key prefix per test.
+
+The suite never relies on a Redis someone else runs: it starts its own redis-server (on a unix
+socket in a temp dir, nothing on disk kept). Each test writes under its own prefix and deletes
+only those keys afterwards, so even `TEST_REDIS_URL` pointing at a shared server is safe.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+
+from bot.embedded_redis import EmbeddedRedis
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    given = os.environ.get("TEST_REDIS_URL")
+    if given:
+        yield given
+        return
+    executable = shutil.which("redis-server")
+    if executable is None:
+        pytest.exit("the tests need redis-server on PATH (apt-get install redis-server)", returncode=2)
+    server = EmbeddedRedis(Path(tmp_path_factory.mktemp("redis")), persistent=False)
+    process = subprocess.Popen(  # noqa: S603 - fixed executable found on PATH, our own arguments
+        [executable, *server.arguments()], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 10
+    while not server.socket_path.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.exit("the test redis-server did not start", returncode=2)
+        time.sleep(0.02)
+    try:
+        yield server.url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def redis_prefix() -> str:
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+async def redis_client(redis_url: str, redis_prefix: str) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        yield client
+    finally:
+        keys = [key async for key in client.scan_iter(match=f"{redis_prefix}:*", count=1000)]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
