@@ -103,7 +103,9 @@ class Answerer:
                 placeholder.cancel()
         return outcome
 
-    async def _stream(self, messages: list[dict[str, str]], reply: StreamingReply, outcome: AnswerOutcome) -> None:
+    async def _stream(
+        self, messages: list[dict[str, str]], reply: StreamingReply, outcome: AnswerOutcome
+    ) -> None:
         settings = self._settings
         request = ChatRequest(
             model=settings.relaydance_model,
@@ -124,7 +126,9 @@ class Answerer:
                     outcome.usage = delta.usage
         except UpstreamError as exc:
             outcome.error = exc
-            log.warning("RelayDance failed (%s, status %s): %s", type(exc).__name__, exc.status, exc.detail[:200])
+            log.warning(
+                "RelayDance failed (%s, status %s): %s", type(exc).__name__, exc.status, exc.detail[:200]
+            )
             note = f"⚠️ **Answer cut off:** {exc.user_message}" if reply.text else f"⚠️ {exc.user_message}"
         except asyncio.CancelledError:
             await reply.cancel()
@@ -141,8 +145,13 @@ class Answerer:
             conv_ts = outcome.message_ts[0]
             await self._store.record(
                 self._conversation_of(reply),
-                StoredMessage(ts=conv_ts, text=reply.text, user=self._identity.user_id, own=True,
-                              thread_ts=reply.thread_ts),
+                StoredMessage(
+                    ts=conv_ts,
+                    text=reply.text,
+                    user=self._identity.user_id,
+                    own=True,
+                    thread_ts=reply.thread_ts,
+                ),
             )
 
     def _conversation_of(self, reply: StreamingReply) -> Conversation:

@@ -57,7 +57,7 @@ class EmbeddedRedis:
             "--logfile", str(self.data_dir / "redis.log"),
         ]  # fmt: skip
 
-    async def start(self, timeout: float = 10.0) -> str:
+    async def start(self, wait_seconds: float = 10.0) -> str:
         executable = self._executable or shutil.which("redis-server")
         if executable is None:
             raise ConfigError(
@@ -77,16 +77,19 @@ class EmbeddedRedis:
             stderr=asyncio.subprocess.DEVNULL,
         )
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + wait_seconds
         while not socket.exists():
             if self._process.returncode is not None or loop.time() > deadline:
                 await self.stop()
                 raise ConfigError(
                     "REDIS_URL",
-                    f"is unset and the embedded redis-server did not start (see {self.data_dir / 'redis.log'})",
+                    f"is unset and the embedded redis-server did not start "
+                    f"(see {self.data_dir / 'redis.log'})",
                 )
             await asyncio.sleep(0.02)
-        log.info("REDIS_URL is unset: started an embedded redis-server at %s (data in %s)", self.url, self.data_dir)
+        log.info(
+            "REDIS_URL is unset: started an embedded redis-server at %s (data in %s)", self.url, self.data_dir
+        )
         return self.url
 
     async def stop(self) -> None:

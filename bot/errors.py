@@ -51,17 +51,23 @@ class UpstreamModelNotFound(UpstreamError):
     def __init__(self, detail: str = "", *, status: int | None = 404, model: str = "") -> None:
         super().__init__(detail, status=status)
         self.model = model
-        self.user_message = f"RelayDance does not know the model `{model}`." if model else (
-            "RelayDance does not know the configured model."
+        self.user_message = (
+            f"RelayDance does not know the model `{model}`."
+            if model
+            else ("RelayDance does not know the configured model.")
         )
 
 
 class UpstreamRateLimited(UpstreamError):
-    def __init__(self, detail: str = "", *, status: int | None = 429, retry_after: float | None = None) -> None:
+    def __init__(
+        self, detail: str = "", *, status: int | None = 429, retry_after: float | None = None
+    ) -> None:
         super().__init__(detail, status=status)
         self.retry_after = retry_after
         if retry_after is not None:
-            self.user_message = f"RelayDance is rate limiting the bot; try again in {max(1, round(retry_after))} s."
+            self.user_message = (
+                f"RelayDance is rate limiting the bot; try again in {max(1, round(retry_after))} s."
+            )
         else:
             self.user_message = "RelayDance is rate limiting the bot; try again in a minute."
 

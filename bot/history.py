@@ -52,7 +52,9 @@ class StoredMessage:
     thread_ts: str | None = None
 
     def dumps(self) -> str:
-        return json.dumps({k: v for k, v in asdict(self).items() if v not in (None, False)}, ensure_ascii=False)
+        return json.dumps(
+            {k: v for k, v in asdict(self).items() if v not in (None, False)}, ensure_ascii=False
+        )
 
     @classmethod
     def loads(cls, raw: str) -> StoredMessage:
@@ -201,7 +203,9 @@ class HistoryStore:
     # -- threads the bot takes part in -----------------------------------------------------------
 
     async def mark_active(self, conv: Conversation) -> None:
-        await self._guard.run(lambda: self._r.set(self.keys.active(conv), "1", ex=self.ttl), None, what="mark")
+        await self._guard.run(
+            lambda: self._r.set(self.keys.active(conv), "1", ex=self.ttl), None, what="mark"
+        )
 
     async def is_active(self, conv: Conversation) -> bool:
         async def op() -> bool:

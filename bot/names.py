@@ -52,7 +52,12 @@ class UserDirectory:
                 return None
         info = response.get("user") or {}
         profile = info.get("profile") or {}
-        for candidate in (profile.get("display_name"), profile.get("real_name"), info.get("real_name"), info.get("name")):
+        for candidate in (
+            profile.get("display_name"),
+            profile.get("real_name"),
+            info.get("real_name"),
+            info.get("name"),
+        ):
             if candidate:
                 return str(candidate)
         return None

@@ -130,8 +130,8 @@ class StreamingReply:
         self._suffix = note
         self._closing = True
         self._dirty.set()
-        assert self._flusher is not None
-        await self._flusher
+        if self._flusher is not None:
+            await self._flusher
         return list(self.message_ts)
 
     async def cancel(self) -> None:

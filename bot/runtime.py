@@ -69,7 +69,10 @@ async def running(settings: Settings, *, drain_timeout: float = 30.0) -> AsyncIt
         session = aiohttp.ClientSession()
         stack.push_async_callback(session.close)
         slack = AsyncWebClient(
-            token=settings.slack_bot_token.reveal(), base_url=settings.slack_api_url, session=session, timeout=15
+            token=settings.slack_bot_token.reveal(),
+            base_url=settings.slack_api_url,
+            session=session,
+            timeout=15,
         )
         http = httpx.AsyncClient(
             limits=httpx.Limits(max_connections=500, max_keepalive_connections=100),

@@ -173,9 +173,7 @@ class _Reader:
             raise ConfigError(name, "must start with redis://, rediss:// or unix://")
         return value
 
-    def number(
-        self, name: str, default: T, kind: Callable[[str], T], *, low: float, high: float
-    ) -> T:
+    def number(self, name: str, default: T, kind: Callable[[str], T], *, low: float, high: float) -> T:
         value = self._raw(name)
         if value is None:
             return default

@@ -36,7 +36,9 @@ def stored_from_slack(message: Mapping[str, Any], identity: BotIdentity) -> Stor
         return None
     user = message.get("user")
     bot_id = message.get("bot_id")
-    own = (user is not None and user == identity.user_id) or (bot_id is not None and bot_id == identity.bot_id)
+    own = (user is not None and user == identity.user_id) or (
+        bot_id is not None and bot_id == identity.bot_id
+    )
     text = str(message.get("text") or "")
     for item in message.get("files") or ():
         # Name attached files so the model knows something was shared (contents are not fetched).

@@ -33,12 +33,12 @@ class TaskTracker:
         if not task.cancelled() and (exc := task.exception()) is not None:
             log.error("task %s failed", task.get_name(), exc_info=exc)
 
-    async def drain(self, timeout: float) -> None:
+    async def drain(self, grace_seconds: float) -> None:
         """Let answers in flight finish (up to `timeout`), then cancel what is left."""
         if not self._tasks:
             return
-        log.info("waiting up to %.0f s for %d answers in flight", timeout, len(self._tasks))
-        _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+        log.info("waiting up to %.0f s for %d answers in flight", grace_seconds, len(self._tasks))
+        _, pending = await asyncio.wait(set(self._tasks), timeout=grace_seconds)
         for task in pending:
             task.cancel()
         if pending:

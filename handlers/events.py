@@ -35,9 +35,7 @@ async def start_answer(deps: Deps, *, event_id: str | None, question: Question) 
         return False
     if not await store.claim(f"answer:{conv.team}:{conv.channel}:{question.message.ts}"):
         return False
-    deps.tasks.spawn(
-        _answer(deps, question), name=f"answer:{conv.channel}:{question.message.ts}"
-    )
+    deps.tasks.spawn(_answer(deps, question), name=f"answer:{conv.channel}:{question.message.ts}")
     return True
 
 
@@ -53,4 +51,11 @@ def thread_question(team: str, channel: str, message: StoredMessage, *, in_threa
     return Question(Conversation(team, channel, None), message, reply_thread_ts=message.thread_ts)
 
 
-__all__ = ["conversation_of", "is_from_bot", "start_answer", "stored_from_slack", "team_of", "thread_question"]
+__all__ = [
+    "conversation_of",
+    "is_from_bot",
+    "start_answer",
+    "stored_from_slack",
+    "team_of",
+    "thread_question",
+]

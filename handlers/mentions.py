@@ -7,8 +7,8 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 
 from bot.deps import Deps
-from handlers.events import conversation_of, is_from_bot, start_answer, team_of, thread_question
 from bot.slack_history import stored_from_slack
+from handlers.events import conversation_of, is_from_bot, start_answer, team_of, thread_question
 
 
 def register(app: AsyncApp, deps: Deps) -> None:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.slack_markup import mentioned_user_ids
 from slack_bolt.async_app import AsyncApp
 
 from bot.deps import Deps
 from bot.history import Conversation
 from bot.slack_history import stored_from_slack
-from bot.slack_markup import mentioned_user_ids
 from handlers.events import conversation_of, is_from_bot, start_answer, team_of, thread_question
 
 
@@ -31,14 +31,18 @@ def register(app: AsyncApp, deps: Deps) -> None:
         edited = event.get("message") or {}
         if is_own(edited) or "ts" not in edited:
             return
-        await deps.store.edit(conversation_of(team, channel, edited), str(edited["ts"]), str(edited.get("text") or ""))
+        await deps.store.edit(
+            conversation_of(team, channel, edited), str(edited["ts"]), str(edited.get("text") or "")
+        )
 
     async def on_deleted(team: str, channel: str, event: dict[str, Any]) -> None:
         previous = event.get("previous_message") or {}
         deleted_ts = event.get("deleted_ts") or previous.get("ts")
         if not deleted_ts:
             return
-        await deps.store.delete(conversation_of(team, channel, previous or {"ts": deleted_ts}), str(deleted_ts))
+        await deps.store.delete(
+            conversation_of(team, channel, previous or {"ts": deleted_ts}), str(deleted_ts)
+        )
 
     async def on_message(body: dict[str, Any], event: dict[str, Any]) -> None:
         team = team_of(body, event)

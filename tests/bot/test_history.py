@@ -31,10 +31,16 @@ def msg(ts: str, text: str = "hi", **kw: object) -> StoredMessage:
 
 
 def test_ts_key_orders_numerically_not_lexically() -> None:
-    assert sorted(["10.000002", "9.999999", "10.000010"], key=ts_key) == ["9.999999", "10.000002", "10.000010"]
+    assert sorted(["10.000002", "9.999999", "10.000010"], key=ts_key) == [
+        "9.999999",
+        "10.000002",
+        "10.000010",
+    ]
 
 
-async def test_thread_includes_root_from_top_level_in_order(redis_client: aioredis.Redis, redis_prefix: str) -> None:
+async def test_thread_includes_root_from_top_level_in_order(
+    redis_client: aioredis.Redis, redis_prefix: str
+) -> None:
     store = make_store(redis_client, redis_prefix)
     await store.record(CONV.top_level, msg("100.000001", "root", user="U1"))
     await store.record(CONV, msg("100.000300", "second", user="U2", thread_ts=CONV.thread_ts))
@@ -45,7 +51,9 @@ async def test_thread_includes_root_from_top_level_in_order(redis_client: aiored
     assert snapshot.known
 
 
-async def test_unknown_thread_is_not_known_until_backfilled(redis_client: aioredis.Redis, redis_prefix: str) -> None:
+async def test_unknown_thread_is_not_known_until_backfilled(
+    redis_client: aioredis.Redis, redis_prefix: str
+) -> None:
     store = make_store(redis_client, redis_prefix)
     snapshot = await store.load(CONV)
     assert snapshot is not None and snapshot.messages == [] and not snapshot.known
@@ -66,7 +74,9 @@ async def test_edit_and_delete_update_the_record(redis_client: aioredis.Redis, r
     assert [(m.ts, m.text, m.user) for m in snapshot.messages] == [("100.000002", "typo", "U1")]
 
 
-async def test_history_is_capped_to_newest_and_expires(redis_client: aioredis.Redis, redis_prefix: str) -> None:
+async def test_history_is_capped_to_newest_and_expires(
+    redis_client: aioredis.Redis, redis_prefix: str
+) -> None:
     store = make_store(redis_client, redis_prefix, max_messages=10, ttl=120)
     for i in range(40):
         await store.record(CONV, msg(f"200.{i:06d}", f"m{i}"))
@@ -96,11 +106,15 @@ async def test_active_threads_and_name_cache(redis_client: aioredis.Redis, redis
     assert await store.cached_names("T1", ["U1", "U2"]) == {"U1": "Ada"}
 
 
-async def test_store_survives_redis_outage_and_recovers(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+async def test_store_survives_redis_outage_and_recovers(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     server = EmbeddedRedis(tmp_path / "r", persistent=False)
     url = await server.start()
     client = connect(url, timeout=0.2)
-    store = HistoryStore(client, RedisGuard(timeout=0.2, cooldown=0.05), prefix="p", max_messages=50, ttl_seconds=60)
+    store = HistoryStore(
+        client, RedisGuard(timeout=0.2, cooldown=0.05), prefix="p", max_messages=50, ttl_seconds=60
+    )
     try:
         await store.record(CONV, msg("1.000001", "before"))
         await server.stop()
