@@ -1,0 +1,82 @@
+"""Settings: defaults, validation that names the variable, and secrets that never print."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.errors import ConfigError
+from bot.settings import Settings
+
+BASE = {
+    "SLACK_BOT_TOKEN": "xoxb-secret-bot-token",
+    "SLACK_SIGNING_SECRET": "signing-secret-value",
+    "RELAYDANCE_API_KEY": "rd-secret-api-key",
+}
+
+
+def test_defaults() -> None:
+    s = Settings.from_env(BASE)
+    assert s.relaydance_base_url == "https://relaydance.com/v1"
+    assert s.relaydance_model == "grok-4.3"
+    assert s.slack_api_url == "https://slack.com/api/"
+    assert s.port == 3000 and s.redis_url is None and not s.socket_mode
+    assert s.edit_interval == 1.0 and s.followups_without_mention and not s.answer_other_bots
+
+
+def test_values_are_parsed() -> None:
+    s = Settings.from_env(
+        {
+            **BASE,
+            "SLACK_APP_TOKEN": "xapp-1-abc",
+            "SLACK_API_URL": "http://127.0.0.1:9/api",
+            "RELAYDANCE_BASE_URL": "http://127.0.0.1:8/v1/",
+            "TEMPERATURE": "0.3",
+            "MAX_TOKENS": "800",
+            "FOLLOWUPS_WITHOUT_MENTION": "off",
+            "REDIS_URL": "redis://localhost:6379/2",
+        }
+    )
+    assert s.socket_mode and s.slack_api_url == "http://127.0.0.1:9/api/"
+    assert s.relaydance_base_url == "http://127.0.0.1:8/v1"
+    assert s.temperature == 0.3 and s.max_tokens == 800 and not s.followups_without_mention
+
+
+@pytest.mark.parametrize(
+    ("changes", "name"),
+    [
+        ({"SLACK_BOT_TOKEN": ""}, "SLACK_BOT_TOKEN"),
+        ({"SLACK_BOT_TOKEN": "xoxp-user-token"}, "SLACK_BOT_TOKEN"),
+        ({"SLACK_SIGNING_SECRET": " "}, "SLACK_SIGNING_SECRET"),
+        ({"RELAYDANCE_API_KEY": ""}, "RELAYDANCE_API_KEY"),
+        ({"SLACK_APP_TOKEN": "xoxb-wrong-kind"}, "SLACK_APP_TOKEN"),
+        ({"RELAYDANCE_BASE_URL": "relaydance.com/v1"}, "RELAYDANCE_BASE_URL"),
+        ({"SLACK_API_URL": "ftp://x"}, "SLACK_API_URL"),
+        ({"REDIS_URL": "localhost:6379"}, "REDIS_URL"),
+        ({"TEMPERATURE": "3"}, "TEMPERATURE"),
+        ({"TEMPERATURE": "warm"}, "TEMPERATURE"),
+        ({"MAX_TOKENS": "0"}, "MAX_TOKENS"),
+        ({"PORT": "70000"}, "PORT"),
+        ({"EDIT_INTERVAL": "0"}, "EDIT_INTERVAL"),
+        ({"FOLLOWUPS_WITHOUT_MENTION": "maybe"}, "FOLLOWUPS_WITHOUT_MENTION"),
+        ({"LOG_LEVEL": "chatty"}, "LOG_LEVEL"),
+    ],
+)
+def test_bad_values_name_the_variable(changes: dict[str, str], name: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({**BASE, **changes})
+    assert caught.value.name == name
+    assert str(caught.value).startswith(name)
+
+
+def test_secrets_never_print() -> None:
+    s = Settings.from_env({**BASE, "SLACK_APP_TOKEN": "xapp-1-app-secret"})
+    shown = repr(s) + str(s)
+    for secret in (*BASE.values(), "xapp-1-app-secret"):
+        assert secret not in shown
+    assert s.relaydance_api_key.reveal() == "rd-secret-api-key"
+
+
+def test_a_bad_secret_is_named_but_not_shown() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({**BASE, "SLACK_BOT_TOKEN": "xoxb-has space"})
+    assert "has space" not in str(caught.value)
