@@ -9,6 +9,7 @@ text already streamed is kept.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -115,15 +116,17 @@ class Answerer:
         )
         note = ""
         try:
-            async for delta in self._llm.stream_chat(request):
-                if delta.text:
-                    if outcome.first_token_at is None:
-                        outcome.first_token_at = time.monotonic()
-                    reply.append(delta.text)
-                if delta.finish_reason:
-                    outcome.finish_reason = delta.finish_reason
-                if delta.usage is not None:
-                    outcome.usage = delta.usage
+            # aclosing: however the loop ends (error, cancellation), the upstream response is closed.
+            async with contextlib.aclosing(self._llm.stream_chat(request)) as deltas:
+                async for delta in deltas:
+                    if delta.text:
+                        if outcome.first_token_at is None:
+                            outcome.first_token_at = time.monotonic()
+                        reply.append(delta.text)
+                    if delta.finish_reason:
+                        outcome.finish_reason = delta.finish_reason
+                    if delta.usage is not None:
+                        outcome.usage = delta.usage
         except UpstreamError as exc:
             outcome.error = exc
             log.warning(

@@ -73,8 +73,13 @@ def create_app(
             bot_token=token,
         )
 
+    # Bolt gets a token-less twin of our client (same session and base URL): the token reaches
+    # it through `authorize`, and Bolt would otherwise warn that it ignores the client's token.
+    bolt_client = AsyncWebClient(
+        base_url=slack.base_url, session=slack.session, timeout=slack.timeout, logger=slack.logger
+    )
     app = AsyncApp(
-        client=slack,
+        client=bolt_client,
         signing_secret=settings.slack_signing_secret.reveal(),
         authorize=authorize,
         logger=logging.getLogger("bot.bolt"),

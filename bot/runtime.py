@@ -97,7 +97,7 @@ async def running(settings: Settings, *, drain_timeout: float = 30.0) -> AsyncIt
         handler: AsyncSocketModeHandler | None = None
         if settings.slack_app_token is not None:
             handler = AsyncSocketModeHandler(app, settings.slack_app_token.reveal(), web_client=slack)
-            await handler.connect_async()
+            await handler.connect_async()  # type: ignore[no-untyped-call]  # Bolt leaves it untyped
             stack.push_async_callback(handler.close_async)
             log.info("connected to Slack in Socket Mode as %s", identity.user_id)
         else:

@@ -18,20 +18,35 @@ log = logging.getLogger(__name__)
 class TaskTracker:
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[None]] = set()
+        self.started = 0
+        self.finished = 0
+        self._changed = asyncio.Condition()
 
     def __len__(self) -> int:
         return len(self._tasks)
 
     def spawn(self, coro: Coroutine[Any, Any, None], *, name: str) -> asyncio.Task[None]:
         task = asyncio.create_task(coro, name=name)
+        self.started += 1
         self._tasks.add(task)
         task.add_done_callback(self._done)
         return task
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
+        self.finished += 1
+        asyncio.get_running_loop().create_task(self._notify())
         if not task.cancelled() and (exc := task.exception()) is not None:
             log.error("task %s failed", task.get_name(), exc_info=exc)
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def wait_finished(self, count: int) -> None:
+        """Wait until `count` tasks have finished in all (tests and the benchmark use this)."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.finished >= count)
 
     async def drain(self, grace_seconds: float) -> None:
         """Let answers in flight finish (up to `timeout`), then cancel what is left."""

@@ -1,0 +1,98 @@
+"""Where history comes from: Redis first, Slack once for a thread Redis never saw, Slack alone while
+Redis is down — and Redis again once it is back."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import redis.asyncio as aioredis
+
+from bot.embedded_redis import EmbeddedRedis
+from tests.e2e_harness import BotUnderTest, bot_under_test, make_settings
+from tests.fakes.relaydance import FakeRelayDance, Script
+from tests.fakes.signing import app_mention, message_event
+from tests.fakes.slack import FakeSlack
+
+
+def seed_thread(slack: FakeSlack, replies: int) -> str:
+    root = slack.seed_message("C1", "We should move the standup to 10am", "U2")
+    for i in range(replies):
+        slack.seed_message("C1", f"reply {i}", "U1" if i % 2 else "U2", thread_ts=root)
+    return root
+
+
+async def test_a_thread_redis_never_saw_is_backfilled_once(bot: BotUnderTest) -> None:
+    root = seed_thread(bot.slack, 250)  # more than one page of conversations.replies
+    await bot.send(app_mention(text="<@UBOT> what was decided?", user="U1", thread_ts=root))
+    await bot.answered(1)
+    first_calls = len(bot.slack.calls_to("conversations.replies"))
+    assert first_calls >= 2  # followed the cursor
+    contents = [m["content"] for m in bot.relay.requests[0].json["messages"][1:]]
+    assert (
+        contents[0] == "grace: We should move the standup to 10am"
+        or "left out" in (bot.relay.requests[0].json["messages"][0]["content"])
+    )
+    assert contents[-2:] == ["ada: reply 249", "ada: what was decided?"]
+
+    await bot.send(app_mention(text="<@UBOT> and who agreed?", user="U2", thread_ts=root))
+    await bot.answered(2)
+    assert len(bot.slack.calls_to("conversations.replies")) == first_calls  # never again
+    last = bot.relay.requests[1].json["messages"]
+    assert last[-2]["role"] == "assistant" and last[-1]["content"] == "grace: and who agreed?"
+
+
+async def test_budget_keeps_newest_and_says_older_were_left_out(
+    slack: FakeSlack, relay: FakeRelayDance, redis_url: str, redis_prefix: str, redis_client: aioredis.Redis
+) -> None:
+    settings = make_settings(
+        slack, relay, redis_url=redis_url, prefix=redis_prefix, history_budget_tokens=300
+    )
+    async with bot_under_test(slack, relay, settings) as bot:
+        root = seed_thread(slack, 100)
+        await bot.send(app_mention(text="<@UBOT> summary?", user="U1", thread_ts=root))
+        await bot.answered(1)
+        messages = relay.requests[0].json["messages"]
+        assert "left out" in messages[0]["content"]
+        assert messages[-1]["content"] == "ada: summary?"
+        assert 2 < len(messages) < 60
+        assert sum(len(m["content"]) for m in messages) < 300 * 4 + 800
+
+
+async def test_mentions_are_answered_while_redis_is_down_and_redis_is_used_again_after(
+    slack: FakeSlack, relay: FakeRelayDance, tmp_path: Path
+) -> None:
+    server = EmbeddedRedis(tmp_path / "redis", persistent=False)
+    url = await server.start()
+    settings = make_settings(slack, relay, redis_url=url, prefix="outage", redis_timeout=0.2)
+    try:
+        async with bot_under_test(slack, relay, settings) as bot:
+            root = seed_thread(slack, 3)
+            await server.stop()
+            health = await bot.http.get(f"{bot.url}/healthz")
+            assert health.status_code == 503
+
+            relay.push(Script.stream(["still ", "here"]))
+            mention = app_mention(text="<@UBOT> are you there?", user="U1", thread_ts=root)
+            await bot.send(mention)
+            await bot.answered(1)
+            contents = [m["content"] for m in relay.requests[0].json["messages"][1:]]
+            assert contents[0] == "grace: We should move the standup to 10am"  # history from Slack
+            assert contents[-1] == "ada: are you there?"
+            replies = [m["text"] for m in slack.thread_messages("C1", root) if m.get("user") == "UBOT"]
+            assert replies == ["still here"]
+
+            await server.start()
+            await asyncio.sleep(1.1)  # the guard's cool-down
+            assert (await bot.http.get(f"{bot.url}/healthz")).status_code == 200
+            await bot.send(message_event(text="fresh message", user="U2", thread_ts=root))
+            await bot.send(app_mention(text="<@UBOT> again", user="U1", thread_ts=root))
+            await bot.answered(2)
+            check = aioredis.Redis.from_url(url, decode_responses=True)
+            try:
+                keys = [k async for k in check.scan_iter(match="outage:msgs:*")]
+            finally:
+                await check.aclose()
+            assert keys  # recording into Redis resumed without a restart
+    finally:
+        await server.stop()
