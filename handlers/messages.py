@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.slack_markup import mentioned_user_ids
 from slack_bolt.async_app import AsyncApp
 
 from bot.deps import Deps
 from bot.history import Conversation
 from bot.slack_history import stored_from_slack
+from bot.slack_markup import mentioned_user_ids
 from handlers.events import conversation_of, is_from_bot, start_answer, team_of, thread_question
 
 
