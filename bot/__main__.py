@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import sys
+from pathlib import Path
 
 from dotenv import load_dotenv
 
@@ -27,7 +28,9 @@ async def serve(settings: Settings) -> None:
 
 
 def main() -> int:
-    load_dotenv(override=False)  # real environment variables win over .env
+    # The .env of the directory the bot is started from (python-dotenv's default search starts
+    # at this file's folder instead); real environment variables win over it.
+    load_dotenv(Path.cwd() / ".env", override=False)
     try:
         settings = Settings.from_env(os.environ)
     except ConfigError as exc:
