@@ -3,7 +3,8 @@
 Order matters for what the user sees: the placeholder is posted at once while history is
 gathered and names resolved in parallel; the request goes to RelayDance only when the prompt is
 built; the renderer shows text as it streams. Failures end as a plain sentence in the thread, and
-text already streamed is kept.
+text already streamed is kept. A Stop button cancels the answer's task, which closes the upstream
+stream; the message then ends as it stands, marked as stopped.
 """
 
 from __future__ import annotations
@@ -12,18 +13,22 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.blocks import final_controls, streaming_controls
 from bot.errors import UpstreamError
 from bot.history import Conversation, HistoryStore, StoredMessage, ts_key
 from bot.names import UserDirectory
 from bot.prompt import Turn, build_messages
+from bot.records import AnswerRecord, Effective, Records, effective
 from bot.relaydance import ChatRequest, RelayDanceClient, Usage
-from bot.renderer import EditGate, StreamingReply
+from bot.renderer import Blocks, EditGate, StreamingReply
 from bot.settings import Settings
 from bot.slack_history import BotIdentity, fetch_recent, fetch_thread
 from bot.slack_markup import mentioned_user_ids, slack_to_plain
@@ -40,19 +45,40 @@ class Question:
     conversation: Conversation  # thread (or DM top level) whose history the answer uses
     message: StoredMessage  # the message being answered
     reply_thread_ts: str | None  # thread to post the answer in; None: top level of a DM
+    kind: str = "chat"  # chat | summary | recap | ask: what Regenerate replays
+    params: dict[str, Any] = field(default_factory=dict)
+    asker: str | None = None  # who may stop it (defaults to the message's author)
+
+    @property
+    def asked_by(self) -> str | None:
+        return self.asker or self.message.user
+
+
+# Builds the request messages for a non-chat job (e.g. a summary); may report progress on the
+# placeholder and call RelayDance itself for map-reduce steps.
+PromptBuilder = Callable[[StreamingReply, Effective], Awaitable[list[dict[str, str]]]]
 
 
 @dataclass(slots=True)
 class AnswerOutcome:
+    answer_id: str = ""
     message_ts: list[str] = field(default_factory=list)
     text: str = ""
     error: UpstreamError | None = None
+    stopped_by: str | None = None
     finish_reason: str | None = None
     usage: Usage | None = None
     placeholder_at: float | None = None
     first_token_at: float | None = None
     first_visible_at: float | None = None
     edits: int = 0
+
+
+@dataclass(slots=True)
+class _Run:
+    task: asyncio.Task[Any]
+    asker: str | None
+    stopped_by: str | None = None
 
 
 class Answerer:
@@ -63,6 +89,7 @@ class Answerer:
         slack: AsyncWebClient,
         llm: RelayDanceClient,
         store: HistoryStore,
+        records: Records,
         names: UserDirectory,
         gate: EditGate,
         identity: BotIdentity,
@@ -71,13 +98,51 @@ class Answerer:
         self._slack = slack
         self._llm = llm
         self._store = store
+        self._records = records
         self._names = names
         self._gate = gate
         self._identity = identity
+        self._running: dict[str, _Run] = {}
 
-    async def answer(self, question: Question) -> AnswerOutcome:
+    # -- stopping ------------------------------------------------------------------------------
+
+    def stop(self, answer_id: str, user: str, *, is_admin: bool) -> str:
+        """Stop a streaming answer: "stopped", "not_allowed" or "not_running"."""
+        run = self._running.get(answer_id)
+        if run is None or run.task.done():
+            return "not_running"
+        if not (is_admin or user == run.asker or user in self._settings.admin_users):
+            return "not_allowed"
+        if run.stopped_by is None:
+            run.stopped_by = user
+            run.task.cancel()
+        return "stopped"
+
+    # -- answering -----------------------------------------------------------------------------
+
+    async def complete(self, messages: list[dict[str, str]], config: Effective) -> str:
+        """A whole (non-displayed) completion, e.g. one map step of a summary."""
+        request = ChatRequest(model=config.model, messages=messages, temperature=config.temperature)
+        parts: list[str] = []
+        async with contextlib.aclosing(self._llm.stream_chat(request)) as deltas:
+            async for delta in deltas:
+                parts.append(delta.text)
+        return "".join(parts)
+
+    async def answer(
+        self,
+        question: Question,
+        *,
+        prompt: PromptBuilder | None = None,
+        on_first_token: Callable[[], Awaitable[None]] | None = None,
+    ) -> AnswerOutcome:
         conv = question.conversation
-        outcome = AnswerOutcome()
+        answer_id = uuid.uuid4().hex[:16]
+        outcome = AnswerOutcome(answer_id=answer_id)
+
+        def controls(final: bool) -> Blocks:
+            return final_controls(answer_id) if final else streaming_controls(answer_id)
+
         reply = StreamingReply(
             slack=self._slack,
             team=conv.team,
@@ -85,43 +150,87 @@ class Answerer:
             thread_ts=question.reply_thread_ts,
             gate=self._gate,
             interval=self._settings.edit_interval,
+            controls=controls,
         )
+        task = asyncio.current_task()
+        if task is not None:
+            self._running[answer_id] = _Run(task, question.asked_by)
         placeholder = asyncio.create_task(reply.start(), name="placeholder")
+        config_task = asyncio.create_task(self._records.channel_config(conv.team, conv.channel))
+        started = time.monotonic()
         try:
-            messages_task = asyncio.create_task(self._prompt(question), name="prompt")
             try:
                 await placeholder
             except SlackApiError as exc:
-                messages_task.cancel()
+                config_task.cancel()
                 log.warning("could not post in %s: %s", conv.channel, exc.response.get("error"))
                 return outcome
             outcome.placeholder_at = time.monotonic()
-            await self._store.mark_active(conv)
-            messages = await messages_task
-            await self._stream(messages, reply, outcome)
+            config = effective(self._settings, await config_task)
+            if question.kind == "chat":
+                await self._store.mark_active(conv)
+            await self._stream(question, reply, outcome, config, prompt, on_first_token)
         finally:
+            self._running.pop(answer_id, None)
             if not placeholder.done():
                 placeholder.cancel()
+        if outcome.message_ts:
+            latency = (
+                None if outcome.first_token_at is None else int((outcome.first_token_at - started) * 1000)
+            )
+            await self._records.save_answer(
+                AnswerRecord(
+                    answer_id=answer_id,
+                    team=conv.team,
+                    channel=conv.channel,
+                    asker=question.asked_by,
+                    kind=question.kind,
+                    params={
+                        **question.params,
+                        "conv_thread_ts": conv.thread_ts,
+                        "reply_thread_ts": question.reply_thread_ts,
+                        "message": question.message.dumps(),
+                    },
+                    model=config.model,
+                    latency_ms=latency,
+                    message_ts=outcome.message_ts,
+                )
+            )
+            if question.asked_by:
+                tokens = outcome.usage.total_tokens if outcome.usage else len(outcome.text) // 4
+                await self._records.add_usage(conv.team, question.asked_by, tokens=tokens)
         return outcome
 
     async def _stream(
-        self, messages: list[dict[str, str]], reply: StreamingReply, outcome: AnswerOutcome
+        self,
+        question: Question,
+        reply: StreamingReply,
+        outcome: AnswerOutcome,
+        config: Effective,
+        prompt: PromptBuilder | None,
+        on_first_token: Callable[[], Awaitable[None]] | None,
     ) -> None:
         settings = self._settings
-        request = ChatRequest(
-            model=settings.relaydance_model,
-            messages=messages,
-            temperature=settings.temperature,
-            max_tokens=settings.max_tokens,
-        )
         note = ""
         try:
-            # aclosing: however the loop ends (error, cancellation), the upstream response is closed.
+            if prompt is None:
+                messages = await self._prompt(question, config)
+            else:
+                messages = await prompt(reply, config)
+            request = ChatRequest(
+                model=config.model,
+                messages=messages,
+                temperature=config.temperature,
+                max_tokens=settings.max_tokens,
+            )
+            # aclosing: however the loop ends (error, Stop), the upstream response is closed.
             async with contextlib.aclosing(self._llm.stream_chat(request)) as deltas:
                 async for delta in deltas:
                     if delta.text:
                         if outcome.first_token_at is None:
                             outcome.first_token_at = time.monotonic()
+                            if on_first_token is not None:
+                                await on_first_token()
                         reply.append(delta.text)
                     if delta.finish_reason:
                         outcome.finish_reason = delta.finish_reason
@@ -134,22 +243,28 @@ class Answerer:
             )
             note = f"⚠️ **Answer cut off:** {exc.user_message}" if reply.text else f"⚠️ {exc.user_message}"
         except asyncio.CancelledError:
-            await reply.cancel()
-            raise
-        if outcome.error is None and outcome.finish_reason == "length":
-            note = "⚠️ **Answer cut off:** it reached the configured length limit (MAX_TOKENS)."
-        if outcome.error is None and not reply.text:
-            note = "⚠️ RelayDance returned an empty answer."
+            run = self._running.get(outcome.answer_id)
+            current = asyncio.current_task()
+            if run is None or run.stopped_by is None or current is None:
+                await reply.cancel()
+                raise
+            current.uncancel()  # a Stop, not a shutdown: finish the message as it stands
+            outcome.stopped_by = run.stopped_by
+            note = f"⏹️ _Stopped by <@{run.stopped_by}>._"
+        if outcome.error is None and outcome.stopped_by is None:
+            if outcome.finish_reason == "length":
+                note = "⚠️ **Answer cut off:** it reached the configured length limit (MAX_TOKENS)."
+            elif not reply.text:
+                note = "⚠️ RelayDance returned an empty answer."
         outcome.message_ts = await reply.finish(note=note)
         outcome.text = reply.text
         outcome.first_visible_at = reply.first_visible_at
         outcome.edits = reply.edits
-        if reply.text and outcome.message_ts:
-            conv_ts = outcome.message_ts[0]
+        if reply.text and outcome.message_ts and question.kind == "chat":
             await self._store.record(
-                self._conversation_of(reply),
+                Conversation(reply.team, reply.channel, reply.thread_ts),
                 StoredMessage(
-                    ts=conv_ts,
+                    ts=outcome.message_ts[0],
                     text=reply.text,
                     user=self._identity.user_id,
                     own=True,
@@ -157,25 +272,24 @@ class Answerer:
                 ),
             )
 
-    def _conversation_of(self, reply: StreamingReply) -> Conversation:
-        return Conversation(reply.team, reply.channel, reply.thread_ts)
-
     # -- building the prompt ---------------------------------------------------------------------
 
-    async def _prompt(self, question: Question) -> list[dict[str, str]]:
-        history = await self._history(question)
-        names = await self._names.names(question.conversation.team, _people(history))
+    async def _prompt(self, question: Question, config: Effective) -> list[dict[str, str]]:
+        history = await self.history(question.conversation, question.message)
+        names = await self.names(question.conversation.team, history)
         turns = [_turn(m, names, self._identity) for m in history]
         return build_messages(
-            self._settings.system_prompt,
+            config.system_prompt,
             [t for t in turns if t.text.strip()],
             budget_tokens=self._settings.history_budget_tokens,
         )
 
-    async def _history(self, question: Question) -> list[StoredMessage]:
-        """The conversation up to the question: from Redis, backfilled from Slack at most once."""
-        conv = question.conversation
-        asked = question.message
+    async def names(self, team: str, history: Sequence[StoredMessage]) -> dict[str, str]:
+        people = [u for u in _people(history) if u != self._identity.user_id]
+        return await self._names.names(team, people)
+
+    async def history(self, conv: Conversation, asked: StoredMessage | None = None) -> list[StoredMessage]:
+        """The conversation (up to `asked`): from Redis, backfilled from Slack at most once."""
         snapshot = await self._store.load(conv)
         messages: Sequence[StoredMessage]
         if snapshot is None:
@@ -188,22 +302,24 @@ class Answerer:
         else:
             messages = snapshot.messages
         by_ts = {m.ts: m for m in messages}
+        if asked is None:
+            return sorted(by_ts.values(), key=lambda m: ts_key(m.ts))
         by_ts[asked.ts] = asked
         limit = ts_key(asked.ts)
         return sorted((m for m in by_ts.values() if ts_key(m.ts) <= limit), key=lambda m: ts_key(m.ts))
 
     @staticmethod
-    def _needs_backfill(conv: Conversation, asked: StoredMessage) -> bool:
+    def _needs_backfill(conv: Conversation, asked: StoredMessage | None) -> bool:
         # A mention that starts a thread has no earlier history; a reply in an older thread or a
         # DM conversation might.
-        return conv.thread_ts != asked.ts
+        return asked is None or conv.thread_ts != asked.ts
 
-    async def _from_slack(self, conv: Conversation, asked: StoredMessage) -> list[StoredMessage]:
+    async def _from_slack(self, conv: Conversation, asked: StoredMessage | None) -> list[StoredMessage]:
         if conv.thread_ts is None:
             return await fetch_recent(
                 self._slack, channel=conv.channel, identity=self._identity, limit=RECENT_DM_MESSAGES
             )
-        if conv.thread_ts == asked.ts:
+        if asked is not None and conv.thread_ts == asked.ts:
             return [asked]
         return await fetch_thread(
             self._slack,

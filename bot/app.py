@@ -17,13 +17,14 @@ from bot.answer import Answerer
 from bot.deps import Deps
 from bot.history import HistoryStore
 from bot.names import UserDirectory
+from bot.records import Records
 from bot.redis_guard import RedisGuard
 from bot.relaydance import RelayDanceClient
 from bot.renderer import EditGate
 from bot.settings import Settings
 from bot.slack_history import BotIdentity
 from bot.tasks import TaskTracker
-from handlers import mentions, messages
+from handlers import actions, assistant, commands, home, mentions, messages, settings_modal, shortcuts
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +46,15 @@ def create_app(
         max_messages=settings.history_max_messages,
         ttl_seconds=int(settings.history_ttl_days * 86_400),
     )
+    names = UserDirectory(slack=slack, store=store)
+    records = Records(redis, guard, store.keys, ttl_seconds=int(settings.history_ttl_days * 86_400))
     answerer = Answerer(
         settings=settings,
         slack=slack,
         llm=llm,
         store=store,
-        names=UserDirectory(slack=slack, store=store),
+        records=records,
+        names=names,
         gate=EditGate(),
         identity=identity,
     )
@@ -58,7 +62,10 @@ def create_app(
         settings=settings,
         slack=slack,
         store=store,
+        records=records,
         answerer=answerer,
+        llm=llm,
+        names=names,
         tasks=tasks or TaskTracker(),
         identity=identity,
     )
@@ -86,6 +93,6 @@ def create_app(
         # Slack's own url_verification / ssl_check are still answered by Bolt's built-ins.
         process_before_response=False,
     )
-    for surface in (mentions, messages):
+    for surface in (assistant, mentions, messages, commands, shortcuts, actions, settings_modal, home):
         surface.register(app, deps)
     return app, deps

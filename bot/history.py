@@ -96,6 +96,30 @@ class Keys:
     def user_name(self, team: str, user: str) -> str:
         return f"{self.prefix}:user:{team}:{user}"
 
+    def channel_config(self, team: str, channel: str) -> str:
+        return f"{self.prefix}:chancfg:{team}:{channel}"
+
+    def configured_channels(self, team: str) -> str:
+        return f"{self.prefix}:chancfgset:{team}"
+
+    def answer(self, answer_id: str) -> str:
+        return f"{self.prefix}:answer:{answer_id}"
+
+    def feedback_votes(self, answer_id: str) -> str:
+        return f"{self.prefix}:votes:{answer_id}"
+
+    def feedback_log(self, team: str) -> str:
+        return f"{self.prefix}:feedback:{team}"
+
+    def feedback_counts(self, team: str) -> str:
+        return f"{self.prefix}:feedbackcounts:{team}"
+
+    def usage(self, team: str, user: str) -> str:
+        return f"{self.prefix}:usage:{team}:{user}"
+
+    def models(self) -> str:
+        return f"{self.prefix}:models"
+
 
 class HistoryStore:
     def __init__(
@@ -237,6 +261,16 @@ class HistoryStore:
                 await pipe.execute()
 
         await self._guard.run(op, None, what="names")
+
+    async def cached_value(self, key: str) -> str | None:
+        async def op() -> str | None:
+            value = await self._r.get(key)
+            return None if value is None else str(value)
+
+        return await self._guard.run(op, None, what="cache")
+
+    async def cache_value(self, key: str, value: str, *, ttl: int) -> None:
+        await self._guard.run(lambda: self._r.set(key, value, ex=ttl), None, what="cache")
 
     async def ping(self) -> bool:
         async def op() -> bool:

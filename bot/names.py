@@ -43,6 +43,15 @@ class UserDirectory:
             self._local[(team, user)] = name
         return found
 
+    async def is_admin(self, user: str) -> bool:
+        """Workspace admins and owners (from users.info; not cached: permissions change)."""
+        try:
+            response = await self._slack.users_info(user=user)
+        except SlackApiError:
+            return False
+        info = response.get("user") or {}
+        return bool(info.get("is_admin") or info.get("is_owner") or info.get("is_primary_owner"))
+
     async def _lookup(self, user: str) -> str | None:
         async with self._lookups:
             try:

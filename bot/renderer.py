@@ -18,11 +18,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
+from bot.blocks import message_blocks
 from bot.mrkdwn import markdown_to_mrkdwn
 from bot.splitting import split_mrkdwn
 
@@ -62,8 +65,24 @@ class EditGate:
         self._until[team] = max(self._until.get(team, 0.0), self._clock() + seconds)
 
 
+Blocks = list[dict[str, Any]]
+Controls = Callable[[bool], Blocks]  # final? -> action blocks for the last message of an answer
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """What one Slack message of the answer shows: text, plus blocks when the answer has buttons."""
+
+    text: str
+    blocks: Blocks | None = None
+
+
 class StreamingReply:
-    """The Slack side of one streamed answer: `start()`, `append()` as text arrives, `finish()`."""
+    """The Slack side of one streamed answer: `start()`, `append()` as text arrives, `finish()`.
+
+    With `controls`, every message is sent as section blocks and the last one carries the
+    controls (e.g. Stop while streaming; Regenerate and feedback once final).
+    """
 
     def __init__(
         self,
@@ -76,8 +95,10 @@ class StreamingReply:
         interval: float,
         limit: int = DEFAULT_LIMIT,
         placeholder: str = PLACEHOLDER,
+        controls: Controls | None = None,
         render: Callable[[str], str] = markdown_to_mrkdwn,
         clock: Callable[[], float] = time.monotonic,
+        final_attempts: int = 20,
     ) -> None:
         self._slack = slack
         self.team = team
@@ -87,12 +108,14 @@ class StreamingReply:
         self._interval = interval
         self._limit = limit
         self._placeholder = placeholder
+        self._controls = controls
         self._render = render
         self._clock = clock
+        self._final_attempts = final_attempts
         self._text: list[str] = []
         self._suffix = ""
         self.message_ts: list[str] = []
-        self._sent: list[str] = []
+        self._sent: list[Rendered] = []
         self._dirty = asyncio.Event()
         self._closing = False
         self._flusher: asyncio.Task[None] | None = None
@@ -106,15 +129,16 @@ class StreamingReply:
 
     async def start(self) -> str:
         """Post the placeholder right away; the caller gathers history meanwhile."""
+        first = self._rendered([self._placeholder], 0, final=False)
         response = await self._call_with_retry(
             "chat.postMessage",
             lambda: self._slack.chat_postMessage(
-                channel=self.channel, thread_ts=self.thread_ts, text=self._placeholder
+                channel=self.channel, thread_ts=self.thread_ts, text=first.text, blocks=first.blocks
             ),
         )
         ts = str(response["ts"])
         self.message_ts.append(ts)
-        self._sent.append(self._placeholder)
+        self._sent.append(first)
         self._flusher = asyncio.create_task(self._flush_loop(), name=f"render:{self.channel}:{ts}")
         self._started.set()
         return ts
@@ -123,6 +147,11 @@ class StreamingReply:
         if text:
             self._text.append(text)
             self._dirty.set()
+
+    def status(self, text: str) -> None:
+        """Replace the placeholder's words (e.g. "Summarizing part 2 of 5…") until text arrives."""
+        self._placeholder = text
+        self._dirty.set()
 
     async def finish(self, *, note: str = "") -> list[str]:
         """Deliver the complete answer (plus `note`, e.g. why it was cut off) and stop editing."""
@@ -142,6 +171,7 @@ class StreamingReply:
 
     async def _flush_loop(self) -> None:
         last_edit: float | None = None
+        final_tries = 0
         while True:
             await self._dirty.wait()
             if last_edit is not None:
@@ -154,6 +184,11 @@ class StreamingReply:
             done = await self._flush(final=closing)
             if closing and done:
                 return
+            if closing:
+                final_tries += 1
+                if final_tries >= self._final_attempts:
+                    log.error("giving up on the final edit in %s after %d tries", self.channel, final_tries)
+                    return
             if not done:
                 self._dirty.set()
 
@@ -170,28 +205,36 @@ class StreamingReply:
             return [self._placeholder]
         return split_mrkdwn(self._render(body), self._limit) or [self._placeholder]
 
+    def _rendered(self, chunks: list[str], index: int, *, final: bool) -> Rendered:
+        chunk = chunks[index]
+        if self._controls is None:
+            return Rendered(chunk)
+        controls = self._controls(final) if index == len(chunks) - 1 else None
+        return Rendered(chunk, message_blocks(chunk, controls))
+
     async def _flush(self, *, final: bool) -> bool:
         """Bring Slack in line with the text; False when a rate limit left it behind."""
         chunks = self._chunks()
-        for index, chunk in enumerate(chunks):
+        for index in range(len(chunks)):
+            wanted = self._rendered(chunks, index, final=final)
             if index < len(self.message_ts):
-                if self._sent[index] == chunk:
+                if self._sent[index] == wanted:
                     continue
-                if not await self._update(index, chunk, final=final):
+                if not await self._update(index, wanted, final=final):
                     return False
             else:
-                if not await self._post(chunk, final=final):
+                if not await self._post(wanted):
                     return False
-            if self.first_visible_at is None:
+            if self.first_visible_at is None and chunks[index] != self._placeholder:
                 self.first_visible_at = self._clock()
         for index in range(len(chunks), len(self.message_ts)):
             await self._delete_extra(index)
         return True
 
-    async def _update(self, index: int, chunk: str, *, final: bool) -> bool:
+    async def _update(self, index: int, wanted: Rendered, *, final: bool) -> bool:
         ts = self.message_ts[index]
         try:
-            await self._slack.chat_update(channel=self.channel, ts=ts, text=chunk)
+            await self._slack.chat_update(channel=self.channel, ts=ts, text=wanted.text, blocks=wanted.blocks)
         except SlackApiError as exc:
             error = exc.response.get("error")
             if is_rate_limited(exc):
@@ -200,7 +243,9 @@ class StreamingReply:
             if error == "msg_too_long" and self._limit > 1000:
                 # Slack counted more than we did (e.g. entities); split smaller and try again.
                 self._limit = int(self._limit * 0.8)
-                log.warning("chat.update refused %d characters; splitting at %d", len(chunk), self._limit)
+                log.warning(
+                    "chat.update refused %d characters; splitting at %d", len(wanted.text), self._limit
+                )
                 return False
             if error in ("message_not_found", "cant_update_message", "edit_window_closed"):
                 # Someone deleted our message: post this part anew rather than lose it.
@@ -208,24 +253,24 @@ class StreamingReply:
                 response = await self._call_with_retry(
                     "chat.postMessage",
                     lambda: self._slack.chat_postMessage(
-                        channel=self.channel, thread_ts=self.thread_ts, text=chunk
+                        channel=self.channel, thread_ts=self.thread_ts, text=wanted.text, blocks=wanted.blocks
                     ),
                 )
                 self.message_ts[index] = str(response["ts"])
-                self._sent[index] = chunk
+                self._sent[index] = wanted
                 return True
             if not final:
                 log.warning("chat.update failed with %s; will retry with the next edit", error)
                 return False
             raise
         self.edits += 1
-        self._sent[index] = chunk
+        self._sent[index] = wanted
         return True
 
-    async def _post(self, chunk: str, *, final: bool) -> bool:
+    async def _post(self, wanted: Rendered) -> bool:
         try:
             response = await self._slack.chat_postMessage(
-                channel=self.channel, thread_ts=self.thread_ts, text=chunk
+                channel=self.channel, thread_ts=self.thread_ts, text=wanted.text, blocks=wanted.blocks
             )
         except SlackApiError as exc:
             if is_rate_limited(exc):
@@ -233,16 +278,19 @@ class StreamingReply:
                 return False
             raise
         self.message_ts.append(str(response["ts"]))
-        self._sent.append(chunk)
+        self._sent.append(wanted)
         return True
 
     async def _delete_extra(self, index: int) -> None:
         # Re-splitting rarely yields fewer parts than were posted; empty the surplus rather than
         # leave a stale copy of text that now lives in an earlier message.
-        if self._sent[index] != "​":
+        empty = Rendered("\u200b", [] if self._controls is not None else None)
+        if self._sent[index] != empty:
             try:
-                await self._slack.chat_update(channel=self.channel, ts=self.message_ts[index], text="​")
-                self._sent[index] = "​"
+                await self._slack.chat_update(
+                    channel=self.channel, ts=self.message_ts[index], text=empty.text, blocks=empty.blocks
+                )
+                self._sent[index] = empty
             except SlackApiError as exc:
                 log.warning("could not empty a surplus message: %s", exc.response.get("error"))
 

@@ -52,6 +52,7 @@ async def resolve_identity(slack: AsyncWebClient) -> BotIdentity:
         team_id=str(response.get("team_id") or ""),
         user_id=str(response.get("user_id") or ""),
         bot_id=response.get("bot_id"),
+        url=str(response.get("url") or ""),
     )
 
 

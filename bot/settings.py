@@ -74,6 +74,8 @@ class Settings:
     first_token_timeout: float = 60.0
     idle_timeout: float = 30.0
     log_level: str = "INFO"
+    admin_users: tuple[str, ...] = ()
+    ask_context_messages: int = 20
     secrets: tuple[str, ...] = field(default=(), repr=False)
 
     @property
@@ -115,6 +117,8 @@ class Settings:
             first_token_timeout=r.number("RELAYDANCE_FIRST_TOKEN_TIMEOUT", 60.0, float, low=0.01, high=3600),
             idle_timeout=r.number("RELAYDANCE_IDLE_TIMEOUT", 30.0, float, low=0.01, high=3600),
             log_level=r.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+            admin_users=r.user_ids("ADMIN_USERS"),
+            ask_context_messages=r.number("ASK_CONTEXT_MESSAGES", 20, int, low=0, high=500),
             secrets=tuple(
                 s.reveal() for s in (bot_token, signing_secret, app_token, api_key) if s is not None
             ),
@@ -205,6 +209,16 @@ class _Reader:
         if lowered in ("0", "false", "no", "off"):
             return False
         raise ConfigError(name, f"must be true or false, got {_shown(value)}")
+
+    def user_ids(self, name: str) -> tuple[str, ...]:
+        value = self._raw(name)
+        if value is None:
+            return ()
+        ids = tuple(part.strip() for part in value.split(",") if part.strip())
+        for user in ids:
+            if not (user[:1] in ("U", "W") and user.isalnum() and user.isupper()):
+                raise ConfigError(name, f"must be Slack user IDs separated by commas, got {_shown(user)}")
+        return ids
 
     def choice(self, name: str, default: str, options: tuple[str, ...]) -> str:
         value = self.text(name, default).upper()

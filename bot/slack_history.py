@@ -28,6 +28,15 @@ class BotIdentity:
     team_id: str
     user_id: str
     bot_id: str | None
+    url: str = ""  # the workspace's URL from auth.test, e.g. https://acme.slack.com/
+
+    def permalink(self, channel: str, ts: str, thread_ts: str | None = None) -> str:
+        """Slack's permalink format, built locally instead of one chat.getPermalink call per message."""
+        base = (self.url or "https://slack.com/").rstrip("/")
+        link = f"{base}/archives/{channel}/p{ts.replace('.', '')}"
+        if thread_ts and thread_ts != ts:
+            link += f"?thread_ts={thread_ts}&cid={channel}"
+        return link
 
 
 def stored_from_slack(message: Mapping[str, Any], identity: BotIdentity) -> StoredMessage | None:
@@ -94,3 +103,24 @@ async def fetch_recent(
 
 def _dedupe_sorted(messages: list[StoredMessage]) -> list[StoredMessage]:
     return sorted({m.ts: m for m in messages}.values(), key=lambda m: ts_key(m.ts))
+
+
+async def fetch_channel_since(
+    slack: AsyncWebClient, *, channel: str, oldest: str, identity: BotIdentity, max_messages: int
+) -> list[StoredMessage]:
+    """Top-level messages of a channel since `oldest`, following cursors up to `max_messages`."""
+    found: list[StoredMessage] = []
+    cursor: str | None = None
+    while len(found) < max_messages:
+        try:
+            response = await slack.conversations_history(
+                channel=channel, oldest=oldest, limit=min(200, max_messages), cursor=cursor
+            )
+        except SlackApiError as exc:
+            log.warning("conversations.history failed: %s", exc.response.get("error"))
+            break
+        found.extend(s for raw in response.get("messages") or () if (s := stored_from_slack(raw, identity)))
+        cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+        if not cursor:
+            break
+    return _dedupe_sorted(found)

@@ -27,13 +27,17 @@ def is_from_bot(event: Mapping[str, Any]) -> bool:
     return bool(event.get("bot_id")) or event.get("subtype") == "bot_message"
 
 
-async def start_answer(deps: Deps, *, event_id: str | None, question: Question) -> bool:
-    """Claim the event and the message (either may be delivered twice) and answer in the background."""
-    store = deps.store
-    conv = question.conversation
-    if event_id is not None and not await store.claim(event_id):
+async def claim(deps: Deps, event_id: str | None, team: str, channel: str, ts: str) -> bool:
+    """True once per event and per message (Slack may deliver either twice)."""
+    if event_id is not None and not await deps.store.claim(event_id):
         return False
-    if not await store.claim(f"answer:{conv.team}:{conv.channel}:{question.message.ts}"):
+    return await deps.store.claim(f"answer:{team}:{channel}:{ts}")
+
+
+async def start_answer(deps: Deps, *, event_id: str | None, question: Question) -> bool:
+    """Claim the event and the message and answer in the background."""
+    conv = question.conversation
+    if not await claim(deps, event_id, conv.team, conv.channel, question.message.ts):
         return False
     deps.tasks.spawn(_answer(deps, question), name=f"answer:{conv.channel}:{question.message.ts}")
     return True

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
 from bot.deps import Deps
 from bot.slack_history import stored_from_slack
-from handlers.events import conversation_of, is_from_bot, start_answer, team_of, thread_question
+from bot.slack_markup import slack_to_plain
+from handlers import jobs
+from handlers.events import claim, conversation_of, is_from_bot, start_answer, team_of, thread_question
+
+# "@bot summarize", "@bot tl;dr", "@bot summary please" in a thread ask for a thread summary.
+SUMMARY_REQUEST = re.compile(r"^\s*(summari[sz]e|summary|tl;?dr)\b", re.IGNORECASE)
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -24,6 +30,14 @@ def register(app: AsyncApp, deps: Deps) -> None:
         team = team_of(body, event)
         # The message event may not have been recorded yet; recording is idempotent.
         await deps.store.record(conversation_of(team, channel, event), message)
+        if message.thread_ts and SUMMARY_REQUEST.match(
+            slack_to_plain(message.text, names={}, bot_user_id=deps.identity.user_id)
+        ):
+            if await claim(deps, body.get("event_id"), team, channel, message.ts):
+                jobs.summary(
+                    deps, team=team, channel=channel, thread_ts=message.thread_ts, asker=message.user or ""
+                )
+            return
         await start_answer(
             deps,
             event_id=body.get("event_id"),

@@ -13,6 +13,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.deps import Deps
 from bot.history import Conversation
+from bot.records import effective
 from bot.slack_history import stored_from_slack
 from bot.slack_markup import mentioned_user_ids
 from handlers.events import conversation_of, is_from_bot, start_answer, team_of, thread_question
@@ -68,10 +69,12 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return  # the app_mention listener answers this one
         if event.get("channel_type") == "im" or channel.startswith("D"):
             question = thread_question(team, channel, message, in_thread=message.thread_ts is not None)
-        elif message.thread_ts and settings.followups_without_mention:
+        elif message.thread_ts:
             if mentioned:
                 return  # talking to someone else in the thread
             if not await deps.store.is_active(Conversation(team, channel, message.thread_ts)):
+                return
+            if not effective(settings, await deps.records.channel_config(team, channel)).followups:
                 return
             question = thread_question(team, channel, message, in_thread=True)
         else:

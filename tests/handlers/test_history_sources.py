@@ -50,11 +50,11 @@ async def test_budget_keeps_newest_and_says_older_were_left_out(
     )
     async with bot_under_test(slack, relay, settings) as bot:
         root = seed_thread(slack, 100)
-        await bot.send(app_mention(text="<@UBOT> summary?", user="U1", thread_ts=root))
+        await bot.send(app_mention(text="<@UBOT> status?", user="U1", thread_ts=root))
         await bot.answered(1)
         messages = relay.requests[0].json["messages"]
         assert "left out" in messages[0]["content"]
-        assert messages[-1]["content"] == "ada: summary?"
+        assert messages[-1]["content"] == "ada: status?"
         assert 2 < len(messages) < 60
         assert sum(len(m["content"]) for m in messages) < 300 * 4 + 800
 

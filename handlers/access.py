@@ -1,0 +1,46 @@
+"""Who may see and change what: checks shared by commands, shortcuts and the assistant pane."""
+
+from __future__ import annotations
+
+from slack_sdk.errors import SlackApiError
+
+from bot.deps import Deps
+
+
+async def bot_can_read(deps: Deps, channel: str) -> str | None:
+    """None when the bot is in `channel`; otherwise a sentence for the user saying why not."""
+    if channel.startswith("D"):
+        return None
+    try:
+        response = await deps.slack.conversations_info(channel=channel)
+    except SlackApiError as exc:
+        error = exc.response.get("error")
+        if error in ("channel_not_found", "not_in_channel", "missing_scope"):
+            return "I can't read that channel. Invite me there first (`/invite @RelayDance`)."
+        return f"I couldn't look up that channel ({error})."
+    info = response.get("channel") or {}
+    if not info.get("is_member", False) and not info.get("is_im", False):
+        return "I'm not a member of that channel. Invite me there first (`/invite @RelayDance`)."
+    return None
+
+
+async def user_can_see(deps: Deps, channel: str, user: str) -> bool:
+    """Public channels are visible to the workspace; private ones only to their members."""
+    try:
+        info = (await deps.slack.conversations_info(channel=channel)).get("channel") or {}
+        if not (info.get("is_private") or info.get("is_group") or info.get("is_mpim")):
+            return True
+        cursor: str | None = None
+        while True:
+            page = await deps.slack.conversations_members(channel=channel, limit=500, cursor=cursor)
+            if user in (page.get("members") or ()):
+                return True
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                return False
+    except SlackApiError:
+        return False
+
+
+async def may_change_settings(deps: Deps, user: str) -> bool:
+    return user in deps.settings.admin_users or await deps.names.is_admin(user)

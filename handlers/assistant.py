@@ -1,0 +1,128 @@
+"""Slack's AI app pane, through Bolt's `Assistant` middleware.
+
+A new thread gets suggested prompts (ask; recap the channel the user is viewing; summarize a
+thread by its link). User messages are answered with the same streaming path and thread history;
+the status shows "thinking…" until the first token, and the first question becomes the title.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from slack_bolt.async_app import (
+    AsyncApp,
+    AsyncAssistant,
+    AsyncSetStatus,
+    AsyncSetSuggestedPrompts,
+    AsyncSetTitle,
+)
+from slack_bolt.context.get_thread_context.async_get_thread_context import AsyncGetThreadContext
+
+from bot.answer import Question
+from bot.deps import Deps
+from bot.history import Conversation
+from bot.slack_history import stored_from_slack
+from bot.summarize import parse_message_link
+from handlers import jobs
+from handlers.access import bot_can_read, user_can_see
+
+RECAP = re.compile(r"^\s*recap\b.*?<#(?P<channel>[CG][A-Z0-9]+)(?:\|[^>]*)?>", re.IGNORECASE | re.DOTALL)
+LINK = re.compile(r"https://[^\s>|]+/archives/[^\s>|]+")
+
+
+def suggested_prompts(viewing_channel: str | None) -> list[dict[str, str]]:
+    prompts = [{"title": "Ask a question", "message": "What can you help me with?"}]
+    if viewing_channel:
+        prompts.append(
+            {"title": "Recap this channel", "message": f"Recap <#{viewing_channel}> for the last 24 hours"}
+        )
+    prompts.append(
+        {"title": "Summarize a thread", "message": "Summarize this thread: (paste the message link)"}
+    )
+    return prompts
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    assistant = AsyncAssistant()
+
+    async def started(
+        set_suggested_prompts: AsyncSetSuggestedPrompts, get_thread_context: AsyncGetThreadContext
+    ) -> None:
+        context = await get_thread_context()
+        channel = context.channel_id if context is not None else None
+        await set_suggested_prompts(prompts=suggested_prompts(channel), title="Try one of these:")
+
+    async def user_message(
+        body: dict[str, Any],
+        payload: dict[str, Any],
+        set_status: AsyncSetStatus,
+        set_title: AsyncSetTitle,
+    ) -> None:
+        team = str(body.get("team_id") or deps.identity.team_id)
+        channel, thread_ts = str(payload["channel"]), str(payload["thread_ts"])
+        user = str(payload.get("user") or "")
+        text = str(payload.get("text") or "")
+        message = stored_from_slack(payload, deps.identity)
+        if message is None:
+            return
+        conv = Conversation(team, channel, thread_ts)
+        earlier = await deps.store.load(conv)
+        await deps.store.record(conv, message)
+        if earlier is not None and not any(m.user == user for m in earlier.messages):
+            await set_title(text[:60] or "Question")
+        if not await deps.store.claim(f"answer:{team}:{channel}:{message.ts}"):
+            return
+        recap = RECAP.match(text)
+        link = LINK.search(text)
+        if recap is not None:
+            target = recap.group("channel")
+            problem = await bot_can_read(deps, target)
+            if problem:
+                await deps.slack.chat_postMessage(channel=channel, thread_ts=thread_ts, text=problem)
+                return
+            await set_status("recapping the channel…")
+            jobs.recap(
+                deps,
+                team=team,
+                channel=target,
+                since="24h",
+                asker=user,
+                reply_channel=channel,
+                reply_thread_ts=thread_ts,
+            )
+            return
+        if link is not None and "summar" in text.lower():
+            try:
+                target_link = parse_message_link(link.group(0))
+            except ValueError as exc:
+                await deps.slack.chat_postMessage(channel=channel, thread_ts=thread_ts, text=str(exc))
+                return
+            problem = await bot_can_read(deps, target_link.channel)
+            if problem is None and not await user_can_see(deps, target_link.channel, user):
+                problem = "You can't see that channel, so I won't summarize it for you."
+            if problem:
+                await deps.slack.chat_postMessage(channel=channel, thread_ts=thread_ts, text=problem)
+                return
+            await set_status("reading the thread…")
+            jobs.summary(
+                deps,
+                team=team,
+                channel=target_link.channel,
+                thread_ts=target_link.thread_ts or target_link.ts,
+                asker=user,
+                reply_channel=channel,
+                reply_thread_ts=thread_ts,
+            )
+            return
+        await set_status("thinking…", loading_messages=["Thinking…", "Reading the thread…"])
+
+        async def clear_status() -> None:
+            await set_status("")
+
+        question = Question(conv, message, reply_thread_ts=thread_ts, asker=user)
+        jobs.spawn(deps, question, f"assistant:{channel}:{message.ts}", on_first_token=clear_status)
+
+    assistant.thread_started(started)
+    assistant.user_message(user_message)
+    app.assistant(assistant)

@@ -1,0 +1,34 @@
+"""The "Summarize thread" message shortcut: the summary streams into that message's thread, visible
+to the channel (the README says so), after checking the bot can read it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.errors import SlackApiError
+
+from bot.blocks import SHORTCUT_SUMMARIZE
+from bot.deps import Deps
+from handlers import jobs
+from handlers.access import bot_can_read
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    async def on_summarize(ack: AsyncAck, body: dict[str, Any], shortcut: dict[str, Any]) -> None:
+        await ack()
+        channel = str((body.get("channel") or {}).get("id") or "")
+        message = body.get("message") or {}
+        user = body["user"]["id"]
+        problem = await bot_can_read(deps, channel)
+        if problem:
+            try:
+                await deps.slack.chat_postEphemeral(channel=channel, user=user, text=problem)
+            except SlackApiError:
+                pass
+            return
+        thread_ts = str(message.get("thread_ts") or message["ts"])
+        team = (body.get("team") or {}).get("id") or deps.identity.team_id
+        jobs.summary(deps, team=team, channel=channel, thread_ts=thread_ts, asker=user)
+
+    app.shortcut(SHORTCUT_SUMMARIZE)(on_summarize)
