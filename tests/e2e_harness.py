@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 
@@ -71,6 +72,40 @@ class BotUnderTest:
         raw = json.dumps(body)
         signed = {**sign(secret, raw), "Content-Type": "application/json", **(headers or {})}
         return await self.http.post(f"{self.url}/slack/events", content=raw, headers=signed)
+
+    async def send_form(self, fields: dict[str, str], *, secret: str = SIGNING_SECRET) -> httpx.Response:
+        """POST form fields the way Slack sends slash commands (`command`, `text`, …)."""
+        raw = urlencode(fields)
+        headers = {**sign(secret, raw), "Content-Type": "application/x-www-form-urlencoded"}
+        return await self.http.post(f"{self.url}/slack/events", content=raw, headers=headers)
+
+    async def send_interaction(
+        self, payload: dict[str, Any], *, secret: str = SIGNING_SECRET
+    ) -> httpx.Response:
+        """POST an interactivity payload (shortcut, block action, view submission) as `payload=<json>`."""
+        return await self.send_form({"payload": json.dumps(payload)}, secret=secret)
+
+    async def command(
+        self, command: str, text: str, *, user: str = "U1", channel: str = "C1"
+    ) -> httpx.Response:
+        """A slash command as Slack sends it (no thread_ts; a response_url and trigger_id)."""
+        return await self.send_form(
+            {
+                "token": "legacy",
+                "team_id": "T1",
+                "team_domain": "fake",
+                "channel_id": channel,
+                "channel_name": "general",
+                "user_id": user,
+                "user_name": user.lower(),
+                "command": command,
+                "text": text,
+                "api_app_id": "A1",
+                "is_enterprise_install": "false",
+                "response_url": f"{self.slack.base_url}/response/{command.strip('/')}",
+                "trigger_id": "13345224609.738474920.8088930838d88f008e0",
+            }
+        )
 
     async def answered(self, count: int = 1, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         """Wait until `count` answers have finished since the bot started."""
