@@ -26,7 +26,7 @@ from bot.errors import UpstreamError
 from bot.history import Conversation, HistoryStore, StoredMessage, ts_key
 from bot.names import UserDirectory
 from bot.prompt import Turn, build_messages
-from bot.records import AnswerRecord, Effective, Records, effective
+from bot.records import AnswerRecord, ChannelConfig, Effective, Records, effective
 from bot.relaydance import ChatRequest, RelayDanceClient, Usage
 from bot.renderer import Blocks, EditGate, StreamingReply
 from bot.settings import Settings
@@ -166,10 +166,7 @@ class Answerer:
                 log.warning("could not post in %s: %s", conv.channel, exc.response.get("error"))
                 return outcome
             outcome.placeholder_at = time.monotonic()
-            config = effective(self._settings, await config_task)
-            if question.kind == "chat":
-                await self._store.mark_active(conv)
-            await self._stream(question, reply, outcome, config, prompt, on_first_token)
+            config = await self._stream(question, reply, outcome, config_task, prompt, on_first_token)
         finally:
             self._running.pop(answer_id, None)
             if not placeholder.done():
@@ -206,13 +203,19 @@ class Answerer:
         question: Question,
         reply: StreamingReply,
         outcome: AnswerOutcome,
-        config: Effective,
+        config_task: asyncio.Task[ChannelConfig],
         prompt: PromptBuilder | None,
         on_first_token: Callable[[], Awaitable[None]] | None,
-    ) -> None:
+    ) -> Effective:
         settings = self._settings
         note = ""
+        config = effective(settings, ChannelConfig())
         try:
+            # Everything after the placeholder is inside this try, so a Stop pressed at any
+            # moment ends the message cleanly.
+            config = effective(settings, await config_task)
+            if question.kind == "chat":
+                await self._store.mark_active(question.conversation)
             if prompt is None:
                 messages = await self._prompt(question, config)
             else:
@@ -271,6 +274,7 @@ class Answerer:
                     thread_ts=reply.thread_ts,
                 ),
             )
+        return config
 
     # -- building the prompt ---------------------------------------------------------------------
 
