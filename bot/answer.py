@@ -214,7 +214,7 @@ class Answerer:
             # Everything after the placeholder is inside this try, so a Stop pressed at any
             # moment ends the message cleanly.
             config = effective(settings, await config_task)
-            if question.kind == "chat":
+            if question.kind in ("chat", "ask"):
                 await self._store.mark_active(question.conversation)
             if prompt is None:
                 messages = await self._prompt(question, config)
@@ -263,7 +263,8 @@ class Answerer:
         outcome.text = reply.text
         outcome.first_visible_at = reply.first_visible_at
         outcome.edits = reply.edits
-        if reply.text and outcome.message_ts and question.kind == "chat":
+        if reply.text and outcome.message_ts:
+            # Kept as an assistant turn, so a later question in the thread sees this answer.
             await self._store.record(
                 Conversation(reply.team, reply.channel, reply.thread_ts),
                 StoredMessage(

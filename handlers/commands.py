@@ -12,6 +12,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
 
 from bot.deps import Deps
+from bot.history import Conversation, StoredMessage
 from bot.summarize import parse_duration, parse_message_link, same_workspace
 from handlers import jobs
 from handlers.access import bot_can_read, may_change_settings, user_can_see
@@ -37,6 +38,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
         except SlackApiError as exc:
             log.warning("/ask could not post in %s: %s", channel, exc.response.get("error"))
             return
+        # The posted question is the bot's own message; record it as the asker's words so the
+        # thread's history reads right for follow-ups.
+        await deps.store.record(
+            Conversation(team, channel, None), StoredMessage(ts=str(posted["ts"]), text=text, user=user)
+        )
         names = await deps.names.names(team, [user])
         jobs.ask(
             deps,
