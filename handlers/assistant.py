@@ -78,6 +78,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
         if recap is not None:
             target = recap.group("channel")
             problem = await bot_can_read(deps, target)
+            if problem is None and not await user_can_see(deps, target, user):
+                problem = "You can't see that channel, so I won't recap it for you."
             if problem:
                 await deps.slack.chat_postMessage(channel=channel, thread_ts=thread_ts, text=problem)
                 return
