@@ -24,6 +24,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.blocks import final_controls, streaming_controls
 from bot.errors import UpstreamError
 from bot.history import Conversation, HistoryStore, StoredMessage, ts_key
+from bot.mrkdwn import markdown_to_mrkdwn
 from bot.names import UserDirectory
 from bot.prompt import Turn, build_messages
 from bot.records import AnswerRecord, ChannelConfig, Effective, Records, effective
@@ -244,7 +245,9 @@ class Answerer:
             log.warning(
                 "RelayDance failed (%s, status %s): %s", type(exc).__name__, exc.status, exc.detail[:200]
             )
-            note = f"⚠️ **Answer cut off:** {exc.user_message}" if reply.text else f"⚠️ {exc.user_message}"
+            note = markdown_to_mrkdwn(
+                f"⚠️ **Answer cut off:** {exc.user_message}" if reply.text else f"⚠️ {exc.user_message}"
+            )
         except asyncio.CancelledError:
             run = self._running.get(outcome.answer_id)
             current = asyncio.current_task()
@@ -256,10 +259,15 @@ class Answerer:
             note = f"⏹️ _Stopped by <@{run.stopped_by}>._"
         if outcome.error is None and outcome.stopped_by is None:
             if outcome.finish_reason == "length":
-                note = "⚠️ **Answer cut off:** it reached the configured length limit (MAX_TOKENS)."
+                note = markdown_to_mrkdwn(
+                    "⚠️ **Answer cut off:** it reached the configured length limit (MAX_TOKENS)."
+                )
             elif not reply.text:
                 note = "⚠️ RelayDance returned an empty answer."
-        outcome.message_ts = await reply.finish(note=note)
+        # The stream is over: from here a Stop has nothing to stop, and must not cancel the final
+        # edit (the message would keep its Stop button and lose the end of the answer).
+        self._running.pop(outcome.answer_id, None)
+        outcome.message_ts = await reply.finish(note=note)  # notes are mrkdwn: mentions stay live
         outcome.text = reply.text
         outcome.first_visible_at = reply.first_visible_at
         outcome.edits = reply.edits

@@ -154,7 +154,10 @@ class StreamingReply:
         self._dirty.set()
 
     async def finish(self, *, note: str = "") -> list[str]:
-        """Deliver the complete answer (plus `note`, e.g. why it was cut off) and stop editing."""
+        """Deliver the complete answer and stop editing.
+
+        `note` (e.g. why the answer was cut off) is mrkdwn, shown as given after the answer.
+        """
         await self._started.wait()
         self._suffix = note
         self._closing = True
@@ -198,12 +201,14 @@ class StreamingReply:
             await asyncio.sleep(delay)
 
     def _chunks(self) -> list[str]:
-        body = self.text
+        # The note is mrkdwn already and goes after the rendered answer: rendered with it, its
+        # mentions would be escaped and it would land inside a code block the answer left open.
+        body = self._render(self.text) if self.text else ""
         if self._suffix:
             body = f"{body}\n\n{self._suffix}" if body else self._suffix
         if not body:
             return [self._placeholder]
-        return split_mrkdwn(self._render(body), self._limit) or [self._placeholder]
+        return split_mrkdwn(body, self._limit) or [self._placeholder]
 
     def _rendered(self, chunks: list[str], index: int, *, final: bool) -> Rendered:
         chunk = chunks[index]

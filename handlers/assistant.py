@@ -7,7 +7,9 @@ the status shows "thinking…" until the first token, and the first question bec
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Awaitable
 from typing import Any
 
 from slack_bolt.async_app import (
@@ -18,6 +20,7 @@ from slack_bolt.async_app import (
     AsyncSetTitle,
 )
 from slack_bolt.context.get_thread_context.async_get_thread_context import AsyncGetThreadContext
+from slack_sdk.errors import SlackApiError
 
 from bot.answer import Question
 from bot.deps import Deps
@@ -26,6 +29,8 @@ from bot.slack_history import stored_from_slack
 from bot.summarize import parse_message_link
 from handlers import jobs
 from handlers.access import bot_can_read, user_can_see
+
+log = logging.getLogger(__name__)
 
 RECAP = re.compile(r"^\s*recap\b.*?<#(?P<channel>[CG][A-Z0-9]+)(?:\|[^>]*)?>", re.IGNORECASE | re.DOTALL)
 LINK = re.compile(r"https://[^\s>|]+/archives/[^\s>|]+")
@@ -41,6 +46,14 @@ def suggested_prompts(viewing_channel: str | None) -> list[dict[str, str]]:
         {"title": "Summarize a thread", "message": "Summarize this thread: (paste the message link)"}
     )
     return prompts
+
+
+async def decoration(call: Awaitable[object], what: str) -> None:
+    """Await a status or title call: decoration, so one Slack refuses must not cost the answer."""
+    try:
+        await call
+    except SlackApiError as exc:
+        log.info("%s failed: %s", what, exc.response.get("error"))
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -70,7 +83,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         earlier = await deps.store.load(conv)
         await deps.store.record(conv, message)
         if earlier is not None and not any(m.user == user for m in earlier.messages):
-            await set_title(text[:60] or "Question")
+            await decoration(set_title(text[:60] or "Question"), "assistant.threads.setTitle")
         if not await deps.store.claim(f"answer:{team}:{channel}:{message.ts}"):
             return
         recap = RECAP.match(text)
@@ -83,7 +96,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             if problem:
                 await deps.slack.chat_postMessage(channel=channel, thread_ts=thread_ts, text=problem)
                 return
-            await set_status("recapping the channel…")
+            await decoration(set_status("recapping the channel…"), "assistant.threads.setStatus")
             jobs.recap(
                 deps,
                 team=team,
@@ -106,7 +119,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             if problem:
                 await deps.slack.chat_postMessage(channel=channel, thread_ts=thread_ts, text=problem)
                 return
-            await set_status("reading the thread…")
+            await decoration(set_status("reading the thread…"), "assistant.threads.setStatus")
             jobs.summary(
                 deps,
                 team=team,
@@ -117,10 +130,13 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 reply_thread_ts=thread_ts,
             )
             return
-        await set_status("thinking…", loading_messages=["Thinking…", "Reading the thread…"])
+        await decoration(
+            set_status("thinking…", loading_messages=["Thinking…", "Reading the thread…"]),
+            "assistant.threads.setStatus",
+        )
 
         async def clear_status() -> None:
-            await set_status("")
+            await decoration(set_status(""), "assistant.threads.setStatus")
 
         question = Question(conv, message, reply_thread_ts=thread_ts, asker=user)
         jobs.spawn(deps, question, f"assistant:{channel}:{message.ts}", on_first_token=clear_status)

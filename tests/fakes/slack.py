@@ -149,6 +149,8 @@ class FakeSlack:
         self.users: dict[str, Params] = {}
         self.ephemeral: list[Params] = []
         self.home_views: dict[str, Params] = {}
+        self.opened_views: list[Params] = []
+        """Modals opened with views.open, in order (as views.open answered them)."""
         self.acks: dict[str, Params] = {}
         """Socket Mode acknowledgements received: envelope_id → what the client sent."""
         self.socket_messages: list[Params] = []
@@ -176,6 +178,7 @@ class FakeSlack:
             "users.info": self._users_info,
             "apps.connections.open": self._apps_connections_open,
             "views.publish": self._views_publish,
+            "views.open": self._views_open,
             "assistant.threads.setStatus": self._assistant_thread_call("status"),
             "assistant.threads.setSuggestedPrompts": self._assistant_thread_call("prompts"),
             "assistant.threads.setTitle": self._assistant_thread_call("title"),
@@ -237,9 +240,10 @@ class FakeSlack:
         *,
         name: str | None = None,
         is_bot: bool = False,
+        is_admin: bool = False,
         tz: str = "Europe/London",
     ) -> Params:
-        """Add a workspace member that users.info will describe."""
+        """Add a workspace member that users.info will describe (`is_admin`: a workspace admin)."""
         real_name = real_name if real_name is not None else display_name
         user: Params = {
             "id": id,
@@ -248,7 +252,7 @@ class FakeSlack:
             "deleted": False,
             "real_name": real_name,
             "tz": tz,
-            "is_admin": False,
+            "is_admin": is_admin,
             "is_owner": False,
             "is_bot": is_bot,
             "is_app_user": False,
@@ -818,11 +822,43 @@ class FakeSlack:
         self.home_views[user_id] = published
         return {"view": published}
 
+    def _views_open(self, params: Params) -> Params:
+        # A real trigger_id is valid for 3 s and once; the fake only insists that one is given.
+        if _optional(params, "trigger_id") is None and _optional(params, "interactivity_pointer") is None:
+            raise _SlackError("invalid_arguments")
+        view = _json_value(params.get("view"), "invalid_arguments")
+        if not isinstance(view, dict) or view.get("type") != "modal" or "title" not in view:
+            raise _SlackError("invalid_arguments")
+        view_id = f"V{uuid.uuid4().hex[:10].upper()}"
+        opened = {
+            "id": view_id,
+            "team_id": self.team_id,
+            "private_metadata": "",
+            "callback_id": "",
+            "external_id": "",
+            "state": {"values": {}},
+            "hash": uuid.uuid4().hex[:16],
+            "clear_on_close": False,
+            "notify_on_close": False,
+            "previous_view_id": None,
+            "root_view_id": view_id,
+            "app_id": self.app_id,
+            "app_installed_team_id": self.team_id,
+            "bot_id": self.bot_id,
+            **view,
+        }
+        self.opened_views.append(opened)
+        return {"view": opened}
+
     def _assistant_thread_call(self, argument: str) -> Handler:
         def handle(params: Params) -> Params:
             _required(params, "channel_id", "invalid_arguments")
             _required(params, "thread_ts", "invalid_arguments")
-            if argument != "prompts":
+            if argument == "status":
+                # Required, but an empty string is valid: it clears the status indicator.
+                if params.get("status") is None:
+                    raise _SlackError("invalid_arguments")
+            elif argument != "prompts":
                 _required(params, argument, "invalid_arguments")
             return {}
 
