@@ -12,7 +12,8 @@ the `relaydance_fake` fixture below.
   (only its status/error/hang part applies there).
 
 Every request is recorded as a `Request` in `fake.requests` (method, path, headers, JSON body,
-arrival time, client port, and whether the client went away before the answer was complete);
+arrival time, when the first and latest content pieces were written, client port, and whether the
+client went away before the answer was complete);
 `wait_requests()` and `Request.wait_disconnected()` await those without polling.
 """
 
@@ -147,6 +148,8 @@ class Request:
     script: Script | None = None
     finished: bool = False  # the whole answer was written
     disconnected: bool = False  # the client went away before the answer was complete
+    first_piece_at: float | None = None  # time.monotonic() once the first content piece was written
+    last_piece_at: float | None = None  # time.monotonic() once the latest content piece was written
     _disconnect: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     async def wait_disconnected(self, timeout: float = 2.0) -> None:  # noqa: ASYNC109
@@ -346,6 +349,9 @@ class FakeRelayDance:
                 if script.comments:
                     await writer.line(": ping")
                 await writer.event(_chunk(cid, model, {"content": piece}, None))
+                record.last_piece_at = time.monotonic()
+                if record.first_piece_at is None:
+                    record.first_piece_at = record.last_piece_at
             await self._interrupt(writer, request, script, len(script.pieces))
             if script.finish_reason is not None:
                 await writer.event(_chunk(cid, model, {}, script.finish_reason))
