@@ -143,16 +143,22 @@ class HistoryStore:
 
     # -- deduplication -------------------------------------------------------------------------
 
-    async def claim(self, event_key: str, *, ttl: int = 3600) -> bool:
-        """True the first time `event_key` is claimed (in this process or, via Redis, any process)."""
-        if event_key in self._seen_events:
+    async def claim(self, *event_keys: str, ttl: int = 3600) -> bool:
+        """True when none of `event_keys` was claimed before (in this process or, via Redis, any
+        process); all are claimed either way. One round trip, since it runs before every answer."""
+        if any(key in self._seen_events for key in event_keys):
             return False
-        self._seen_events[event_key] = None
-        if len(self._seen_events) > self._local_dedupe_size:
+        for key in event_keys:
+            self._seen_events[key] = None
+        while len(self._seen_events) > self._local_dedupe_size:
             self._seen_events.popitem(last=False)
 
         async def op() -> bool:
-            return bool(await self._r.set(self.keys.event(event_key), "1", nx=True, ex=ttl))
+            async with self._r.pipeline(transaction=False) as pipe:
+                for key in event_keys:
+                    pipe.set(self.keys.event(key), "1", nx=True, ex=ttl)
+                results = await pipe.execute()
+            return all(results)
 
         return await self._guard.run(op, True, what="dedupe")
 

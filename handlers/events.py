@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,22 +30,32 @@ def is_from_bot(event: Mapping[str, Any]) -> bool:
 
 async def claim(deps: Deps, event_id: str | None, team: str, channel: str, ts: str) -> bool:
     """True once per event and per message (Slack may deliver either twice)."""
-    if event_id is not None and not await deps.store.claim(event_id):
-        return False
-    return await deps.store.claim(f"answer:{team}:{channel}:{ts}")
+    keys = [f"answer:{team}:{channel}:{ts}"]
+    if event_id is not None:
+        keys.insert(0, event_id)
+    return await deps.store.claim(*keys)
 
 
-async def start_answer(deps: Deps, *, event_id: str | None, question: Question) -> bool:
-    """Claim the event and the message and answer in the background."""
+async def start_answer(
+    deps: Deps, *, event_id: str | None, question: Question, record_in: Conversation | None = None
+) -> bool:
+    """Claim the event and the message and answer in the background.
+
+    With `record_in`, the question is recorded there alongside posting the placeholder rather
+    than before it: the placeholder waits for nothing but the claim.
+    """
     conv = question.conversation
     if not await claim(deps, event_id, conv.team, conv.channel, question.message.ts):
         return False
-    deps.tasks.spawn(_answer(deps, question), name=f"answer:{conv.channel}:{question.message.ts}")
+    deps.tasks.spawn(_answer(deps, question, record_in), name=f"answer:{conv.channel}:{question.message.ts}")
     return True
 
 
-async def _answer(deps: Deps, question: Question) -> None:
-    await deps.answerer.answer(question)
+async def _answer(deps: Deps, question: Question, record_in: Conversation | None) -> None:
+    if record_in is None:
+        await deps.answerer.answer(question)
+        return
+    await asyncio.gather(deps.store.record(record_in, question.message), deps.answerer.answer(question))
 
 
 def thread_question(team: str, channel: str, message: StoredMessage, *, in_thread: bool) -> Question:

@@ -29,10 +29,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return
         team = team_of(body, event)
         # The message event may not have been recorded yet; recording is idempotent.
-        await deps.store.record(conversation_of(team, channel, event), message)
+        where = conversation_of(team, channel, event)
         if message.thread_ts and SUMMARY_REQUEST.match(
             slack_to_plain(message.text, names={}, bot_user_id=deps.identity.user_id)
         ):
+            await deps.store.record(where, message)
             if await claim(deps, body.get("event_id"), team, channel, message.ts):
                 jobs.summary(
                     deps, team=team, channel=channel, thread_ts=message.thread_ts, asker=message.user or ""
@@ -42,6 +43,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             deps,
             event_id=body.get("event_id"),
             question=thread_question(team, channel, message, in_thread=True),
+            record_in=where,
         )
 
     app.event("app_mention")(on_app_mention)
