@@ -309,7 +309,10 @@ class Answerer:
             messages = await self._from_slack(conv, asked)  # Redis is down: Slack is all we have
         elif not snapshot.known and self._needs_backfill(conv, asked):
             fetched = await self._from_slack(conv, asked)
-            await self._store.record_many(conv, fetched)
+            # What Redis holds wins, here as in the merge below: e.g. a /ask question is recorded
+            # as the asker's words, while Slack shows it as the bot's post.
+            recorded = {m.ts for m in snapshot.messages}
+            await self._store.record_many(conv, [m for m in fetched if m.ts not in recorded])
             await self._store.mark_backfilled(conv)
             messages = [*fetched, *snapshot.messages]
         else:

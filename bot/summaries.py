@@ -82,7 +82,9 @@ async def channel_sources(
     if snapshot is None or not snapshot.known:
         fetched = await backfill(oldest)
         if snapshot is not None:
-            await store.record_many(conv, fetched)
+            # What Redis holds wins, as in the merge below (see `Answerer.history`).
+            recorded = {m.ts for m in snapshot.messages}
+            await store.record_many(conv, [m for m in fetched if m.ts not in recorded])
             await store.mark_backfilled(conv)
         messages = {m.ts: m for m in [*fetched, *(snapshot.messages if snapshot else [])]}
     else:
@@ -147,13 +149,14 @@ def ask_prompt(
     question: str,
     asker_name: str,
     context_messages: int,
+    question_ts: str | None = None,
 ) -> PromptBuilder:
-    """/ask: the question plus the channel's recent messages as context."""
+    """/ask: the question plus the channel's recent messages (not the question itself) as context."""
 
     async def build(reply: StreamingReply, config: Effective) -> list[dict[str, str]]:
         recent: list[StoredMessage] = []
         if context_messages:
-            recent = (await answerer.history(conv))[-context_messages:]
+            recent = [m for m in await answerer.history(conv) if m.ts != question_ts][-context_messages:]
         names = await answerer.names(conv.team, recent)
         lines = [
             f"{s.author}: {s.text}"

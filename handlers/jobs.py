@@ -135,6 +135,7 @@ def ask(
         question=text,
         asker_name=asker_name,
         context_messages=deps.settings.ask_context_messages,
+        question_ts=question_ts,
     )
     spawn(deps, question, f"ask:{channel}:{question_ts}", prompt=prompt)
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
-from slack_sdk.errors import SlackApiError
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.blocks import SHORTCUT_SUMMARIZE
 from bot.deps import Deps
@@ -15,17 +14,16 @@ from handlers.access import bot_can_read
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
-    async def on_summarize(ack: AsyncAck, body: dict[str, Any], shortcut: dict[str, Any]) -> None:
+    async def on_summarize(ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any]) -> None:
         await ack()
         channel = str((body.get("channel") or {}).get("id") or "")
         message = body.get("message") or {}
         user = body["user"]["id"]
         problem = await bot_can_read(deps, channel)
         if problem:
-            try:
-                await deps.slack.chat_postEphemeral(channel=channel, user=user, text=problem)
-            except SlackApiError:
-                pass
+            # Through the payload's response_url: chat.postEphemeral is refused in a channel the
+            # bot is not in, which is exactly this case.
+            await respond(text=problem, response_type="ephemeral", replace_original=False)
             return
         thread_ts = str(message.get("thread_ts") or message["ts"])
         team = (body.get("team") or {}).get("id") or deps.identity.team_id

@@ -146,8 +146,11 @@ class FakeSlack:
         self.messages: dict[str, dict[str, Params]] = {}
         """Stored messages: channel → ts → message (as stored; the helpers add thread fields)."""
         self.channels: dict[str, Params] = {}
+        self.members: dict[str, list[str] | None] = {}
+        """Human members of each channel for conversations.members (None: every human user)."""
         self.users: dict[str, Params] = {}
         self.ephemeral: list[Params] = []
+        self.responses: list[Params] = []  # what was POSTed to response_url endpoints
         self.home_views: dict[str, Params] = {}
         self.opened_views: list[Params] = []
         """Modals opened with views.open, in order (as views.open answered them)."""
@@ -175,6 +178,7 @@ class FakeSlack:
             "conversations.replies": self._conversations_replies,
             "conversations.history": self._conversations_history,
             "conversations.info": self._conversations_info,
+            "conversations.members": self._conversations_members,
             "users.info": self._users_info,
             "apps.connections.open": self._apps_connections_open,
             "views.publish": self._views_publish,
@@ -192,6 +196,7 @@ class FakeSlack:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_get("/link/", self._link)
+        app.router.add_post("/response/{name}", self._response_url)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -272,9 +277,22 @@ class FakeSlack:
         return user
 
     def add_channel(
-        self, id: str, *, name: str | None = None, is_private: bool = False, user: str | None = None
+        self,
+        id: str,
+        *,
+        name: str | None = None,
+        is_private: bool = False,
+        user: str | None = None,
+        bot_member: bool = True,
+        members: list[str] | None = None,
     ) -> Params:
-        """Describe a conversation for conversations.info: `D…` is a DM (with `user`), `G…` private."""
+        """Describe a conversation for conversations.info: `D…` is a DM (with `user`), `G…` private.
+
+        `bot_member=False`: the bot is not in the channel, so conversations.info says
+        `is_member: false` (`channel_not_found` for a private one, which the bot cannot see) and
+        reading its messages answers `not_in_channel`. `members`: the people in it, for
+        conversations.members (default: every human user of the workspace).
+        """
         created = 1_700_000_000
         if id.startswith("D"):
             info: Params = {
@@ -302,7 +320,7 @@ class FakeSlack:
                 "created": created,
                 "is_archived": False,
                 "is_general": False,
-                "is_member": True,
+                "is_member": bot_member,
                 "is_shared": False,
                 "is_ext_shared": False,
                 "is_org_shared": False,
@@ -312,6 +330,7 @@ class FakeSlack:
                 "purpose": {"value": "", "creator": "", "last_set": 0},
             }
         self.channels[id] = info
+        self.members[id] = [user or "U1"] if id.startswith("D") else members
         self.messages.setdefault(id, {})
         return info
 
@@ -527,6 +546,12 @@ class FakeSlack:
         if wants_app_token != (token == self.app_token):
             return "not_allowed_token_type"
         return None
+
+    async def _response_url(self, request: web.Request) -> web.Response:
+        """A `response_url` (slash commands, shortcuts): Slack answers a plain `ok`."""
+        self.responses.append({"name": request.match_info["name"], **(await request.json())})
+        await self._notify()
+        return web.Response(text="ok")
 
     async def _link(self, request: web.Request) -> web.StreamResponse:
         ticket = request.query.get("ticket", "")
@@ -750,8 +775,7 @@ class FakeSlack:
     def _conversations_replies(self, params: Params) -> Params:
         channel = _required(params, "channel", "channel_not_found")
         ts = _required(params, "ts", "thread_not_found")
-        if channel not in self.channels:
-            raise _SlackError("channel_not_found")
+        self._readable(channel)
         message = self.messages[channel].get(ts)
         if message is None:
             raise _SlackError("thread_not_found")
@@ -772,8 +796,7 @@ class FakeSlack:
 
     def _conversations_history(self, params: Params) -> Params:
         channel = _required(params, "channel", "channel_not_found")
-        if channel not in self.channels:
-            raise _SlackError("channel_not_found")
+        self._readable(channel)
         shown = list(reversed(_in_window(self._top_level(channel), params)))
         limit = _limit(params, default=HISTORY_DEFAULT_LIMIT, maximum=HISTORY_MAX_LIMIT)
         start = _cursor_index(shown, params, newest_first=True)
@@ -786,10 +809,41 @@ class FakeSlack:
         }
 
     def _conversations_info(self, params: Params) -> Params:
-        info = self.channels.get(_required(params, "channel", "channel_not_found"))
-        if info is None:
-            raise _SlackError("channel_not_found")
+        info = self._visible(_required(params, "channel", "channel_not_found"))
         return {"channel": copy.deepcopy(info)}
+
+    def _conversations_members(self, params: Params) -> Params:
+        channel = _required(params, "channel", "channel_not_found")
+        info = self._visible(channel)
+        humans = self.members.get(channel)
+        if humans is None:
+            humans = [u for u, user in self.users.items() if not user["is_bot"] and not user["deleted"]]
+        members = [*humans, self.bot_user_id] if info.get("is_member", info.get("is_im")) else humans
+        limit = _limit(params, default=100, maximum=1_000)
+        start = 0
+        if (raw := _optional(params, "cursor")) is not None:
+            try:
+                prefix, _, after = base64.b64decode(raw, validate=True).decode().partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                raise _SlackError("invalid_cursor") from None
+            if prefix != "user" or after not in members:
+                raise _SlackError("invalid_cursor")
+            start = members.index(after)
+        page, rest = members[start : start + limit], members[start + limit :]
+        next_cursor = base64.b64encode(f"user:{rest[0]}".encode()).decode() if rest else ""
+        return {"members": page, "response_metadata": {"next_cursor": next_cursor}}
+
+    def _visible(self, channel: str) -> Params:
+        """The channel's info, if the bot may see it (a private channel only when it is a member)."""
+        info = self.channels.get(channel)
+        if info is None or (info.get("is_private") and not info.get("is_member")):
+            raise _SlackError("channel_not_found")
+        return info
+
+    def _readable(self, channel: str) -> None:
+        """Refuse to read messages of a channel the bot is not in, as Slack does."""
+        if not self._visible(channel).get("is_member", True):
+            raise _SlackError("not_in_channel")
 
     def _users_info(self, params: Params) -> Params:
         user = self.users.get(_required(params, "user", "user_not_found"))
