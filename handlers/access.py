@@ -42,5 +42,13 @@ async def user_can_see(deps: Deps, channel: str, user: str) -> bool:
         return False
 
 
+async def refusal(deps: Deps, channel: str, user: str, *, doing: str) -> str | None:
+    """Why the bot won't read `channel` for `user` (it is not in it, or the user can't see it)."""
+    problem = await bot_can_read(deps, channel)
+    if problem is None and not await user_can_see(deps, channel, user):
+        problem = f"You can't see that channel, so I won't {doing} it for you."
+    return problem
+
+
 async def may_change_settings(deps: Deps, user: str) -> bool:
     return user in deps.settings.admin_users or await deps.names.is_admin(user)

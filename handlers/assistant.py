@@ -28,7 +28,7 @@ from bot.history import Conversation
 from bot.slack_history import stored_from_slack
 from bot.summarize import parse_message_link
 from handlers import jobs
-from handlers.access import bot_can_read, user_can_see
+from handlers.access import refusal
 
 log = logging.getLogger(__name__)
 
@@ -90,9 +90,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         link = LINK.search(text)
         if recap is not None:
             target = recap.group("channel")
-            problem = await bot_can_read(deps, target)
-            if problem is None and not await user_can_see(deps, target, user):
-                problem = "You can't see that channel, so I won't recap it for you."
+            problem = await refusal(deps, target, user, doing="recap")
             if problem:
                 await deps.slack.chat_postMessage(channel=channel, thread_ts=thread_ts, text=problem)
                 return
@@ -113,9 +111,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             except ValueError as exc:
                 await deps.slack.chat_postMessage(channel=channel, thread_ts=thread_ts, text=str(exc))
                 return
-            problem = await bot_can_read(deps, target_link.channel)
-            if problem is None and not await user_can_see(deps, target_link.channel, user):
-                problem = "You can't see that channel, so I won't summarize it for you."
+            problem = await refusal(deps, target_link.channel, user, doing="summarize")
             if problem:
                 await deps.slack.chat_postMessage(channel=channel, thread_ts=thread_ts, text=problem)
                 return

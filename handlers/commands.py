@@ -15,7 +15,7 @@ from bot.deps import Deps
 from bot.history import Conversation, StoredMessage
 from bot.summarize import parse_duration, parse_message_link, same_workspace
 from handlers import jobs
-from handlers.access import bot_can_read, may_change_settings, user_can_see
+from handlers.access import bot_can_read, may_change_settings, refusal
 from handlers.settings_modal import open_settings
 
 log = logging.getLogger(__name__)
@@ -64,13 +64,10 @@ def register(app: AsyncApp, deps: Deps) -> None:
         if deps.identity.url and not same_workspace(link, deps.identity.url):
             await ack("That link points to another workspace; I can only summarize threads in this one.")
             return
-        problem = await bot_can_read(deps, link.channel)
+        user = command["user_id"]
+        problem = await refusal(deps, link.channel, user, doing="summarize")
         if problem:
             await ack(problem)
-            return
-        user = command["user_id"]
-        if not await user_can_see(deps, link.channel, user):
-            await ack("You can't see that channel, so I won't summarize it for you.")
             return
         await ack("Summarizing that thread; the summary will appear in it.")
         jobs.summary(
