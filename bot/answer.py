@@ -136,7 +136,10 @@ class Answerer:
         *,
         prompt: PromptBuilder | None = None,
         on_first_token: Callable[[], Awaitable[None]] | None = None,
+        record_in: Conversation | None = None,
     ) -> AnswerOutcome:
+        """Answer `question`; with `record_in`, first record the question there (once the
+        placeholder is up, so the placeholder waits for nothing)."""
         conv = question.conversation
         answer_id = uuid.uuid4().hex[:16]
         outcome = AnswerOutcome(answer_id=answer_id)
@@ -167,6 +170,8 @@ class Answerer:
                 log.warning("could not post in %s: %s", conv.channel, exc.response.get("error"))
                 return outcome
             outcome.placeholder_at = time.monotonic()
+            if record_in is not None:
+                await self._store.record(record_in, question.message)
             config = await self._stream(question, reply, outcome, config_task, prompt, on_first_token)
         finally:
             self._running.pop(answer_id, None)

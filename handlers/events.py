@@ -50,13 +50,7 @@ async def start_answer(
 
 
 async def _answer(deps: Deps, question: Question, record_in: Conversation | None) -> None:
-    if record_in is None:
-        await deps.answerer.answer(question)
-        return
-    # Measured (bench/): recording first and then answering posts placeholders sooner under load
-    # than running both at once, which opens more Redis connections in the same instant.
-    await deps.store.record(record_in, question.message)
-    await deps.answerer.answer(question)
+    await deps.answerer.answer(question, record_in=record_in)
 
 
 def thread_question(team: str, channel: str, message: StoredMessage, *, in_thread: bool) -> Question:
