@@ -2,35 +2,38 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from slack_sdk.errors import SlackApiError
 
 from bot.deps import Deps
+
+
+async def _channel(deps: Deps, channel: str) -> tuple[dict[str, Any], str | None]:
+    """conversations.info for `channel`, and why the bot can't read it (None when it can)."""
+    try:
+        response = await deps.slack.conversations_info(channel=channel)
+    except SlackApiError as exc:
+        error = exc.response.get("error")
+        if error in ("channel_not_found", "not_in_channel", "missing_scope"):
+            return {}, "I can't read that channel. Invite me there first (`/invite @RelayDance`)."
+        return {}, f"I couldn't look up that channel ({error})."
+    info = dict(response.get("channel") or {})
+    if not info.get("is_member", False) and not info.get("is_im", False):
+        return info, "I'm not a member of that channel. Invite me there first (`/invite @RelayDance`)."
+    return info, None
 
 
 async def bot_can_read(deps: Deps, channel: str) -> str | None:
     """None when the bot is in `channel`; otherwise a sentence for the user saying why not."""
     if channel.startswith("D"):
         return None
-    try:
-        response = await deps.slack.conversations_info(channel=channel)
-    except SlackApiError as exc:
-        error = exc.response.get("error")
-        if error in ("channel_not_found", "not_in_channel", "missing_scope"):
-            return "I can't read that channel. Invite me there first (`/invite @RelayDance`)."
-        return f"I couldn't look up that channel ({error})."
-    info = response.get("channel") or {}
-    if not info.get("is_member", False) and not info.get("is_im", False):
-        return "I'm not a member of that channel. Invite me there first (`/invite @RelayDance`)."
-    return None
+    return (await _channel(deps, channel))[1]
 
 
-async def user_can_see(deps: Deps, channel: str, user: str) -> bool:
-    """Public channels are visible to the workspace; private ones only to their members."""
+async def _is_member(deps: Deps, channel: str, user: str) -> bool:
+    cursor: str | None = None
     try:
-        info = (await deps.slack.conversations_info(channel=channel)).get("channel") or {}
-        if not (info.get("is_private") or info.get("is_group") or info.get("is_mpim")):
-            return True
-        cursor: str | None = None
         while True:
             page = await deps.slack.conversations_members(channel=channel, limit=500, cursor=cursor)
             if user in (page.get("members") or ()):
@@ -43,11 +46,17 @@ async def user_can_see(deps: Deps, channel: str, user: str) -> bool:
 
 
 async def refusal(deps: Deps, channel: str, user: str, *, doing: str) -> str | None:
-    """Why the bot won't read `channel` for `user` (it is not in it, or the user can't see it)."""
-    problem = await bot_can_read(deps, channel)
-    if problem is None and not await user_can_see(deps, channel, user):
-        problem = f"You can't see that channel, so I won't {doing} it for you."
-    return problem
+    """Why the bot won't read `channel` for `user`: it is not in it, or the user can't see it
+    (public channels are visible to the workspace; private ones only to their members)."""
+    if channel.startswith("D"):
+        return None
+    info, problem = await _channel(deps, channel)
+    if problem is not None:
+        return problem
+    private = info.get("is_private") or info.get("is_group") or info.get("is_mpim")
+    if private and not await _is_member(deps, channel, user):
+        return f"You can't see that channel, so I won't {doing} it for you."
+    return None
 
 
 async def may_change_settings(deps: Deps, user: str) -> bool:
