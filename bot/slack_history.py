@@ -30,6 +30,11 @@ class BotIdentity:
     bot_id: str | None
     url: str = ""  # the workspace's URL from auth.test, e.g. https://acme.slack.com/
 
+    def is_self(self, message: Mapping[str, Any]) -> bool:
+        """Whether a Slack message was posted by this bot (its user or its bot ID)."""
+        user, bot_id = message.get("user"), message.get("bot_id")
+        return (user is not None and user == self.user_id) or (bot_id is not None and bot_id == self.bot_id)
+
     def permalink(self, channel: str, ts: str, thread_ts: str | None = None) -> str:
         """Slack's permalink format, built locally instead of one chat.getPermalink call per message."""
         base = (self.url or "https://slack.com/").rstrip("/")
@@ -45,9 +50,7 @@ def stored_from_slack(message: Mapping[str, Any], identity: BotIdentity) -> Stor
         return None
     user = message.get("user")
     bot_id = message.get("bot_id")
-    own = (user is not None and user == identity.user_id) or (
-        bot_id is not None and bot_id == identity.bot_id
-    )
+    own = identity.is_self(message)
     text = str(message.get("text") or "")
     for item in message.get("files") or ():
         # Name attached files so the model knows something was shared (contents are not fetched).

@@ -15,6 +15,7 @@ from typing import Any
 from slack_bolt.async_app import (
     AsyncApp,
     AsyncAssistant,
+    AsyncSay,
     AsyncSetStatus,
     AsyncSetSuggestedPrompts,
     AsyncSetTitle,
@@ -69,6 +70,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def user_message(
         body: dict[str, Any],
         payload: dict[str, Any],
+        say: AsyncSay,
         set_status: AsyncSetStatus,
         set_title: AsyncSetTitle,
     ) -> None:
@@ -92,7 +94,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             target = recap.group("channel")
             problem = await refusal(deps, target, user, doing="recap")
             if problem:
-                await deps.slack.chat_postMessage(channel=channel, thread_ts=thread_ts, text=problem)
+                await say(problem)
                 return
             await decoration(set_status("recapping the channel…"), "assistant.threads.setStatus")
             jobs.recap(
@@ -109,18 +111,18 @@ def register(app: AsyncApp, deps: Deps) -> None:
             try:
                 target_link = parse_message_link(link.group(0))
             except ValueError as exc:
-                await deps.slack.chat_postMessage(channel=channel, thread_ts=thread_ts, text=str(exc))
+                await say(str(exc))
                 return
             problem = await refusal(deps, target_link.channel, user, doing="summarize")
             if problem:
-                await deps.slack.chat_postMessage(channel=channel, thread_ts=thread_ts, text=problem)
+                await say(problem)
                 return
             await decoration(set_status("reading the thread…"), "assistant.threads.setStatus")
             jobs.summary(
                 deps,
                 team=team,
                 channel=target_link.channel,
-                thread_ts=target_link.thread_ts or target_link.ts,
+                thread_ts=target_link.root_ts,
                 asker=user,
                 reply_channel=channel,
                 reply_thread_ts=thread_ts,

@@ -74,7 +74,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             deps,
             team=command["team_id"],
             channel=link.channel,
-            thread_ts=link.thread_ts or link.ts,
+            thread_ts=link.root_ts,
             asker=user,
         )
 

@@ -23,14 +23,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
     identity = deps.identity
     settings = deps.settings
 
-    def is_own(message: dict[str, Any]) -> bool:
-        return message.get("user") == identity.user_id or (
-            identity.bot_id is not None and message.get("bot_id") == identity.bot_id
-        )
-
     async def on_changed(team: str, channel: str, event: dict[str, Any]) -> None:
         edited = event.get("message") or {}
-        if is_own(edited) or "ts" not in edited:
+        if identity.is_self(edited) or "ts" not in edited:
             return
         await deps.store.edit(
             conversation_of(team, channel, edited), str(edited["ts"]), str(edited.get("text") or "")
@@ -55,7 +50,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         if subtype == "message_deleted":
             await on_deleted(team, channel, event)
             return
-        if is_own(event):
+        if identity.is_self(event):
             return  # our answers are recorded whole when they finish
         message = stored_from_slack(event, identity)
         if message is None:
