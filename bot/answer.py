@@ -1,8 +1,9 @@
 """The one path from a question to a streamed answer, shared by every Slack surface.
 
-Order matters for what the user sees: the placeholder is posted at once while history is
-gathered and names resolved in parallel; the request goes to RelayDance only when the prompt is
-built; the renderer shows text as it streams. Failures end as a plain sentence in the thread, and
+Order matters for what the user sees: the placeholder is posted first, waiting for nothing but
+the dedupe claim; history, names and channel settings are read once it is up (measured in bench/:
+doing that work alongside the post delays the post under load); the renderer shows text as it
+streams. Failures end as a plain sentence in the thread, and
 text already streamed is kept. A Stop button cancels the answer's task, which closes the upstream
 stream; the message then ends as it stands, marked as stopped.
 """
@@ -69,10 +70,7 @@ class AnswerOutcome:
     stopped_by: str | None = None
     finish_reason: str | None = None
     usage: Usage | None = None
-    placeholder_at: float | None = None
     first_token_at: float | None = None
-    first_visible_at: float | None = None
-    edits: int = 0
 
 
 @dataclass(slots=True)
@@ -169,7 +167,6 @@ class Answerer:
                 config_task.cancel()
                 log.warning("could not post in %s: %s", conv.channel, exc.response.get("error"))
                 return outcome
-            outcome.placeholder_at = time.monotonic()
             if record_in is not None:
                 await self._store.record(record_in, question.message)
             config = await self._stream(question, reply, outcome, config_task, prompt, on_first_token)
@@ -236,11 +233,11 @@ class Answerer:
             async with contextlib.aclosing(self._llm.stream_chat(request)) as deltas:
                 async for delta in deltas:
                     if delta.text:
+                        reply.append(delta.text)  # first: the renderer shows it while we go on
                         if outcome.first_token_at is None:
                             outcome.first_token_at = time.monotonic()
                             if on_first_token is not None:
                                 await on_first_token()
-                        reply.append(delta.text)
                     if delta.finish_reason:
                         outcome.finish_reason = delta.finish_reason
                     if delta.usage is not None:
@@ -274,8 +271,6 @@ class Answerer:
         self._running.pop(outcome.answer_id, None)
         outcome.message_ts = await reply.finish(note=note)  # notes are mrkdwn: mentions stay live
         outcome.text = reply.text
-        outcome.first_visible_at = reply.first_visible_at
-        outcome.edits = reply.edits
         if reply.text and outcome.message_ts:
             # Kept as an assistant turn, so a later question in the thread sees this answer.
             await self._store.record(
@@ -352,12 +347,12 @@ class Answerer:
 
 
 def _people(history: Sequence[StoredMessage]) -> list[str]:
+    """Authors and people mentioned, whose display names the prompt needs."""
     users: list[str] = []
-    for message in history:
-        if message.user and not message.own:
+    for message in (m for m in history if not m.own):
+        if message.user:
             users.append(message.user)
-        if not message.own:
-            users.extend(mentioned_user_ids(message.text))
+        users.extend(mentioned_user_ids(message.text))
     return users
 
 

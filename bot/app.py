@@ -44,10 +44,10 @@ def create_app(
         guard,
         prefix=settings.redis_prefix,
         max_messages=settings.history_max_messages,
-        ttl_seconds=int(settings.history_ttl_days * 86_400),
+        ttl_seconds=settings.history_ttl_seconds,
     )
     names = UserDirectory(slack=slack, store=store)
-    records = Records(redis, guard, store.keys, ttl_seconds=int(settings.history_ttl_days * 86_400))
+    records = Records(redis, guard, store.keys, ttl_seconds=settings.history_ttl_seconds)
     answerer = Answerer(
         settings=settings,
         slack=slack,

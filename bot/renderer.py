@@ -31,7 +31,6 @@ from bot.splitting import split_mrkdwn
 
 log = logging.getLogger(__name__)
 
-SLACK_UPDATE_LIMIT = 4000
 DEFAULT_LIMIT = 3800  # leaves room under 4,000 for Slack counting entities differently
 PLACEHOLDER = "_Thinking…_"
 
@@ -120,15 +119,13 @@ class StreamingReply:
         self._closing = False
         self._flusher: asyncio.Task[None] | None = None
         self._started = asyncio.Event()
-        self.edits = 0
-        self.first_visible_at: float | None = None
 
     @property
     def text(self) -> str:
         return "".join(self._text)
 
     async def start(self) -> str:
-        """Post the placeholder right away; the caller gathers history meanwhile."""
+        """Post the placeholder (with its Stop button, when the answer has controls)."""
         first = self._rendered([self._placeholder], 0, final=False)
         response = await self._call_with_retry(
             "chat.postMessage",
@@ -203,7 +200,8 @@ class StreamingReply:
     def _chunks(self) -> list[str]:
         # The note is mrkdwn already and goes after the rendered answer: rendered with it, its
         # mentions would be escaped and it would land inside a code block the answer left open.
-        body = self._render(self.text) if self.text else ""
+        text = self.text
+        body = self._render(text) if text else ""
         if self._suffix:
             body = f"{body}\n\n{self._suffix}" if body else self._suffix
         if not body:
@@ -230,8 +228,6 @@ class StreamingReply:
             else:
                 if not await self._post(wanted):
                     return False
-            if self.first_visible_at is None and chunks[index] != self._placeholder:
-                self.first_visible_at = self._clock()
         for index in range(len(chunks), len(self.message_ts)):
             await self._delete_extra(index)
         return True
@@ -268,7 +264,6 @@ class StreamingReply:
                 log.warning("chat.update failed with %s; will retry with the next edit", error)
                 return False
             raise
-        self.edits += 1
         self._sent[index] = wanted
         return True
 

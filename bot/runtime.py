@@ -37,7 +37,6 @@ class Running:
     app: AsyncApp
     deps: Deps
     url: str | None  # HTTP mode: where Slack should send events
-    socket_handler: AsyncSocketModeHandler | None
 
 
 async def resolve_identity(slack: AsyncWebClient) -> BotIdentity:
@@ -95,7 +94,6 @@ async def running(settings: Settings, *, drain_timeout: float = 30.0) -> AsyncIt
         stack.push_async_callback(deps.tasks.drain, drain_timeout)
 
         url: str | None = None
-        handler: AsyncSocketModeHandler | None = None
         if settings.slack_app_token is not None:
             handler = AsyncSocketModeHandler(app, settings.slack_app_token.reveal(), web_client=slack)
             await handler.connect_async()  # type: ignore[no-untyped-call]  # Bolt leaves it untyped
@@ -110,4 +108,4 @@ async def running(settings: Settings, *, drain_timeout: float = 30.0) -> AsyncIt
             host, port = runner.addresses[0][:2]
             url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
             log.info("listening for Slack events on %s/slack/events (HTTP mode)", url)
-        yield Running(app=app, deps=deps, url=url, socket_handler=handler)
+        yield Running(app=app, deps=deps, url=url)

@@ -79,6 +79,10 @@ class Settings:
     secrets: tuple[str, ...] = field(default=(), repr=False)
 
     @property
+    def history_ttl_seconds(self) -> int:
+        return int(self.history_ttl_days * 86_400)
+
+    @property
     def socket_mode(self) -> bool:
         return self.slack_app_token is not None
 
