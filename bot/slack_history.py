@@ -8,12 +8,13 @@ rely on the messages recorded as events arrive.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.history import StoredMessage, ts_key
 
@@ -67,63 +68,70 @@ def stored_from_slack(message: Mapping[str, Any], identity: BotIdentity) -> Stor
     )
 
 
-async def fetch_thread(
-    slack: AsyncWebClient, *, channel: str, thread_ts: str, identity: BotIdentity, max_messages: int
+async def _pages(
+    what: str,
+    call: Callable[..., Awaitable[AsyncSlackResponse]],
+    identity: BotIdentity,
+    *,
+    max_messages: int,
+    follow: bool = True,
+    **params: Any,
 ) -> list[StoredMessage]:
-    """Every message of a thread (root first), following cursors up to `max_messages`."""
+    """Messages from one paged read method, following cursors (when `follow`) up to
+    `max_messages`; an error ends the read with what was found so far."""
     found: list[StoredMessage] = []
     cursor: str | None = None
     while len(found) < max_messages:
         try:
-            response = await slack.conversations_replies(
-                channel=channel, ts=thread_ts, limit=min(200, max_messages), cursor=cursor
-            )
+            response = await call(limit=min(200, max_messages), cursor=cursor, **params)
         except SlackApiError as exc:
-            log.warning("conversations.replies failed: %s", exc.response.get("error"))
+            log.warning("%s failed: %s", what, exc.response.get("error"))
             break
-        for raw in response.get("messages") or ():
-            stored = stored_from_slack(raw, identity)
-            if stored is not None:
-                found.append(stored)
+        found.extend(s for raw in response.get("messages") or () if (s := stored_from_slack(raw, identity)))
         cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
-        if not cursor:
+        if not (follow and cursor):
             break
-    return _dedupe_sorted(found)
+    # Slack may repeat a thread's root on every page: one copy per ts, oldest first.
+    return sorted({m.ts: m for m in found}.values(), key=lambda m: ts_key(m.ts))
+
+
+async def fetch_thread(
+    slack: AsyncWebClient, *, channel: str, thread_ts: str, identity: BotIdentity, max_messages: int
+) -> list[StoredMessage]:
+    """Every message of a thread (root first)."""
+    return await _pages(
+        "conversations.replies",
+        slack.conversations_replies,
+        identity,
+        max_messages=max_messages,
+        channel=channel,
+        ts=thread_ts,
+    )
 
 
 async def fetch_recent(
     slack: AsyncWebClient, *, channel: str, identity: BotIdentity, limit: int
 ) -> list[StoredMessage]:
     """The newest top-level messages of a channel or DM (one page), oldest first."""
-    try:
-        response = await slack.conversations_history(channel=channel, limit=limit)
-    except SlackApiError as exc:
-        log.warning("conversations.history failed: %s", exc.response.get("error"))
-        return []
-    found = [s for raw in response.get("messages") or () if (s := stored_from_slack(raw, identity))]
-    return _dedupe_sorted(found)
-
-
-def _dedupe_sorted(messages: list[StoredMessage]) -> list[StoredMessage]:
-    return sorted({m.ts: m for m in messages}.values(), key=lambda m: ts_key(m.ts))
+    return await _pages(
+        "conversations.history",
+        slack.conversations_history,
+        identity,
+        max_messages=limit,
+        follow=False,
+        channel=channel,
+    )
 
 
 async def fetch_channel_since(
     slack: AsyncWebClient, *, channel: str, oldest: str, identity: BotIdentity, max_messages: int
 ) -> list[StoredMessage]:
-    """Top-level messages of a channel since `oldest`, following cursors up to `max_messages`."""
-    found: list[StoredMessage] = []
-    cursor: str | None = None
-    while len(found) < max_messages:
-        try:
-            response = await slack.conversations_history(
-                channel=channel, oldest=oldest, limit=min(200, max_messages), cursor=cursor
-            )
-        except SlackApiError as exc:
-            log.warning("conversations.history failed: %s", exc.response.get("error"))
-            break
-        found.extend(s for raw in response.get("messages") or () if (s := stored_from_slack(raw, identity)))
-        cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
-        if not cursor:
-            break
-    return _dedupe_sorted(found)
+    """Top-level messages of a channel since `oldest`."""
+    return await _pages(
+        "conversations.history",
+        slack.conversations_history,
+        identity,
+        max_messages=max_messages,
+        channel=channel,
+        oldest=oldest,
+    )
