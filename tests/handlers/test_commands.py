@@ -170,6 +170,15 @@ async def test_recap_uses_only_this_channels_messages_from_the_period(bot: BotUn
     assert posts[0].params.get("thread_ts") is None
     assert bot.slack.message("C1", posts[0].response["ts"])["text"] == "Topics: the recent ones."
 
+    # The channel was read from Slack once; a second recap uses what Redis now holds.
+    reads = len(bot.slack.calls_to("conversations.history"))
+    assert reads >= 1
+    await bot.command("/recap", "24h", channel="C1")
+    await bot.answered(2)
+    assert len(bot.slack.calls_to("conversations.history")) == reads
+    again = "\n".join(m["content"] for m in bot.relay.requests[-1].json["messages"])
+    assert set(re.findall(r"marker (\w+)", again)) == {"new0", "new1", "new2", "new3", "new4", "new9"}
+
 
 @pytest.mark.parametrize(
     ("text", "expected"), [("soon", "don't understand"), ("1m", "too short"), ("1000d", "too long")]

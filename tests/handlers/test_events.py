@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 
-import pytest
+import redis.asyncio as aioredis
 
-from tests.e2e_harness import BotUnderTest
-from tests.fakes.relaydance import Script
+from tests.e2e_harness import BotUnderTest, bot_under_test, make_settings
+from tests.fakes.relaydance import FakeRelayDance, Script
 from tests.fakes.signing import (
     app_mention,
     event_callback,
@@ -17,6 +17,7 @@ from tests.fakes.signing import (
     message_event,
     sign,
 )
+from tests.fakes.slack import FakeSlack
 
 
 async def test_bad_signature_is_refused_and_posts_nothing(bot: BotUnderTest) -> None:
@@ -130,14 +131,11 @@ async def test_follow_up_addressed_to_someone_else_is_left_alone(bot: BotUnderTe
     assert len(bot.relay.requests) == 1
 
 
-@pytest.mark.parametrize("followups", [False])
 async def test_follow_ups_can_be_turned_off(
-    followups: bool, slack, relay, redis_url, redis_prefix, redis_client
-) -> None:  # type: ignore[no-untyped-def]
-    from tests.e2e_harness import bot_under_test, make_settings
-
+    slack: FakeSlack, relay: FakeRelayDance, redis_url: str, redis_prefix: str, redis_client: aioredis.Redis
+) -> None:
     settings = make_settings(
-        slack, relay, redis_url=redis_url, prefix=redis_prefix, followups_without_mention=followups
+        slack, relay, redis_url=redis_url, prefix=redis_prefix, followups_without_mention=False
     )
     async with bot_under_test(slack, relay, settings) as b:
         mention = app_mention(text="<@UBOT> hi", user="U1")

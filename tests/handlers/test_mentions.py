@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from tests.e2e_harness import BotUnderTest
-from tests.fakes.relaydance import Script
+import redis.asyncio as aioredis
+
+from tests.e2e_harness import BotUnderTest, bot_under_test, make_settings
+from tests.fakes.relaydance import FakeRelayDance, Script
 from tests.fakes.signing import app_mention, message_event
+from tests.fakes.slack import FakeSlack
 
 
 async def test_mention_streams_a_growing_answer_into_the_thread(bot: BotUnderTest) -> None:
@@ -52,3 +55,24 @@ async def test_a_follow_up_in_the_thread_carries_earlier_turns_with_roles(bot: B
         "Use the key rotation page.",
         "Every 90 days.",
     ]
+
+
+async def test_display_names_are_looked_up_once_and_kept_in_redis(
+    slack: FakeSlack, relay: FakeRelayDance, redis_url: str, redis_prefix: str, redis_client: aioredis.Redis
+) -> None:
+    settings = make_settings(slack, relay, redis_url=redis_url, prefix=redis_prefix)
+
+    def lookups() -> list[str]:
+        return [c.params["user"] for c in slack.calls_to("users.info")]
+
+    async with bot_under_test(slack, relay, settings) as bot:
+        for n in (1, 2):
+            await bot.send(app_mention(text=f"<@UBOT> question {n} for <@U2>", user="U1"))
+            await bot.answered(n)
+        assert sorted(lookups()) == ["U1", "U2"]  # users.info is tier 4: once per person
+    # A restarted bot (a new process, same Redis) finds the names there.
+    async with bot_under_test(slack, relay, settings) as bot:
+        await bot.send(app_mention(text="<@UBOT> question 3", user="U1"))
+        await bot.answered(1)
+        assert sorted(lookups()) == ["U1", "U2"]
+        assert relay.requests[-1].json["messages"][-1]["content"] == "ada: question 3"
