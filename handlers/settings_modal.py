@@ -10,7 +10,13 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
 
-from bot.blocks import ACTION_OPEN_SETTINGS, SETTINGS_MODAL, parse_settings_submission, settings_modal
+from bot.blocks import (
+    ACTION_OPEN_SETTINGS,
+    BLOCK_SYSTEM_PROMPT,
+    SETTINGS_MODAL,
+    parse_settings_submission,
+    settings_modal,
+)
 from bot.deps import Deps
 from bot.errors import UpstreamError
 from bot.records import ChannelConfig
@@ -67,7 +73,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         if not await may_change_settings(deps, user):
             await ack(
                 response_action="errors",
-                errors={"settings_system_prompt": "You may not change these settings."},
+                errors={BLOCK_SYSTEM_PROMPT: "You may not change these settings."},
             )
             return
         values, errors = parse_settings_submission(view["state"]["values"])
