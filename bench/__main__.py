@@ -19,8 +19,8 @@ from bench.answer_text import answer_pieces
 from bench.measure import Figures, figures
 from bench.report import table, targets_json
 from bench.run import Load, RunFailed, System, run_system
-from bot.embedded_redis import EmbeddedRedis
-from bot.mrkdwn import markdown_to_mrkdwn
+from bot.text.mrkdwn import markdown_to_mrkdwn
+from bot.wiring.embedded_redis import EmbeddedRedis
 
 BOT = System("bot", "bot", markdown_to_mrkdwn)
 BASELINE = System("baseline", "bench.baseline_bot", lambda answer: answer)

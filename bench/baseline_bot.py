@@ -108,7 +108,7 @@ async def serve(env: Mapping[str, str]) -> None:
     try:
         await stop.wait()
     finally:
-        for task in list(bot.tasks):
+        for task in list(bot.core.tasks):
             task.cancel()
         await runner.cleanup()
         await bot.http.aclose()

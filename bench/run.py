@@ -25,7 +25,7 @@ import aiohttp
 
 from bench.procstat import cpu_seconds, peak_rss_mb
 from bot.settings import Settings
-from bot.splitting import join_chunks
+from bot.text.splitting import join_chunks
 from tests.fakes.relaydance import FakeRelayDance, Request, Script
 from tests.fakes.signing import app_mention, event_callback, sign
 from tests.fakes.slack import Call, FakeSlack

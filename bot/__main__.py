@@ -11,10 +11,10 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
-from bot import logging_setup
 from bot.errors import ConfigError
-from bot.runtime import running
 from bot.settings import Settings
+from bot.wiring import logging_setup
+from bot.wiring.runtime import running
 
 
 async def serve(settings: Settings) -> None:

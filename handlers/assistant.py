@@ -23,13 +23,13 @@ from slack_bolt.async_app import (
 from slack_bolt.context.get_thread_context.async_get_thread_context import AsyncGetThreadContext
 from slack_sdk.errors import SlackApiError
 
-from bot.answer import Question
-from bot.deps import Deps
-from bot.history import Conversation
-from bot.slack_history import stored_from_slack
-from bot.summarize import parse_message_link
-from handlers import jobs
-from handlers.access import refusal
+from bot.core import jobs
+from bot.core.answerer import Question
+from bot.core.deps import Deps
+from bot.slack.access import refusal
+from bot.slack.reads import stored_from_slack
+from bot.stores.history import Conversation
+from bot.text.summary_prompts import parse_message_link
 
 log = logging.getLogger(__name__)
 

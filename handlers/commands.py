@@ -11,11 +11,11 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
 
-from bot.deps import Deps
-from bot.history import Conversation, StoredMessage
-from bot.summarize import parse_duration, parse_message_link, same_workspace
-from handlers import jobs
-from handlers.access import bot_can_read, may_change_settings, refusal
+from bot.core import jobs
+from bot.core.deps import Deps
+from bot.slack.access import bot_can_read, may_change_settings, refusal
+from bot.stores.history import Conversation, StoredMessage
+from bot.text.summary_prompts import parse_duration, parse_message_link, same_workspace
 from handlers.settings_modal import open_settings
 
 log = logging.getLogger(__name__)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bot.answer import Question
-from bot.deps import Deps
-from bot.history import Conversation, StoredMessage
-from bot.slack_history import stored_from_slack
+from bot.core.answerer import Question
+from bot.core.deps import Deps
+from bot.slack.reads import stored_from_slack
+from bot.stores.history import Conversation, StoredMessage
 
 
 def team_of(body: Mapping[str, Any], event: Mapping[str, Any]) -> str:

@@ -7,9 +7,9 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.blocks import home_view
-from bot.deps import Deps
-from handlers.access import may_change_settings
+from bot.core.deps import Deps
+from bot.slack.access import may_change_settings
+from bot.slack.blocks import home_view
 
 
 def register(app: AsyncApp, deps: Deps) -> None:

@@ -7,10 +7,10 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.deps import Deps
-from bot.slack_history import stored_from_slack
-from bot.slack_markup import slack_to_plain
-from handlers import jobs
+from bot.core import jobs
+from bot.core.deps import Deps
+from bot.slack.reads import stored_from_slack
+from bot.text.slack_markup import slack_to_plain
 from handlers.events import claim, conversation_of, is_from_bot, start_answer, team_of, thread_question
 
 # "@bot summarize", "@bot tl;dr", "@bot summary please" in a thread ask for a thread summary.

@@ -11,11 +11,11 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.deps import Deps
-from bot.history import Conversation
-from bot.records import effective
-from bot.slack_history import stored_from_slack
-from bot.slack_markup import mentioned_user_ids
+from bot.core.deps import Deps
+from bot.slack.reads import stored_from_slack
+from bot.stores.history import Conversation
+from bot.stores.records import effective
+from bot.text.slack_markup import mentioned_user_ids
 from handlers.events import conversation_of, is_from_bot, start_answer, team_of, thread_question
 
 

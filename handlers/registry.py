@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from bot.blocks import SHORTCUT_SUMMARIZE
+from bot.slack.blocks import SHORTCUT_SUMMARIZE
 
 __all__ = ["COMMANDS", "EVENTS", "SHORTCUTS"]
 

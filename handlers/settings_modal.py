@@ -10,17 +10,17 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
 
-from bot.blocks import (
+from bot.core.deps import Deps
+from bot.errors import UpstreamError
+from bot.slack.access import may_change_settings
+from bot.slack.blocks import (
     ACTION_OPEN_SETTINGS,
     BLOCK_SYSTEM_PROMPT,
     SETTINGS_MODAL,
     parse_settings_submission,
     settings_modal,
 )
-from bot.deps import Deps
-from bot.errors import UpstreamError
-from bot.records import ChannelConfig
-from handlers.access import may_change_settings
+from bot.stores.records import ChannelConfig
 
 log = logging.getLogger(__name__)
 MODELS_TTL = 600

@@ -7,10 +7,10 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot.blocks import SHORTCUT_SUMMARIZE
-from bot.deps import Deps
-from handlers import jobs
-from handlers.access import bot_can_read
+from bot.core import jobs
+from bot.core.deps import Deps
+from bot.slack.access import bot_can_read
+from bot.slack.blocks import SHORTCUT_SUMMARIZE
 
 
 def register(app: AsyncApp, deps: Deps) -> None:

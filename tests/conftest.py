@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from bot.embedded_redis import EmbeddedRedis
+from bot.wiring.embedded_redis import EmbeddedRedis
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 """The bot, running for real against loopback fakes: the harness the end-to-end tests share.
 
-`BotUnderTest` starts `bot.runtime.running()` (the same wiring `python -m bot` uses) in HTTP mode
+`BotUnderTest` starts `bot.wiring.runtime.running()` (the same wiring `python -m bot` uses) in HTTP mode
 on a free port, with Slack's Web API, RelayDance and Redis all real servers on this machine.
 Events go in as signed HTTP requests, exactly as Slack sends them.
 """
@@ -18,8 +18,8 @@ from urllib.parse import urlencode
 
 import httpx
 
-from bot.runtime import Running, running
 from bot.settings import Secret, Settings
+from bot.wiring.runtime import Running, running
 from tests.fakes.relaydance import FakeRelayDance
 from tests.fakes.signing import event_callback, sign
 from tests.fakes.slack import FakeSlack

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.blocks import SHORTCUT_SUMMARIZE
+from bot.slack.blocks import SHORTCUT_SUMMARIZE
 from handlers import registry
 
 ROOT = Path(__file__).resolve().parent.parent

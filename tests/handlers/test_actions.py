@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from bot.blocks import ACTION_FEEDBACK_DOWN, ACTION_FEEDBACK_UP, ACTION_REGENERATE, ACTION_STOP
-from bot.history import Keys
+from bot.slack.blocks import ACTION_FEEDBACK_DOWN, ACTION_FEEDBACK_UP, ACTION_REGENERATE, ACTION_STOP
+from bot.stores.history import Keys
 from tests.e2e_harness import BotUnderTest, bot_under_test, make_settings
 from tests.fakes.interactions import app_home_opened, block_actions, buttons
 from tests.fakes.relaydance import FakeRelayDance, Script

@@ -12,7 +12,7 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from bot.summarize import RECAP_INSTRUCTIONS, SUMMARY_INSTRUCTIONS
+from bot.text.summary_prompts import RECAP_INSTRUCTIONS, SUMMARY_INSTRUCTIONS
 from tests.e2e_harness import BotUnderTest, bot_under_test, make_settings
 from tests.fakes.relaydance import FakeRelayDance, Script
 from tests.fakes.signing import message_event

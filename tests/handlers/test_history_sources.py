@@ -8,7 +8,7 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
-from bot.embedded_redis import EmbeddedRedis
+from bot.wiring.embedded_redis import EmbeddedRedis
 from tests.e2e_harness import BotUnderTest, bot_under_test, make_settings
 from tests.fakes.relaydance import FakeRelayDance, Script
 from tests.fakes.signing import app_mention, message_event

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 
-from bot.splitting import join_chunks
+from bot.text.splitting import join_chunks
 from tests.e2e_harness import BotUnderTest
 from tests.fakes.relaydance import Script
 from tests.fakes.signing import app_mention

@@ -12,7 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.blocks import (
+from bot.settings import DEFAULT_SYSTEM_PROMPT
+from bot.slack.blocks import (
     ACTION_OPEN_SETTINGS,
     BLOCK_TEMPERATURE,
     INPUT_FOLLOWUPS,
@@ -23,7 +24,6 @@ from bot.blocks import (
     SETTINGS_MODAL,
     home_view,
 )
-from bot.settings import DEFAULT_SYSTEM_PROMPT
 from tests.e2e_harness import BotUnderTest
 from tests.fakes.interactions import app_home_opened, block_actions, buttons, modal_state, view_submission
 from tests.fakes.signing import app_mention, message_event

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from bot.summarize import SUMMARY_INSTRUCTIONS, reduce_messages
+from bot.text.summary_prompts import SUMMARY_INSTRUCTIONS, reduce_messages
 from tests.e2e_harness import BotUnderTest, bot_under_test, make_settings
 from tests.fakes.relaydance import FakeRelayDance, Request, Script
 from tests.fakes.signing import app_mention, message_event

@@ -1,0 +1,72 @@
+"""Display names for user IDs: process cache, then Redis, then `users.info` (tier 4, so cached)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.stores.history import HistoryStore
+
+log = logging.getLogger(__name__)
+
+
+class UserDirectory:
+    def __init__(self, *, slack: AsyncWebClient, store: HistoryStore, max_local: int = 50_000) -> None:
+        self._slack = slack
+        self._store = store
+        self._local: dict[tuple[str, str], str] = {}
+        self._max_local = max_local
+        self._lookups = asyncio.Semaphore(10)
+
+    async def names(self, team: str, users: Iterable[str]) -> dict[str, str]:
+        wanted = [u for u in dict.fromkeys(users) if u]
+        found = {u: self._local[(team, u)] for u in wanted if (team, u) in self._local}
+        missing = [u for u in wanted if u not in found]
+        if missing:
+            cached = await self._store.cached_names(team, missing)
+            found.update(cached)
+            missing = [u for u in missing if u not in cached]
+        if missing:
+            looked_up = dict(
+                zip(missing, await asyncio.gather(*(self._lookup(u) for u in missing)), strict=True)
+            )
+            fresh = {u: n for u, n in looked_up.items() if n is not None}
+            await self._store.cache_names(team, fresh)
+            found.update(fresh)
+        if len(self._local) > self._max_local:
+            self._local.clear()
+        for user, name in found.items():
+            self._local[(team, user)] = name
+        return found
+
+    async def is_admin(self, user: str) -> bool:
+        """Workspace admins and owners (from users.info; not cached: permissions change)."""
+        try:
+            response = await self._slack.users_info(user=user)
+        except SlackApiError:
+            return False
+        info = response.get("user") or {}
+        return bool(info.get("is_admin") or info.get("is_owner") or info.get("is_primary_owner"))
+
+    async def _lookup(self, user: str) -> str | None:
+        async with self._lookups:
+            try:
+                response = await self._slack.users_info(user=user)
+            except SlackApiError as exc:
+                log.info("users.info for %s failed: %s", user, exc.response.get("error"))
+                return None
+        info = response.get("user") or {}
+        profile = info.get("profile") or {}
+        for candidate in (
+            profile.get("display_name"),
+            profile.get("real_name"),
+            info.get("real_name"),
+            info.get("name"),
+        ):
+            if candidate:
+                return str(candidate)
+        return None

@@ -1,0 +1,203 @@
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.text.prompt import (
+    MESSAGE_OVERHEAD_TOKENS,
+    MIN_QUESTION_CHARS,
+    Turn,
+    build_messages,
+    estimate_tokens,
+    omitted_note,
+    trim_middle,
+)
+
+SYSTEM = "You are helpful."
+
+
+def user(text: str, author: str | None = "Alice") -> Turn:
+    return Turn(role="user", text=text, author=author)
+
+
+def bot(text: str) -> Turn:
+    return Turn(role="assistant", text=text)
+
+
+def total_tokens(messages: list[dict[str, str]]) -> int:
+    return sum(estimate_tokens(m["content"]) for m in messages)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", MESSAGE_OVERHEAD_TOKENS),
+        ("a", 1 + MESSAGE_OVERHEAD_TOKENS),
+        ("abcd", 1 + MESSAGE_OVERHEAD_TOKENS),
+        ("abcde", 2 + MESSAGE_OVERHEAD_TOKENS),
+        ("x" * 400, 100 + MESSAGE_OVERHEAD_TOKENS),
+    ],
+)
+def test_estimate_tokens(text: str, expected: int) -> None:
+    assert estimate_tokens(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "max_chars", "expected"),
+    [
+        ("short", 10, "short"),
+        ("exactly10!", 10, "exactly10!"),
+        ("", 0, ""),
+        ("abc", 0, ""),
+        ("abc", -5, ""),
+        ("abcdefghij", 5, "abcde"),  # too small for the marker: a plain cut
+        ("a" * 50 + "b" * 50, 60, "a" * 15 + " [… 70 characters left out …] " + "b" * 15),
+    ],
+)
+def test_trim_middle(text: str, max_chars: int, expected: str) -> None:
+    assert trim_middle(text, max_chars) == expected
+
+
+@settings(max_examples=300)
+@given(st.text(max_size=500), st.integers(min_value=0, max_value=600))
+def test_trim_middle_fits_and_keeps_both_ends(text: str, max_chars: int) -> None:
+    out = trim_middle(text, max_chars)
+    assert len(out) <= max_chars
+    if len(text) <= max_chars:
+        assert out == text
+        return
+    marker = re.search(r" \[… (\d+) characters left out …\] ", out)
+    if marker is None:
+        assert out == text[:max_chars]
+        return
+    head, tail = out[: marker.start()], out[marker.end() :]
+    assert text.startswith(head)
+    assert text.endswith(tail)
+    assert len(head) + int(marker.group(1)) + len(tail) == len(text)
+
+
+def test_turn_is_frozen() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        user("x").text = "y"  # type: ignore[misc]
+
+
+def test_everything_fits() -> None:
+    turns = [user("What is Redis?"), bot("A key-value store."), user("And Slack?", author="Bob")]
+    assert build_messages(SYSTEM, turns, budget_tokens=1000) == [
+        {"role": "system", "content": SYSTEM},
+        {"role": "user", "content": "Alice: What is Redis?"},
+        {"role": "assistant", "content": "A key-value store."},
+        {"role": "user", "content": "Bob: And Slack?"},
+    ]
+
+
+def test_user_turn_without_author_has_no_prefix() -> None:
+    messages = build_messages(SYSTEM, [user("hi", author=None)], budget_tokens=1000)
+    assert messages[-1] == {"role": "user", "content": "hi"}
+
+
+def test_no_turns_gives_only_the_system_prompt() -> None:
+    assert build_messages(SYSTEM, [], budget_tokens=100) == [{"role": "system", "content": SYSTEM}]
+
+
+def test_empty_turns_are_skipped_and_not_counted_as_left_out() -> None:
+    turns = [user("first"), bot("   "), user(""), user("question")]
+    messages = build_messages(SYSTEM, turns, budget_tokens=1000)
+    assert [m["content"] for m in messages] == [SYSTEM, "Alice: first", "Alice: question"]
+
+
+def test_oldest_turns_are_dropped_and_counted() -> None:
+    turns = [
+        user("old " * 50),
+        bot("older answer " * 20),
+        user("recent"),
+        bot("recent answer"),
+        user("question"),
+    ]
+    budget = estimate_tokens(SYSTEM) + 60
+    messages = build_messages(SYSTEM, turns, budget_tokens=budget)
+    assert [m["content"] for m in messages[1:]] == ["Alice: recent", "recent answer", "Alice: question"]
+    assert messages[0]["content"] == f"{SYSTEM} {omitted_note(2)}"
+    assert total_tokens(messages) <= budget
+
+
+def test_dropping_stops_at_the_first_turn_that_does_not_fit() -> None:
+    # An old short turn is not pulled in past a long one: the kept history has no gaps.
+    turns = [user("tiny"), bot("long " * 100), user("question")]
+    messages = build_messages(SYSTEM, turns, budget_tokens=estimate_tokens(SYSTEM) + 60)
+    assert [m["content"] for m in messages[1:]] == ["Alice: question"]
+    assert messages[0]["content"].endswith(omitted_note(2))
+
+
+@pytest.mark.parametrize(("count", "word"), [(1, "1 earlier message of"), (3, "3 earlier messages of")])
+def test_omitted_note(count: int, word: str) -> None:
+    assert omitted_note(count).startswith(word)
+
+
+def test_long_question_is_cut_in_the_middle() -> None:
+    question = "START " + "x" * 10_000 + " END"
+    messages = build_messages(SYSTEM, [user(question)], budget_tokens=500)
+    content = messages[-1]["content"]
+    assert content.startswith("Alice: START ")
+    assert content.endswith(" END")
+    assert "characters left out …]" in content
+    assert total_tokens(messages) <= 500
+
+
+def test_long_question_drops_all_history() -> None:
+    turns = [user("earlier"), user("Q" * 10_000)]
+    messages = build_messages(SYSTEM, turns, budget_tokens=500)
+    assert len(messages) == 2
+    assert messages[0]["content"] == f"{SYSTEM} {omitted_note(1)}"
+    assert total_tokens(messages) <= 500
+
+
+def test_question_keeps_a_minimum_when_the_system_prompt_fills_the_budget() -> None:
+    messages = build_messages("S" * 4000, [user("Q" * 5000)], budget_tokens=100)
+    assert len(messages[-1]["content"]) >= MIN_QUESTION_CHARS
+
+
+def test_assistant_question_is_kept_as_assistant() -> None:
+    messages = build_messages(SYSTEM, [user("a"), bot("b")], budget_tokens=1000)
+    assert messages[-1] == {"role": "assistant", "content": "b"}
+
+
+_turns = st.lists(
+    st.builds(
+        Turn,
+        role=st.sampled_from(["user", "assistant"]),
+        text=st.text(alphabet="ab \n", max_size=300),
+        author=st.one_of(st.none(), st.sampled_from(["Alice", "Bob"])),
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=300)
+@given(_turns, st.integers(min_value=200, max_value=2000))
+def test_budget_is_respected_and_history_is_a_suffix(turns: list[Turn], budget: int) -> None:
+    messages = build_messages(SYSTEM, turns, budget_tokens=budget)
+    assert messages[0]["role"] == "system"
+    assert total_tokens(messages) <= budget
+    nonempty = [t for t in turns if t.text.strip()]
+    sent = messages[1:]
+    if not nonempty:
+        assert sent == []
+        return
+    assert sent[-1]["role"] == nonempty[-1].role
+    # Everything before the question is sent whole, and is the newest part of the history.
+    history = sent[:-1]
+    expected = [
+        {"role": t.role, "content": f"{t.author}: {t.text}" if t.role == "user" and t.author else t.text}
+        for t in nonempty[len(nonempty) - 1 - len(history) : -1]
+    ]
+    assert history == expected
+    left_out = len(nonempty) - 1 - len(history)
+    if left_out:
+        assert messages[0]["content"] == f"{SYSTEM} {omitted_note(left_out)}"
+    else:
+        assert messages[0]["content"] == SYSTEM
