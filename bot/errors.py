@@ -2,6 +2,7 @@
 
     BotError
     ├── ConfigError                 a setting is missing or malformed (start-up stops)
+    ├── RenderError                 Slack refused to show (part of) an answer
     └── UpstreamError               RelayDance did not give a usable answer
         ├── UpstreamAuthError       401/403: the API key is wrong or lacks access
         ├── UpstreamModelNotFound   404: the model name is unknown to this key
@@ -30,6 +31,18 @@ class ConfigError(BotError):
         self.name = name
         self.problem = problem
         super().__init__(f"{name}: {problem}")
+
+
+class RenderError(BotError):
+    """Slack refused a post or edit of a streamed answer for good (not a rate limit)."""
+
+    def __init__(self, error: str) -> None:
+        self.error = error  # Slack's error code, or the exception's type for a network failure
+        super().__init__(error)
+
+    @property
+    def user_message(self) -> str:
+        return f"Slack refused the rest of this answer ({self.error})."
 
 
 class UpstreamError(BotError):

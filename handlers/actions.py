@@ -6,13 +6,28 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core import jobs
-from bot.core.deps import Deps
+from bot.core.jobs import Jobs
+from bot.core.stop import StopOutcome, StopRegistry
+from bot.core.tasks import TaskTracker
+from bot.slack.access import Access
 from bot.slack.blocks import ACTION_FEEDBACK_DOWN, ACTION_FEEDBACK_UP, ACTION_REGENERATE, ACTION_STOP
+from bot.stores.answers import AnswerRecords
+from bot.stores.feedback import Feedback
 
 
-def register(app: AsyncApp, deps: Deps) -> None:
+def register(
+    app: AsyncApp,
+    *,
+    slack: AsyncWebClient,
+    stops: StopRegistry,
+    answers: AnswerRecords,
+    feedback: Feedback,
+    jobs: Jobs,
+    access: Access,
+    tasks: TaskTracker,
+) -> None:
     async def tell(body: dict[str, Any], text: str) -> None:
         """A private note to whoever pressed the button."""
         channel = (body.get("channel") or {}).get("id")
@@ -20,7 +35,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         if not channel:
             return
         try:
-            await deps.slack.chat_postEphemeral(
+            await slack.chat_postEphemeral(
                 channel=channel, user=body["user"]["id"], text=text, thread_ts=message.get("thread_ts")
             )
         except SlackApiError:
@@ -29,30 +44,32 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def on_stop(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
         user = body["user"]["id"]
-        answerer = deps.answerer
-        outcome = answerer.stop(str(action["value"]), user, is_admin=False)
-        if outcome == "not_allowed" and await deps.names.is_admin(user):
-            outcome = answerer.stop(str(action["value"]), user, is_admin=True)
-        if outcome == "not_allowed":
+        answer_id = str(action["value"])
+        outcome = stops.stop(answer_id, user, is_admin=False)
+        if outcome is StopOutcome.NOT_ALLOWED and await access.is_admin(user):
+            outcome = stops.stop(answer_id, user, is_admin=True)
+        if outcome is StopOutcome.NOT_ALLOWED:
             await tell(body, "Only the person who asked, or an admin, can stop this answer.")
 
     async def on_regenerate(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
-        record = await deps.records.answer(str(action["value"]))
-        if record is None or not jobs.replay(deps, record, body["user"]["id"]):
+        record = await answers.get(str(action["value"]))
+        if record is None:
             await tell(body, "I can't regenerate this answer any more (it is too old).")
+            return
+        jobs.replay(record, body["user"]["id"])
 
     async def on_feedback(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
-        record = await deps.records.answer(str(action["value"]))
+        record = await answers.get(str(action["value"]))
         if record is None:
             await tell(body, "Thanks, but this answer is too old to rate.")
             return
         vote = "up" if action["action_id"] == ACTION_FEEDBACK_UP else "down"
-        await deps.records.vote(record, body["user"]["id"], vote)
+        await feedback.vote(record, body["user"]["id"], vote)
         await tell(body, "Thanks for the feedback!")
 
-    app.action(ACTION_STOP)(on_stop)
-    app.action(ACTION_REGENERATE)(on_regenerate)
-    app.action(ACTION_FEEDBACK_UP)(on_feedback)
-    app.action(ACTION_FEEDBACK_DOWN)(on_feedback)
+    app.action(ACTION_STOP)(tasks.listener(on_stop))
+    app.action(ACTION_REGENERATE)(tasks.listener(on_regenerate))
+    app.action(ACTION_FEEDBACK_UP)(tasks.listener(on_feedback))
+    app.action(ACTION_FEEDBACK_DOWN)(tasks.listener(on_feedback))

@@ -23,12 +23,14 @@ from slack_bolt.async_app import (
 from slack_bolt.context.get_thread_context.async_get_thread_context import AsyncGetThreadContext
 from slack_sdk.errors import SlackApiError
 
-from bot.core import jobs
-from bot.core.answerer import Question
-from bot.core.deps import Deps
-from bot.slack.access import refusal
-from bot.slack.reads import stored_from_slack
-from bot.stores.history import Conversation
+from bot.core.jobs import Jobs
+from bot.core.question import Question
+from bot.core.tasks import TaskTracker
+from bot.model import Conversation, RecapReplay, SummaryReplay
+from bot.slack.access import Access
+from bot.slack.identity import BotIdentity
+from bot.slack.messages import stored_from_slack
+from bot.stores.history import HistoryStore
 from bot.text.summary_prompts import parse_message_link
 
 log = logging.getLogger(__name__)
@@ -57,7 +59,15 @@ async def decoration(call: Awaitable[object], what: str) -> None:
         log.info("%s failed: %s", what, exc.response.get("error"))
 
 
-def register(app: AsyncApp, deps: Deps) -> None:
+def register(
+    app: AsyncApp,
+    *,
+    jobs: Jobs,
+    access: Access,
+    history: HistoryStore,
+    identity: BotIdentity,
+    tasks: TaskTracker,
+) -> None:
     assistant = AsyncAssistant()
 
     async def started(
@@ -74,38 +84,30 @@ def register(app: AsyncApp, deps: Deps) -> None:
         set_status: AsyncSetStatus,
         set_title: AsyncSetTitle,
     ) -> None:
-        team = str(body.get("team_id") or deps.identity.team_id)
+        team = str(body.get("team_id") or identity.team_id)
         channel, thread_ts = str(payload["channel"]), str(payload["thread_ts"])
         user = str(payload.get("user") or "")
         text = str(payload.get("text") or "")
-        message = stored_from_slack(payload, deps.identity)
+        message = stored_from_slack(payload, identity)
         if message is None:
             return
         conv = Conversation(team, channel, thread_ts)
-        earlier = await deps.store.load(conv)
-        await deps.store.record(conv, message)
-        if earlier is not None and not any(m.user == user for m in earlier.messages):
-            await decoration(set_title(text[:60] or "Question"), "assistant.threads.setTitle")
-        if not await deps.store.claim(f"answer:{team}:{channel}:{message.ts}"):
+        if not await jobs.claim(team, channel, message.ts):
             return
+        # The message was recorded before it was acknowledged (see handlers/messages.py).
+        recorded = await history.load(conv)
+        if recorded is not None and not any(m.user == user and m.ts != message.ts for m in recorded.messages):
+            await decoration(set_title(text[:60] or "Question"), "assistant.threads.setTitle")
         recap = RECAP.match(text)
         link = LINK.search(text)
         if recap is not None:
             target = recap.group("channel")
-            problem = await refusal(deps, target, user, doing="recap")
+            problem = await access.refusal(target, user, doing="recap")
             if problem:
                 await say(problem)
                 return
             await decoration(set_status("recapping the channel…"), "assistant.threads.setStatus")
-            jobs.recap(
-                deps,
-                team=team,
-                channel=target,
-                since="24h",
-                asker=user,
-                reply_channel=channel,
-                reply_thread_ts=thread_ts,
-            )
+            jobs.recap(RecapReplay(target, "24h", channel, thread_ts), team=team, asker=user)
             return
         if link is not None and "summar" in text.lower():
             try:
@@ -113,20 +115,13 @@ def register(app: AsyncApp, deps: Deps) -> None:
             except ValueError as exc:
                 await say(str(exc))
                 return
-            problem = await refusal(deps, target_link.channel, user, doing="summarize")
+            problem = await access.refusal(target_link.channel, user, doing="summarize")
             if problem:
                 await say(problem)
                 return
             await decoration(set_status("reading the thread…"), "assistant.threads.setStatus")
-            jobs.summary(
-                deps,
-                team=team,
-                channel=target_link.channel,
-                thread_ts=target_link.root_ts,
-                asker=user,
-                reply_channel=channel,
-                reply_thread_ts=thread_ts,
-            )
+            replay = SummaryReplay(target_link.channel, target_link.root_ts, channel, thread_ts)
+            jobs.summary(replay, team=team, asker=user)
             return
         await decoration(
             set_status("thinking…", loading_messages=["Thinking…", "Reading the thread…"]),
@@ -137,8 +132,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await decoration(set_status(""), "assistant.threads.setStatus")
 
         question = Question(conv, message, reply_thread_ts=thread_ts, asker=user)
-        jobs.spawn(deps, question, f"assistant:{channel}:{message.ts}", on_first_token=clear_status)
+        jobs.chat(question, on_first_token=clear_status)
 
-    assistant.thread_started(started)
-    assistant.user_message(user_message)
+    assistant.thread_started(tasks.listener(started))
+    assistant.user_message(tasks.listener(user_message))
     app.assistant(assistant)

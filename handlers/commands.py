@@ -10,49 +10,58 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core import jobs
-from bot.core.deps import Deps
-from bot.slack.access import bot_can_read, may_change_settings, refusal
-from bot.stores.history import Conversation, StoredMessage
+from bot.core.jobs import Jobs
+from bot.core.tasks import TaskTracker
+from bot.model import AskReplay, Conversation, RecapReplay, StoredMessage, SummaryReplay
+from bot.slack.access import Access
+from bot.slack.identity import BotIdentity
+from bot.slack.users import UserDirectory
+from bot.stores.history import HistoryStore
 from bot.text.summary_prompts import parse_duration, parse_message_link, same_workspace
-from handlers.settings_modal import open_settings
+from handlers.settings_modal import SettingsModal
 
 log = logging.getLogger(__name__)
 
 
-def register(app: AsyncApp, deps: Deps) -> None:
+def register(
+    app: AsyncApp,
+    *,
+    slack: AsyncWebClient,
+    jobs: Jobs,
+    access: Access,
+    history: HistoryStore,
+    users: UserDirectory,
+    identity: BotIdentity,
+    settings_modal: SettingsModal,
+    tasks: TaskTracker,
+) -> None:
     async def ask(ack: AsyncAck, command: dict[str, Any]) -> None:
         text = str(command.get("text") or "").strip()
         if not text:
             await ack("Ask a question after the command, e.g. `/ask how do I rotate our API keys?`")
             return
         channel, user, team = command["channel_id"], command["user_id"], command["team_id"]
-        problem = await bot_can_read(deps, channel)
+        problem = await access.bot_can_read(channel)
         if problem:
             await ack(problem)
             return
         await ack()
         try:
-            posted = await deps.slack.chat_postMessage(channel=channel, text=f"<@{user}> asked: {text}")
+            posted = await slack.chat_postMessage(channel=channel, text=f"<@{user}> asked: {text}")
         except SlackApiError as exc:
             log.warning("/ask could not post in %s: %s", channel, exc.response.get("error"))
             return
         # The posted question is the bot's own message; record it as the asker's words so the
         # thread's history reads right for follow-ups.
-        await deps.store.record(
-            Conversation(team, channel, None), StoredMessage(ts=str(posted["ts"]), text=text, user=user)
+        question_ts = str(posted["ts"])
+        await history.record(
+            Conversation(team, channel, None), StoredMessage(ts=question_ts, text=text, user=user)
         )
-        names = await deps.names.names(team, [user])
-        jobs.ask(
-            deps,
-            team=team,
-            channel=channel,
-            question_ts=str(posted["ts"]),
-            text=text,
-            asker=user,
-            asker_name=names.get(user, user),
-        )
+        names = await users.names(team, [user])
+        replay = AskReplay(question_ts=question_ts, text=text, asker_name=names.get(user, user))
+        jobs.ask(replay, team=team, channel=channel, asker=user)
 
     async def summarize(ack: AsyncAck, command: dict[str, Any]) -> None:
         text = str(command.get("text") or "").strip()
@@ -61,22 +70,17 @@ def register(app: AsyncApp, deps: Deps) -> None:
         except ValueError as exc:
             await ack(str(exc))
             return
-        if deps.identity.url and not same_workspace(link, deps.identity.url):
+        if identity.url and not same_workspace(link, identity.url):
             await ack("That link points to another workspace; I can only summarize threads in this one.")
             return
         user = command["user_id"]
-        problem = await refusal(deps, link.channel, user, doing="summarize")
+        problem = await access.refusal(link.channel, user, doing="summarize")
         if problem:
             await ack(problem)
             return
         await ack("Summarizing that thread; the summary will appear in it.")
-        jobs.summary(
-            deps,
-            team=command["team_id"],
-            channel=link.channel,
-            thread_ts=link.root_ts,
-            asker=user,
-        )
+        replay = SummaryReplay(link.channel, link.root_ts, link.channel, link.root_ts)
+        jobs.summary(replay, team=command["team_id"], asker=user)
 
     async def recap(ack: AsyncAck, command: dict[str, Any]) -> None:
         since = str(command.get("text") or "").strip()
@@ -86,14 +90,15 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await ack(str(exc))
             return
         channel = command["channel_id"]
-        problem = await bot_can_read(deps, channel)
+        problem = await access.bot_can_read(channel)
         if problem:
             await ack(problem)
             return
         await ack()
-        jobs.recap(
-            deps, team=command["team_id"], channel=channel, since=since or "24h", asker=command["user_id"]
+        replay = RecapReplay(
+            channel=channel, since=since or "24h", reply_channel=channel, reply_thread_ts=None
         )
+        jobs.recap(replay, team=command["team_id"], asker=command["user_id"])
 
     async def relaydance(ack: AsyncAck, command: dict[str, Any]) -> None:
         words = str(command.get("text") or "").split()
@@ -101,13 +106,13 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await ack("Try `/relaydance settings` to change how I answer in this channel.")
             return
         user, channel = command["user_id"], command["channel_id"]
-        if not await may_change_settings(deps, user):
+        if not await access.may_change_settings(user):
             await ack("Only workspace admins and the bot's admins can change channel settings.")
             return
         await ack()
-        await open_settings(deps, trigger_id=command["trigger_id"], team=command["team_id"], channel=channel)
+        await settings_modal.open(trigger_id=command["trigger_id"], team=command["team_id"], channel=channel)
 
-    app.command("/ask")(ask)
-    app.command("/summarize")(summarize)
-    app.command("/recap")(recap)
-    app.command("/relaydance")(relaydance)
+    app.command("/ask")(tasks.listener(ask))
+    app.command("/summarize")(tasks.listener(summarize))
+    app.command("/recap")(tasks.listener(recap))
+    app.command("/relaydance")(tasks.listener(relaydance))

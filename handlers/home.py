@@ -6,26 +6,41 @@ from __future__ import annotations
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core.deps import Deps
-from bot.slack.access import may_change_settings
+from bot.core.tasks import TaskTracker
+from bot.slack.access import Access
 from bot.slack.blocks import home_view
+from bot.slack.identity import BotIdentity
+from bot.stores.channel_settings import ChannelSettings
+from bot.stores.feedback import Feedback
+from bot.stores.usage import UsageLedger
 
 
-def register(app: AsyncApp, deps: Deps) -> None:
+def register(
+    app: AsyncApp,
+    *,
+    slack: AsyncWebClient,
+    usage: UsageLedger,
+    feedback: Feedback,
+    channels: ChannelSettings,
+    access: Access,
+    identity: BotIdentity,
+    model: str,
+    tasks: TaskTracker,
+) -> None:
     async def on_home_opened(body: dict[str, Any], event: dict[str, Any]) -> None:
         if event.get("tab") not in (None, "home"):
             return
         user = str(event["user"])
-        team = str(body.get("team_id") or deps.identity.team_id)
-        usage = await deps.records.usage(team, user)
-        feedback = await deps.records.feedback_counts(team)
-        channels = (
-            await deps.records.configured_channels(team) if await may_change_settings(deps, user) else []
-        )
+        team = str(body.get("team_id") or identity.team_id)
+        editable = await channels.configured_channels(team) if await access.may_change_settings(user) else []
         view = home_view(
-            usage=usage, feedback=feedback, editable_channels=channels, model=deps.settings.relaydance_model
+            usage=await usage.get(team, user),
+            feedback=await feedback.counts(team),
+            editable_channels=editable,
+            model=model,
         )
-        await deps.slack.views_publish(user_id=user, view=view)
+        await slack.views_publish(user_id=user, view=view)
 
-    app.event("app_home_opened")(on_home_opened)
+    app.event("app_home_opened")(tasks.listener(on_home_opened))

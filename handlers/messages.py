@@ -1,63 +1,79 @@
-"""Every message in conversations the bot is in: record it, apply edits and deletions, and answer
-DMs and follow-ups in threads the bot already answered in (no mention needed there).
+"""Every message in conversations the bot is in: recorded before it is acknowledged, then answered
+when it is a DM or a follow-up in a thread the bot already answered in (no mention needed there).
 
-Edits and deletions only update history; they never trigger an answer, and nor do the bot's own
-messages (each streamed edit produces a `message_changed` event).
+Recording runs as app middleware, ahead of Bolt's acknowledgement and of the Assistant middleware:
+once Slack has the ack for a message, it is in Redis, so a summary asked for right after it sees it;
+and edits and deletions in assistant DM threads (which that middleware acknowledges and drops) are
+applied too. Edits and deletions only update history; they never trigger an answer, and nor do the
+bot's own messages (each streamed edit produces a `message_changed` event).
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.core.deps import Deps
-from bot.slack.reads import stored_from_slack
-from bot.stores.history import Conversation
-from bot.stores.records import effective
+from bot.core.jobs import Jobs
+from bot.core.question import thread_question
+from bot.core.tasks import TaskTracker
+from bot.model import Conversation
+from bot.slack.identity import BotIdentity
+from bot.slack.messages import conversation_of, is_from_bot, stored_from_slack, team_of
+from bot.stores.channel_settings import ChannelSettings
+from bot.stores.history import HistoryStore
+from bot.stores.threads import ActiveThreads
 from bot.text.slack_markup import mentioned_user_ids
-from handlers.events import conversation_of, is_from_bot, start_answer, team_of, thread_question
 
 
-def register(app: AsyncApp, deps: Deps) -> None:
-    identity = deps.identity
-    settings = deps.settings
-
-    async def on_changed(team: str, channel: str, event: dict[str, Any]) -> None:
-        edited = event.get("message") or {}
-        if identity.is_self(edited) or "ts" not in edited:
-            return
-        await deps.store.edit(
-            conversation_of(team, channel, edited), str(edited["ts"]), str(edited.get("text") or "")
-        )
-
-    async def on_deleted(team: str, channel: str, event: dict[str, Any]) -> None:
-        previous = event.get("previous_message") or {}
-        deleted_ts = event.get("deleted_ts") or previous.get("ts")
-        if not deleted_ts:
-            return
-        await deps.store.delete(
-            conversation_of(team, channel, previous or {"ts": deleted_ts}), str(deleted_ts)
-        )
-
-    async def on_message(body: dict[str, Any], event: dict[str, Any]) -> None:
-        team = team_of(body, event)
-        channel = str(event.get("channel") or "")
+def register(
+    app: AsyncApp,
+    *,
+    history: HistoryStore,
+    threads: ActiveThreads,
+    channels: ChannelSettings,
+    jobs: Jobs,
+    identity: BotIdentity,
+    tasks: TaskTracker,
+    answer_other_bots: bool,
+) -> None:
+    async def record(team: str, channel: str, event: dict[str, Any]) -> None:
         subtype = event.get("subtype")
         if subtype == "message_changed":
-            await on_changed(team, channel, event)
+            edited = event.get("message") or {}
+            if isinstance(edited, dict) and "ts" in edited and not identity.is_self(edited):
+                text = str(edited.get("text") or "")
+                await history.edit(conversation_of(team, channel, edited), str(edited["ts"]), text)
             return
         if subtype == "message_deleted":
-            await on_deleted(team, channel, event)
+            previous = event.get("previous_message") or {}
+            deleted_ts = event.get("deleted_ts") or previous.get("ts")
+            if deleted_ts:
+                where = conversation_of(team, channel, previous or {"ts": deleted_ts})
+                await history.delete(where, str(deleted_ts))
             return
         if identity.is_self(event):
             return  # our answers are recorded whole when they finish
         message = stored_from_slack(event, identity)
+        if message is not None:
+            await history.record(conversation_of(team, channel, event), message)
+
+    async def record_first(body: dict[str, Any], next: Callable[[], Awaitable[None]]) -> None:  # noqa: A002
+        event = body.get("event") if body.get("type") == "event_callback" else None
+        if isinstance(event, dict) and event.get("type") == "message" and event.get("channel"):
+            await record(team_of(body, event), str(event["channel"]), event)
+        await next()
+
+    async def on_message(body: dict[str, Any], event: dict[str, Any]) -> None:
+        team = team_of(body, event)
+        channel = str(event.get("channel") or "")
+        if event.get("subtype") in ("message_changed", "message_deleted") or identity.is_self(event):
+            return
+        message = stored_from_slack(event, identity)
         if message is None:
             return  # joins, topic changes and other non-content subtypes
-        conv = conversation_of(team, channel, event)
-        await deps.store.record(conv, message)
-        if is_from_bot(event) and not settings.answer_other_bots:
+        if is_from_bot(event) and not answer_other_bots:
             return
         mentioned = mentioned_user_ids(message.text)
         if identity.user_id in mentioned and not channel.startswith("D"):
@@ -67,13 +83,14 @@ def register(app: AsyncApp, deps: Deps) -> None:
         elif message.thread_ts:
             if mentioned:
                 return  # talking to someone else in the thread
-            if not await deps.store.is_active(Conversation(team, channel, message.thread_ts)):
+            if not await threads.is_active(Conversation(team, channel, message.thread_ts)):
                 return
-            if not effective(settings, await deps.records.channel_config(team, channel)).followups:
+            if not (await channels.effective(team, channel)).followups:
                 return
             question = thread_question(team, channel, message, in_thread=True)
         else:
             return
-        await start_answer(deps, event_id=body.get("event_id"), question=question)
+        await jobs.answer_message(question, event_id=body.get("event_id"))
 
-    app.event("message")(on_message)
+    app.use(record_first)
+    app.event("message")(tasks.listener(on_message))

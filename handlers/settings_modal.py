@@ -9,10 +9,13 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core.deps import Deps
+from bot.core.tasks import TaskTracker
 from bot.errors import UpstreamError
-from bot.slack.access import may_change_settings
+from bot.llm.client import RelayDanceClient
+from bot.settings import Settings
+from bot.slack.access import Access
 from bot.slack.blocks import (
     ACTION_OPEN_SETTINGS,
     BLOCK_SYSTEM_PROMPT,
@@ -20,57 +23,83 @@ from bot.slack.blocks import (
     parse_settings_submission,
     settings_modal,
 )
-from bot.stores.records import ChannelConfig
+from bot.slack.identity import BotIdentity
+from bot.stores.cache import ValueCache
+from bot.stores.channel_settings import ChannelConfig, ChannelSettings
 
 log = logging.getLogger(__name__)
 MODELS_TTL = 600
 
 
-async def models(deps: Deps) -> list[str]:
-    """RelayDance's model list, cached in Redis for ten minutes (GET /models on a miss)."""
-    key = deps.store.keys.models()
-    cached = await deps.store.cached_value(key)
-    if cached:
-        return list(json.loads(cached))
-    try:
-        found = await deps.llm.list_models()
-    except UpstreamError as exc:
-        log.warning("could not list models: %s", type(exc).__name__)
-        return [deps.settings.relaydance_model]
-    await deps.store.cache_value(key, json.dumps(found), ttl=MODELS_TTL)
-    return found
+class SettingsModal:
+    """Opens the modal: the channel's current settings, the defaults and RelayDance's models."""
+
+    def __init__(
+        self,
+        *,
+        slack: AsyncWebClient,
+        llm: RelayDanceClient,
+        channels: ChannelSettings,
+        cache: ValueCache,
+        settings: Settings,
+    ) -> None:
+        self._slack = slack
+        self._llm = llm
+        self._channels = channels
+        self._cache = cache
+        self._settings = settings
+
+    async def models(self) -> list[str]:
+        """RelayDance's model list, cached in Redis for ten minutes (GET /models on a miss)."""
+        cached = await self._cache.get("models")
+        if cached:
+            return list(json.loads(cached))
+        try:
+            found = await self._llm.list_models()
+        except UpstreamError as exc:
+            log.warning("could not list models: %s", type(exc).__name__)
+            return [self._settings.relaydance_model]
+        await self._cache.put("models", json.dumps(found), ttl=MODELS_TTL)
+        return found
+
+    async def open(self, *, trigger_id: str, team: str, channel: str) -> None:
+        config = await self._channels.get(team, channel)
+        name = channel
+        try:
+            info = (await self._slack.conversations_info(channel=channel)).get("channel") or {}
+            name = str(info.get("name") or channel)
+        except SlackApiError:
+            pass
+        s = self._settings
+        view = settings_modal(
+            channel_id=channel,
+            channel_name=name,
+            current=asdict(config),
+            defaults={
+                "system_prompt": s.system_prompt,
+                "model": s.relaydance_model,
+                "temperature": s.temperature,
+                "followups": s.followups_without_mention,
+            },
+            models=await self.models(),
+        )
+        await self._slack.views_open(trigger_id=trigger_id, view=view)
 
 
-async def open_settings(deps: Deps, *, trigger_id: str, team: str, channel: str) -> None:
-    config = await deps.records.channel_config(team, channel)
-    name = channel
-    try:
-        info = (await deps.slack.conversations_info(channel=channel)).get("channel") or {}
-        name = str(info.get("name") or channel)
-    except SlackApiError:
-        pass
-    s = deps.settings
-    view = settings_modal(
-        channel_id=channel,
-        channel_name=name,
-        current=asdict(config),
-        defaults={
-            "system_prompt": s.system_prompt,
-            "model": s.relaydance_model,
-            "temperature": s.temperature,
-            "followups": s.followups_without_mention,
-        },
-        models=await models(deps),
-    )
-    await deps.slack.views_open(trigger_id=trigger_id, view=view)
-
-
-def register(app: AsyncApp, deps: Deps) -> None:
+def register(
+    app: AsyncApp,
+    *,
+    modal: SettingsModal,
+    channels: ChannelSettings,
+    access: Access,
+    identity: BotIdentity,
+    tasks: TaskTracker,
+) -> None:
     async def on_submit(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         user = body["user"]["id"]
-        team = (body.get("team") or {}).get("id") or deps.identity.team_id
+        team = (body.get("team") or {}).get("id") or identity.team_id
         channel = str(view.get("private_metadata") or "")
-        if not await may_change_settings(deps, user):
+        if not await access.may_change_settings(user):
             await ack(
                 response_action="errors",
                 errors={BLOCK_SYSTEM_PROMPT: "You may not change these settings."},
@@ -81,17 +110,17 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await ack(response_action="errors", errors=errors)
             return
         config = ChannelConfig(**values)  # type: ignore[arg-type]
-        await deps.records.set_channel_config(team, channel, config)
+        await channels.set(team, channel, config)
         await ack()
         log.info("channel settings of %s changed by %s", channel, user)
 
     async def on_open(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
         user = body["user"]["id"]
-        if not await may_change_settings(deps, user):
+        if not await access.may_change_settings(user):
             return
-        team = (body.get("team") or {}).get("id") or deps.identity.team_id
-        await open_settings(deps, trigger_id=body["trigger_id"], team=team, channel=str(action["value"]))
+        team = (body.get("team") or {}).get("id") or identity.team_id
+        await modal.open(trigger_id=body["trigger_id"], team=team, channel=str(action["value"]))
 
-    app.view(SETTINGS_MODAL)(on_submit)
-    app.action(ACTION_OPEN_SETTINGS)(on_open)
+    app.view(SETTINGS_MODAL)(tasks.listener(on_submit))
+    app.action(ACTION_OPEN_SETTINGS)(tasks.listener(on_open))

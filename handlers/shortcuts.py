@@ -7,26 +7,28 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot.core import jobs
-from bot.core.deps import Deps
-from bot.slack.access import bot_can_read
+from bot.core.jobs import Jobs
+from bot.core.tasks import TaskTracker
+from bot.model import SummaryReplay
+from bot.slack.access import Access
 from bot.slack.blocks import SHORTCUT_SUMMARIZE
+from bot.slack.identity import BotIdentity
 
 
-def register(app: AsyncApp, deps: Deps) -> None:
+def register(app: AsyncApp, *, jobs: Jobs, access: Access, identity: BotIdentity, tasks: TaskTracker) -> None:
     async def on_summarize(ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any]) -> None:
         await ack()
         channel = str((body.get("channel") or {}).get("id") or "")
         message = body.get("message") or {}
         user = body["user"]["id"]
-        problem = await bot_can_read(deps, channel)
+        problem = await access.bot_can_read(channel)
         if problem:
             # Through the payload's response_url: chat.postEphemeral is refused in a channel the
             # bot is not in, which is exactly this case.
             await respond(text=problem, response_type="ephemeral", replace_original=False)
             return
         thread_ts = str(message.get("thread_ts") or message["ts"])
-        team = (body.get("team") or {}).get("id") or deps.identity.team_id
-        jobs.summary(deps, team=team, channel=channel, thread_ts=thread_ts, asker=user)
+        team = (body.get("team") or {}).get("id") or identity.team_id
+        jobs.summary(SummaryReplay(channel, thread_ts, channel, thread_ts), team=team, asker=user)
 
-    app.shortcut(SHORTCUT_SUMMARIZE)(on_summarize)
+    app.shortcut(SHORTCUT_SUMMARIZE)(tasks.listener(on_summarize))

@@ -110,7 +110,7 @@ class BotUnderTest:
     async def answered(self, count: int = 1, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         """Wait until `count` answers have finished since the bot started."""
         async with asyncio.timeout(timeout):
-            await self.running.deps.tasks.wait_finished(count)
+            await self.running.parts.tasks.wait_finished(count)
 
 
 @asynccontextmanager

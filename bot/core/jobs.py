@@ -1,182 +1,186 @@
-"""Start each kind of answer (chat, thread summary, channel recap, /ask) in the background, and
-replay one for Regenerate. Every job streams through `Answerer.answer`."""
+"""Start each kind of answer — chat, thread summary, channel recap, /ask — in the background, and
+replay one for Regenerate. Every job streams through `Answerer.answer`; handlers call these verbs
+and nothing else of the core."""
 
 from __future__ import annotations
 
+import logging
 import time
-from datetime import timedelta
+from collections.abc import Awaitable, Callable
 
-from bot.core.answerer import Question
-from bot.core.deps import Deps
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.core.answerer import Answerer
+from bot.core.chat import chat_prompt
+from bot.core.context import ConversationReader
+from bot.core.question import Question
 from bot.core.summaries import ask_prompt, channel_sources, map_reduce_prompt, thread_sources
-from bot.slack.reads import fetch_channel_since
-from bot.stores.history import Conversation, StoredMessage
-from bot.stores.records import AnswerRecord
+from bot.core.tasks import TaskTracker
+from bot.llm.client import RelayDanceClient
+from bot.model import (
+    AskReplay,
+    ChatReplay,
+    Conversation,
+    RecapReplay,
+    Replay,
+    StoredMessage,
+    SummaryReplay,
+)
+from bot.slack.identity import BotIdentity
+from bot.stores.answers import AnswerRecord
+from bot.stores.dedupe import Dedupe
 from bot.text.summary_prompts import parse_duration
 
-
-def spawn(deps: Deps, question: Question, name: str, **kwargs: object) -> None:
-    async def run() -> None:
-        await deps.answerer.answer(question, **kwargs)  # type: ignore[arg-type]
-
-    deps.tasks.spawn(run(), name=name)
+log = logging.getLogger(__name__)
 
 
-def chat(deps: Deps, question: Question) -> None:
-    spawn(deps, question, f"answer:{question.conversation.channel}:{question.message.ts}")
+class Jobs:
+    def __init__(
+        self,
+        *,
+        answerer: Answerer,
+        reader: ConversationReader,
+        dedupe: Dedupe,
+        tasks: TaskTracker,
+        llm: RelayDanceClient,
+        slack: AsyncWebClient,
+        identity: BotIdentity,
+        budget_tokens: int,
+        ask_context_messages: int,
+    ) -> None:
+        self._answerer = answerer
+        self._reader = reader
+        self._dedupe = dedupe
+        self._tasks = tasks
+        self._llm = llm
+        self._slack = slack
+        self._identity = identity
+        self._budget = budget_tokens
+        self._ask_context = ask_context_messages
 
+    async def claim(self, team: str, channel: str, ts: str, *, event_id: str | None = None) -> bool:
+        """True once per event and per message (Slack may deliver either twice)."""
+        names = [f"answer:{team}:{channel}:{ts}"]
+        if event_id is not None:
+            names.insert(0, event_id)
+        return await self._dedupe.claim(*names)
 
-def summary(
-    deps: Deps,
-    *,
-    team: str,
-    channel: str,
-    thread_ts: str,
-    asker: str,
-    reply_channel: str | None = None,
-    reply_thread_ts: str | None = None,
-) -> None:
-    """Summarize a thread; the summary streams into that thread (or `reply_channel`/`reply_thread_ts`)."""
-    conv = Conversation(team, channel, thread_ts)
-    request = StoredMessage(ts=thread_ts, text="", user=asker)
+    async def answer_message(
+        self, question: Question, *, event_id: str | None, record_in: Conversation | None = None
+    ) -> bool:
+        """Claim the event and the message, then answer in the background (False: claimed before).
 
-    async def run() -> None:
-        sources = await thread_sources(deps.answerer, deps.identity, conv)
-        where = reply_channel or channel
+        With `record_in`, the question is recorded in the background task, not in the listener.
+        """
+        conv = question.conversation
+        if not await self.claim(conv.team, conv.channel, question.message.ts, event_id=event_id):
+            return False
+        self.chat(question, record_in=record_in)
+        return True
+
+    def chat(
+        self,
+        question: Question,
+        *,
+        record_in: Conversation | None = None,
+        on_first_token: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        prompt = chat_prompt(self._reader, self._identity, question, budget_tokens=self._budget)
+        self._spawn(
+            f"answer:{question.conversation.channel}:{question.message.ts}",
+            self._answerer.answer(question, prompt, record_in=record_in, on_first_token=on_first_token),
+        )
+
+    def summary(self, replay: SummaryReplay, *, team: str, asker: str) -> None:
+        """Summarize a thread; the summary streams into `replay.reply_channel`/`reply_thread_ts`."""
+        conv = Conversation(team, replay.channel, replay.thread_ts)
+
+        async def run() -> None:
+            sources = await thread_sources(self._reader, self._identity, conv)
+            question = Question(
+                Conversation(team, replay.reply_channel, replay.reply_thread_ts),
+                StoredMessage(ts=replay.thread_ts, text="", user=asker),
+                reply_thread_ts=replay.reply_thread_ts,
+                replay=replay,
+                asker=asker,
+            )
+            prompt = map_reduce_prompt(
+                self._llm, sources, kind="thread", title="Thread summary", budget_tokens=self._budget
+            )
+            await self._answerer.answer(question, prompt)
+
+        self._spawn(f"summary:{replay.channel}:{replay.thread_ts}", run())
+
+    def recap(self, replay: RecapReplay, *, team: str, asker: str) -> None:
+        """Recap a channel's period, posted where `replay` says."""
+        period = parse_duration(replay.since)
+        conv = Conversation(team, replay.channel, None)
+        since = replay.since or "24h"
+
+        async def run() -> None:
+            sources = await channel_sources(self._reader, self._identity, conv, since=period, now=time.time())
+            if not sources:
+                note = f"No messages in <#{replay.channel}> in the last {since} that I have seen."
+                try:
+                    await self._slack.chat_postMessage(
+                        channel=replay.reply_channel, thread_ts=replay.reply_thread_ts, text=note
+                    )
+                except SlackApiError as exc:
+                    log.warning("could not post in %s: %s", replay.reply_channel, exc.response.get("error"))
+                return
+            question = Question(
+                Conversation(team, replay.reply_channel, replay.reply_thread_ts),
+                StoredMessage(ts=f"{time.time():.6f}", text="", user=asker),
+                reply_thread_ts=replay.reply_thread_ts,
+                replay=replay,
+                asker=asker,
+            )
+            prompt = map_reduce_prompt(
+                self._llm,
+                sources,
+                kind="channel",
+                title=f"Recap of #{replay.channel} ({since})",
+                budget_tokens=self._budget,
+            )
+            await self._answerer.answer(question, prompt)
+
+        self._spawn(f"recap:{replay.channel}", run())
+
+    def ask(self, replay: AskReplay, *, team: str, channel: str, asker: str) -> None:
+        """/ask: answer in the thread of the posted question, with the channel's recent context."""
         question = Question(
-            Conversation(team, where, reply_thread_ts or thread_ts),
-            request,
-            reply_thread_ts=reply_thread_ts or thread_ts,
-            kind="summary",
-            params={"channel": channel, "thread_ts": thread_ts, "reply_channel": where},
+            Conversation(team, channel, replay.question_ts),
+            StoredMessage(ts=replay.question_ts, text=replay.text, user=asker),
+            reply_thread_ts=replay.question_ts,
+            replay=replay,
             asker=asker,
         )
-        prompt = map_reduce_prompt(
-            deps.answerer,
-            sources,
-            kind="thread",
-            title="Thread summary",
-            budget_tokens=deps.settings.history_budget_tokens,
+        prompt = ask_prompt(
+            self._reader,
+            self._identity,
+            Conversation(team, channel, None),
+            question=replay.text,
+            asker_name=replay.asker_name,
+            context_messages=self._ask_context,
+            question_ts=replay.question_ts,
         )
-        await deps.answerer.answer(question, prompt=prompt)
+        self._spawn(f"ask:{channel}:{replay.question_ts}", self._answerer.answer(question, prompt))
 
-    deps.tasks.spawn(run(), name=f"summary:{channel}:{thread_ts}")
+    def replay(self, record: AnswerRecord, user: str) -> None:
+        """Run the same request again (Regenerate), as asked by `user`."""
+        replay: Replay = record.replay
+        if isinstance(replay, ChatReplay):
+            self.chat(Question(replay.conversation, replay.message, replay.reply_thread_ts, asker=user))
+        elif isinstance(replay, SummaryReplay):
+            self.summary(replay, team=record.team, asker=user)
+        elif isinstance(replay, RecapReplay):
+            self.recap(replay, team=record.team, asker=user)
+        else:
+            self.ask(replay, team=record.team, channel=record.channel, asker=user)
 
+    def _spawn(self, name: str, work: Awaitable[object]) -> None:
+        async def run() -> None:
+            await work
 
-def recap(
-    deps: Deps,
-    *,
-    team: str,
-    channel: str,
-    since: str,
-    asker: str,
-    reply_channel: str | None = None,
-    reply_thread_ts: str | None = None,
-) -> None:
-    """Recap a channel's period; posted where asked (the channel itself unless told otherwise)."""
-    period: timedelta = parse_duration(since)
-    conv = Conversation(team, channel, None)
-
-    async def backfill(oldest: str) -> list[StoredMessage]:
-        return await fetch_channel_since(
-            deps.slack,
-            channel=channel,
-            oldest=oldest,
-            identity=deps.identity,
-            max_messages=deps.settings.history_max_messages,
-        )
-
-    async def run() -> None:
-        sources = await channel_sources(
-            deps.answerer, deps.store, deps.identity, conv, since=period, now=time.time(), backfill=backfill
-        )
-        where = reply_channel or channel
-        question = Question(
-            Conversation(team, where, reply_thread_ts),
-            StoredMessage(ts=f"{time.time():.6f}", text="", user=asker),
-            reply_thread_ts=reply_thread_ts,
-            kind="recap",
-            params={"channel": channel, "since": since, "reply_channel": where},
-            asker=asker,
-        )
-        if not sources:
-            sources_note = f"No messages in <#{channel}> in the last {since or '24h'} that I have seen."
-            await deps.slack.chat_postMessage(channel=where, thread_ts=reply_thread_ts, text=sources_note)
-            return
-        prompt = map_reduce_prompt(
-            deps.answerer,
-            sources,
-            kind="channel",
-            title=f"Recap of #{channel} ({since or '24h'})",
-            budget_tokens=deps.settings.history_budget_tokens,
-        )
-        await deps.answerer.answer(question, prompt=prompt)
-
-    deps.tasks.spawn(run(), name=f"recap:{channel}")
-
-
-def ask(
-    deps: Deps, *, team: str, channel: str, question_ts: str, text: str, asker: str, asker_name: str
-) -> None:
-    """/ask: answer in the thread of the posted question, with the channel's recent context."""
-    conv = Conversation(team, channel, None)
-    question = Question(
-        Conversation(team, channel, question_ts),
-        StoredMessage(ts=question_ts, text=text, user=asker),
-        reply_thread_ts=question_ts,
-        kind="ask",
-        params={"text": text, "asker_name": asker_name, "question_ts": question_ts},
-        asker=asker,
-    )
-    prompt = ask_prompt(
-        deps.answerer,
-        deps.identity,
-        conv,
-        question=text,
-        asker_name=asker_name,
-        context_messages=deps.settings.ask_context_messages,
-        question_ts=question_ts,
-    )
-    spawn(deps, question, f"ask:{channel}:{question_ts}", prompt=prompt)
-
-
-def replay(deps: Deps, record: AnswerRecord, user: str) -> bool:
-    """Run the same request again (Regenerate); False when the record cannot be replayed."""
-    p = record.params
-    if record.kind == "chat":
-        message = StoredMessage.loads(str(p["message"]))
-        conv = Conversation(record.team, record.channel, p.get("conv_thread_ts"))
-        chat(deps, Question(conv, message, reply_thread_ts=p.get("reply_thread_ts"), asker=user))
-    elif record.kind == "summary":
-        summary(
-            deps,
-            team=record.team,
-            channel=str(p["channel"]),
-            thread_ts=str(p["thread_ts"]),
-            asker=user,
-            reply_channel=p.get("reply_channel"),
-            reply_thread_ts=p.get("reply_thread_ts"),
-        )
-    elif record.kind == "recap":
-        recap(
-            deps,
-            team=record.team,
-            channel=str(p["channel"]),
-            since=str(p.get("since") or ""),
-            asker=user,
-            reply_channel=p.get("reply_channel"),
-            reply_thread_ts=p.get("reply_thread_ts"),
-        )
-    elif record.kind == "ask":
-        ask(
-            deps,
-            team=record.team,
-            channel=record.channel,
-            question_ts=str(p["question_ts"]),
-            text=str(p["text"]),
-            asker=user,
-            asker_name=str(p.get("asker_name") or user),
-        )
-    else:
-        return False
-    return True
+        self._tasks.spawn(run(), name=name)

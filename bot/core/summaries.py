@@ -1,5 +1,5 @@
-"""Thread summaries, channel recaps and /ask: jobs that build their prompt their own way, then
-stream through the same `Answerer` path as any answer.
+"""Prompts for thread summaries, channel recaps and /ask, built their own way and then streamed
+through the same `Answerer` path as any answer.
 
 A summary must account for the whole thread, so when it does not fit one request it is
 summarized in parts (map, run a few at a time) and the parts merged (reduce, in rounds if the
@@ -9,15 +9,18 @@ partial summaries are themselves too long) — nothing in the middle is silently
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+import contextlib
+from collections.abc import Coroutine, Sequence
 from datetime import timedelta
-from typing import Literal
+from typing import Any, Literal
 
-from bot.core.answerer import Answerer, PromptBuilder
-from bot.slack.reads import BotIdentity
+from bot.core.context import ConversationReader
+from bot.core.question import PromptBuilder
+from bot.llm.client import ChatRequest, RelayDanceClient
+from bot.model import Conversation, StoredMessage
+from bot.slack.identity import BotIdentity
 from bot.slack.renderer import StreamingReply
-from bot.stores.history import Conversation, HistoryStore, StoredMessage, ts_key
-from bot.stores.records import Effective
+from bot.stores.channel_settings import Effective
 from bot.text.slack_markup import slack_to_plain
 from bot.text.summary_prompts import (
     SourceMessage,
@@ -59,48 +62,39 @@ def to_sources(
 
 
 async def thread_sources(
-    answerer: Answerer, identity: BotIdentity, conv: Conversation
+    reader: ConversationReader, identity: BotIdentity, conv: Conversation
 ) -> list[SourceMessage]:
-    history = await answerer.history(conv)
-    names = await answerer.names(conv.team, history)
+    history = await reader.read(conv)
+    names = await reader.names(conv.team, history)
     return to_sources(history, names, identity, channel=conv.channel, thread_ts=conv.thread_ts)
 
 
 async def channel_sources(
-    answerer: Answerer,
-    store: HistoryStore,
-    identity: BotIdentity,
-    conv: Conversation,
-    *,
-    since: timedelta,
-    now: float,
-    backfill: Callable[[str], Awaitable[list[StoredMessage]]],
+    reader: ConversationReader, identity: BotIdentity, conv: Conversation, *, since: timedelta, now: float
 ) -> list[SourceMessage]:
-    """Top-level messages of the channel in the period, from Redis (backfilled once from Slack)."""
-    oldest = f"{now - since.total_seconds():.6f}"
-    snapshot = await store.load(conv)
-    if snapshot is None or not snapshot.known:
-        fetched = await backfill(oldest)
-        if snapshot is not None:
-            # What Redis holds wins, as in the merge below (see `Answerer.history`).
-            recorded = {m.ts for m in snapshot.messages}
-            await store.record_many(conv, [m for m in fetched if m.ts not in recorded])
-            await store.mark_backfilled(conv)
-        messages = {m.ts: m for m in [*fetched, *(snapshot.messages if snapshot else [])]}
-    else:
-        messages = {m.ts: m for m in snapshot.messages}
-    floor = ts_key(oldest)
-    history = sorted((m for m in messages.values() if ts_key(m.ts) >= floor), key=lambda m: ts_key(m.ts))
-    names = await answerer.names(conv.team, history)
+    """Top-level messages of the channel in the period."""
+    history = await reader.channel_since(conv, f"{now - since.total_seconds():.6f}")
+    names = await reader.names(conv.team, history)
     return to_sources(history, names, identity, channel=conv.channel, thread_ts=None)
 
 
+async def complete(llm: RelayDanceClient, messages: list[dict[str, str]], config: Effective) -> str:
+    """A whole (non-displayed) completion, e.g. one map step of a summary."""
+    request = ChatRequest(model=config.model, messages=messages, temperature=config.temperature)
+    parts: list[str] = []
+    async with contextlib.aclosing(llm.stream_chat(request)) as deltas:
+        async for delta in deltas:
+            parts.append(delta.text)
+    return "".join(parts)
+
+
 def map_reduce_prompt(
-    answerer: Answerer, sources: Sequence[SourceMessage], *, kind: Kind, title: str, budget_tokens: int
+    llm: RelayDanceClient, sources: Sequence[SourceMessage], *, kind: Kind, title: str, budget_tokens: int
 ) -> PromptBuilder:
     """A prompt builder that fits `sources` into the budget by summarizing parts first."""
 
     budget_tokens = max(budget_tokens, MIN_SUMMARY_BUDGET)
+    what = "thread" if kind == "thread" else "channel"
 
     async def build(reply: StreamingReply, config: Effective) -> list[dict[str, str]]:
         parts = plan_parts(sources, budget_tokens=budget_tokens)
@@ -112,28 +106,24 @@ def map_reduce_prompt(
         async def summarize(index: int, part: Sequence[SourceMessage]) -> str:
             nonlocal done
             async with limit:
-                text = await answerer.complete(
-                    map_messages(part, index=index, total=len(parts), kind=kind), config
+                text = await complete(
+                    llm, map_messages(part, index=index, total=len(parts), kind=kind), config
                 )
             done += 1
-            reply.status(
-                f"_Reading the {'thread' if kind == 'thread' else 'channel'}: part {done} of {len(parts)}…_"
-            )
+            reply.status(f"_Reading the {what}: part {done} of {len(parts)}…_")
             return text
 
         async def merge(group: Sequence[str]) -> str:
             if len(group) == 1:
                 return group[0]
-            return await answerer.complete(
-                reduce_messages(group, kind=kind, title=title, final=False), config
-            )
+            return await complete(llm, reduce_messages(group, kind=kind, title=title, final=False), config)
 
-        reply.status(f"_Reading the {'thread' if kind == 'thread' else 'channel'} in {len(parts)} parts…_")
-        partials = list(await asyncio.gather(*(summarize(i, p) for i, p in enumerate(parts, 1))))
+        reply.status(f"_Reading the {what} in {len(parts)} parts…_")
+        partials = await _all([summarize(i, p) for i, p in enumerate(parts, 1)])
         groups = plan_reduce(partials, budget_tokens=budget_tokens)
         while len(groups) > 1:
             # Middle rounds merge notes (final=False) so detail survives until the last merge.
-            partials = list(await asyncio.gather(*(merge(g) for g in groups)))
+            partials = await _all([merge(g) for g in groups])
             groups = plan_reduce(partials, budget_tokens=budget_tokens)
         reply.status("_Writing the summary…_")
         return reduce_messages(groups[0] if groups else partials, kind=kind, title=title)
@@ -141,8 +131,19 @@ def map_reduce_prompt(
     return build
 
 
+async def _all(steps: Sequence[Coroutine[Any, Any, str]]) -> list[str]:
+    """Run the steps together; the first failure cancels the rest and is raised as itself (an
+    upstream error then ends the answer with its own sentence)."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(step) for step in steps]
+    except BaseExceptionGroup as failed:
+        raise failed.exceptions[0] from None
+    return [task.result() for task in tasks]
+
+
 def ask_prompt(
-    answerer: Answerer,
+    reader: ConversationReader,
     identity: BotIdentity,
     conv: Conversation,
     *,
@@ -153,11 +154,11 @@ def ask_prompt(
 ) -> PromptBuilder:
     """/ask: the question plus the channel's recent messages (not the question itself) as context."""
 
-    async def build(reply: StreamingReply, config: Effective) -> list[dict[str, str]]:
+    async def build(_: StreamingReply, config: Effective) -> list[dict[str, str]]:
         recent: list[StoredMessage] = []
         if context_messages:
-            recent = [m for m in await answerer.history(conv) if m.ts != question_ts][-context_messages:]
-        names = await answerer.names(conv.team, recent)
+            recent = [m for m in await reader.read(conv) if m.ts != question_ts][-context_messages:]
+        names = await reader.names(conv.team, recent)
         lines = [
             f"{s.author}: {s.text}"
             for s in to_sources(recent, names, identity, channel=conv.channel, thread_ts=None)

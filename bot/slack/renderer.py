@@ -9,22 +9,28 @@ One `StreamingReply` per answer, used by every surface. Its rules come from Slac
   edits instead of piling into the same limit;
 - `chat.update` refuses text over 4,000 characters, so the rendered answer is split into
   messages of at most `limit` characters; later parts go on as further replies in the thread;
-- the final edit always carries the complete answer (it waits out rate limits and retries).
+- the final edit always carries the complete answer (it waits out rate limits and retries);
+- a refusal that is not a rate limit (or a network failure that persists) ends the rendering:
+  `append()` then raises `RenderError` so the answer stops streaming, and `finish()` puts a note
+  on the last message Slack accepted instead of waiting on a renderer that is gone.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
+from bot.errors import RenderError
 from bot.slack.blocks import message_blocks
 from bot.text.mrkdwn import markdown_to_mrkdwn
 from bot.text.splitting import split_mrkdwn
@@ -33,6 +39,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_LIMIT = 3800  # leaves room under 4,000 for Slack counting entities differently
 PLACEHOLDER = "_Thinking…_"
+TRANSIENT_FAILURES = 3  # network failures in a row before the renderer gives up
 
 
 def retry_after_of(exc: SlackApiError, default: float = 1.0) -> float:
@@ -62,6 +69,20 @@ class EditGate:
     def hold(self, team: str, seconds: float) -> None:
         self.rate_limited += 1
         self._until[team] = max(self._until.get(team, 0.0), self._clock() + seconds)
+
+
+# Slack's own trouble, worth another try; any other refusal will not change on a retry.
+TRANSIENT_ERRORS = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout"})
+
+
+def _transient(exc: Exception) -> bool:
+    if isinstance(exc, SlackApiError):
+        return exc.response.get("error") in TRANSIENT_ERRORS
+    return True
+
+
+def _describe(exc: Exception) -> str:
+    return str(exc.response.get("error")) if isinstance(exc, SlackApiError) else type(exc).__name__
 
 
 Blocks = list[dict[str, Any]]
@@ -118,7 +139,7 @@ class StreamingReply:
         self._dirty = asyncio.Event()
         self._closing = False
         self._flusher: asyncio.Task[None] | None = None
-        self._started = asyncio.Event()
+        self.failure: RenderError | None = None
 
     @property
     def text(self) -> str:
@@ -137,10 +158,12 @@ class StreamingReply:
         self.message_ts.append(ts)
         self._sent.append(first)
         self._flusher = asyncio.create_task(self._flush_loop(), name=f"render:{self.channel}:{ts}")
-        self._started.set()
         return ts
 
     def append(self, text: str) -> None:
+        """Add streamed text; raises `RenderError` once Slack has refused the answer for good."""
+        if self.failure is not None:
+            raise self.failure
         if text:
             self._text.append(text)
             self._dirty.set()
@@ -155,23 +178,44 @@ class StreamingReply:
 
         `note` (e.g. why the answer was cut off) is mrkdwn, shown as given after the answer.
         """
-        await self._started.wait()
+        if self._flusher is None:
+            return []  # the placeholder never went up: nothing to finish
         self._suffix = note
         self._closing = True
         self._dirty.set()
-        if self._flusher is not None:
-            await self._flusher
+        await self._flusher
+        if self.failure is not None:
+            await self._salvage()
         return list(self.message_ts)
 
     async def cancel(self) -> None:
-        if self._flusher is not None:
+        """Stop rendering now, and wait until the renderer's task has ended."""
+        if self._flusher is not None and not self._flusher.done():
             self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
 
     # -- internals ---------------------------------------------------------------------------------
 
     async def _flush_loop(self) -> None:
+        """The renderer's task. It never dies silently: a failure it cannot get past is kept in
+        `failure`, where `append()` and `finish()` see it."""
+        try:
+            await self._flush_until_done()
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+            self._fail(RenderError(_describe(exc)))
+        except Exception as exc:  # a bug of ours must still end the answer in words
+            log.exception("rendering an answer in %s failed", self.channel)
+            self._fail(RenderError(type(exc).__name__))
+
+    def _fail(self, failure: RenderError) -> None:
+        log.warning("Slack refused an answer in %s (%s); ending it there", self.channel, failure.error)
+        self.failure = failure
+
+    async def _flush_until_done(self) -> None:
         last_edit: float | None = None
         final_tries = 0
+        transient = 0
         while True:
             await self._dirty.wait()
             if last_edit is not None:
@@ -181,7 +225,15 @@ class StreamingReply:
             self._dirty.clear()
             closing = self._closing
             last_edit = self._clock()
-            done = await self._flush(final=closing)
+            try:
+                done = await self._flush(final=closing)
+                transient = 0
+            except (aiohttp.ClientError, TimeoutError, SlackApiError) as exc:
+                transient += 1
+                if not _transient(exc) or transient >= TRANSIENT_FAILURES:
+                    raise
+                log.info("a Slack call failed (%s); trying again with the next edit", _describe(exc))
+                done = False
             if closing and done:
                 return
             if closing:
@@ -260,9 +312,6 @@ class StreamingReply:
                 self.message_ts[index] = str(response["ts"])
                 self._sent[index] = wanted
                 return True
-            if not final:
-                log.warning("chat.update failed with %s; will retry with the next edit", error)
-                return False
             raise
         self._sent[index] = wanted
         return True
@@ -280,6 +329,28 @@ class StreamingReply:
         self.message_ts.append(str(response["ts"]))
         self._sent.append(wanted)
         return True
+
+    async def _salvage(self) -> None:
+        """After a refusal, end the last message Slack accepted with the text it shows and a note."""
+        if self.failure is None or not self._sent:
+            return
+        index = len(self._sent) - 1
+        shown = self._sent[index].text
+        note = self._suffix or f"⚠️ {self.failure.user_message}"
+        if shown == self._placeholder:
+            shown = ""
+        text = f"{shown}\n\n{note}" if shown else note
+        if len(text) > self._limit:
+            text = text[: self._limit - len(note) - 3] + "…\n\n" + note
+        try:
+            await self._slack.chat_update(
+                channel=self.channel,
+                ts=self.message_ts[index],
+                text=text,
+                blocks=[] if self._controls else None,
+            )
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+            log.error("could not end an answer in %s with its note: %s", self.channel, type(exc).__name__)
 
     async def _delete_extra(self, index: int) -> None:
         # Re-splitting rarely yields fewer parts than were posted; empty the surplus rather than

@@ -1,4 +1,5 @@
-"""Display names for user IDs: process cache, then Redis, then `users.info` (tier 4, so cached)."""
+"""Display names for user IDs: process cache, then Redis, then `users.info` (tier 4, so cached);
+and whether someone is a workspace admin."""
 
 from __future__ import annotations
 
@@ -9,15 +10,15 @@ from collections.abc import Iterable
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.stores.history import HistoryStore
+from bot.stores.names import NameCache
 
 log = logging.getLogger(__name__)
 
 
 class UserDirectory:
-    def __init__(self, *, slack: AsyncWebClient, store: HistoryStore, max_local: int = 50_000) -> None:
+    def __init__(self, *, slack: AsyncWebClient, cache: NameCache, max_local: int = 50_000) -> None:
         self._slack = slack
-        self._store = store
+        self._cache = cache
         self._local: dict[tuple[str, str], str] = {}
         self._max_local = max_local
         self._lookups = asyncio.Semaphore(10)
@@ -27,7 +28,7 @@ class UserDirectory:
         found = {u: self._local[(team, u)] for u in wanted if (team, u) in self._local}
         missing = [u for u in wanted if u not in found]
         if missing:
-            cached = await self._store.cached_names(team, missing)
+            cached = await self._cache.get(team, missing)
             found.update(cached)
             missing = [u for u in missing if u not in cached]
         if missing:
@@ -35,7 +36,7 @@ class UserDirectory:
                 zip(missing, await asyncio.gather(*(self._lookup(u) for u in missing)), strict=True)
             )
             fresh = {u: n for u, n in looked_up.items() if n is not None}
-            await self._store.cache_names(team, fresh)
+            await self._cache.put(team, fresh)
             found.update(fresh)
         if len(self._local) > self._max_local:
             self._local.clear()

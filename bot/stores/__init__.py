@@ -1,0 +1,58 @@
+"""Redis stores, one per job, each owning its own keys; `Stores.open` builds them all on one client."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+
+from bot.settings import Settings
+from bot.stores.answers import AnswerRecords
+from bot.stores.cache import ValueCache
+from bot.stores.channel_settings import ChannelSettings
+from bot.stores.dedupe import Dedupe
+from bot.stores.feedback import Feedback
+from bot.stores.guard import RedisGuard, ping
+from bot.stores.history import HistoryStore
+from bot.stores.names import NameCache
+from bot.stores.threads import ActiveThreads
+from bot.stores.usage import UsageLedger
+
+
+@dataclass(frozen=True, slots=True)
+class Stores:
+    redis: aioredis.Redis
+    guard: RedisGuard
+    history: HistoryStore
+    dedupe: Dedupe
+    threads: ActiveThreads
+    names: NameCache
+    cache: ValueCache
+    channels: ChannelSettings
+    answers: AnswerRecords
+    feedback: Feedback
+    usage: UsageLedger
+
+    @classmethod
+    def open(cls, redis: aioredis.Redis, settings: Settings) -> Stores:
+        guard = RedisGuard(timeout=settings.redis_timeout)
+        prefix = settings.redis_prefix
+        ttl = settings.history_ttl_seconds
+        return cls(
+            redis=redis,
+            guard=guard,
+            history=HistoryStore(
+                redis, guard, prefix=prefix, max_messages=settings.history_max_messages, ttl_seconds=ttl
+            ),
+            dedupe=Dedupe(redis, guard, prefix=prefix),
+            threads=ActiveThreads(redis, guard, prefix=prefix, ttl_seconds=ttl),
+            names=NameCache(redis, guard, prefix=prefix),
+            cache=ValueCache(redis, guard, prefix=prefix),
+            channels=ChannelSettings(redis, guard, prefix=prefix, defaults=settings),
+            answers=AnswerRecords(redis, guard, prefix=prefix, ttl_seconds=ttl),
+            feedback=Feedback(redis, guard, prefix=prefix, ttl_seconds=ttl),
+            usage=UsageLedger(redis, guard, prefix=prefix),
+        )
+
+    async def ping(self) -> bool:
+        return await ping(self.redis, self.guard)

@@ -69,3 +69,12 @@ class RedisGuard:
             self._down = False
             log.warning("Redis is reachable again; history and deduplication are back")
         return result
+
+
+async def ping(redis: aioredis.Redis, guard: RedisGuard) -> bool:
+    """Whether Redis answers (the health check and the start-up probe)."""
+
+    async def op() -> bool:
+        return bool(await redis.ping())
+
+    return await guard.run(op, False, what="ping")

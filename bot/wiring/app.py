@@ -1,12 +1,14 @@
 """The app factory: everything the bot is made of is passed in, nothing is read from the environment.
 
 Bolt gets its signing secret and an `authorize` function over the identity we resolved at start-up,
-so none of Bolt's environment fallbacks run and no request waits on an `auth.test` call.
+so none of Bolt's environment fallbacks run and no request waits on an `auth.test` call. Each
+handler module gets only the parts it uses.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 from slack_bolt.async_app import AsyncApp
@@ -14,19 +16,31 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.answerer import Answerer
-from bot.core.deps import Deps
+from bot.core.archive import AnswerArchive
+from bot.core.context import ConversationReader
+from bot.core.jobs import Jobs
+from bot.core.stop import StopRegistry
 from bot.core.tasks import TaskTracker
 from bot.llm.client import RelayDanceClient
 from bot.settings import Settings
-from bot.slack.reads import BotIdentity
+from bot.slack.access import Access
+from bot.slack.identity import BotIdentity
 from bot.slack.renderer import EditGate
 from bot.slack.users import UserDirectory
-from bot.stores.guard import RedisGuard
-from bot.stores.history import HistoryStore
-from bot.stores.records import Records
+from bot.stores import Stores
 from handlers import actions, assistant, commands, home, mentions, messages, settings_modal, shortcuts
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Parts:
+    """What the running app is made of, for the runtime (health, drain) and the tests."""
+
+    stores: Stores
+    tasks: TaskTracker
+    jobs: Jobs
+    stops: StopRegistry
 
 
 def create_app(
@@ -37,38 +51,109 @@ def create_app(
     llm: RelayDanceClient,
     identity: BotIdentity,
     tasks: TaskTracker | None = None,
-) -> tuple[AsyncApp, Deps]:
-    guard = RedisGuard(timeout=settings.redis_timeout)
-    store = HistoryStore(
-        redis,
-        guard,
-        prefix=settings.redis_prefix,
+) -> tuple[AsyncApp, Parts]:
+    tasks = tasks or TaskTracker()
+    stores = Stores.open(redis, settings)
+    users = UserDirectory(slack=slack, cache=stores.names)
+    access = Access(slack=slack, users=users, admin_users=settings.admin_users)
+    reader = ConversationReader(
+        slack=slack,
+        history=stores.history,
+        users=users,
+        identity=identity,
         max_messages=settings.history_max_messages,
-        ttl_seconds=settings.history_ttl_seconds,
     )
-    names = UserDirectory(slack=slack, store=store)
-    records = Records(redis, guard, store.keys, ttl_seconds=settings.history_ttl_seconds)
+    stops = StopRegistry(admin_users=settings.admin_users)
     answerer = Answerer(
-        settings=settings,
         slack=slack,
         llm=llm,
-        store=store,
-        records=records,
-        names=names,
         gate=EditGate(),
-        identity=identity,
+        stops=stops,
+        channels=stores.channels,
+        threads=stores.threads,
+        history=stores.history,
+        archive=AnswerArchive(
+            history=stores.history, answers=stores.answers, usage=stores.usage, identity=identity
+        ),
+        edit_interval=settings.edit_interval,
+        max_tokens=settings.max_tokens,
     )
-    deps = Deps(
-        settings=settings,
-        slack=slack,
-        store=store,
-        records=records,
+    jobs = Jobs(
         answerer=answerer,
+        reader=reader,
+        dedupe=stores.dedupe,
+        tasks=tasks,
         llm=llm,
-        names=names,
-        tasks=tasks or TaskTracker(),
+        slack=slack,
         identity=identity,
+        budget_tokens=settings.history_budget_tokens,
+        ask_context_messages=settings.ask_context_messages,
     )
+    modal = settings_modal.SettingsModal(
+        slack=slack, llm=llm, channels=stores.channels, cache=stores.cache, settings=settings
+    )
+    app = _bolt_app(settings, slack, identity)
+
+    # Messages first: its middleware records every message before anything else sees it.
+    messages.register(
+        app,
+        history=stores.history,
+        threads=stores.threads,
+        channels=stores.channels,
+        jobs=jobs,
+        identity=identity,
+        tasks=tasks,
+        answer_other_bots=settings.answer_other_bots,
+    )
+    assistant.register(app, jobs=jobs, access=access, history=stores.history, identity=identity, tasks=tasks)
+    mentions.register(
+        app,
+        jobs=jobs,
+        history=stores.history,
+        identity=identity,
+        tasks=tasks,
+        answer_other_bots=settings.answer_other_bots,
+    )
+    commands.register(
+        app,
+        slack=slack,
+        jobs=jobs,
+        access=access,
+        history=stores.history,
+        users=users,
+        identity=identity,
+        settings_modal=modal,
+        tasks=tasks,
+    )
+    shortcuts.register(app, jobs=jobs, access=access, identity=identity, tasks=tasks)
+    actions.register(
+        app,
+        slack=slack,
+        stops=stops,
+        answers=stores.answers,
+        feedback=stores.feedback,
+        jobs=jobs,
+        access=access,
+        tasks=tasks,
+    )
+    settings_modal.register(
+        app, modal=modal, channels=stores.channels, access=access, identity=identity, tasks=tasks
+    )
+    home.register(
+        app,
+        slack=slack,
+        usage=stores.usage,
+        feedback=stores.feedback,
+        channels=stores.channels,
+        access=access,
+        identity=identity,
+        model=settings.relaydance_model,
+        tasks=tasks,
+    )
+    return app, Parts(stores=stores, tasks=tasks, jobs=jobs, stops=stops)
+
+
+def _bolt_app(settings: Settings, slack: AsyncWebClient, identity: BotIdentity) -> AsyncApp:
     token = settings.slack_bot_token.reveal()
 
     async def authorize() -> AuthorizeResult:
@@ -85,7 +170,7 @@ def create_app(
     bolt_client = AsyncWebClient(
         base_url=slack.base_url, session=slack.session, timeout=slack.timeout, logger=slack.logger
     )
-    app = AsyncApp(
+    return AsyncApp(
         client=bolt_client,
         signing_secret=settings.slack_signing_secret.reveal(),
         authorize=authorize,
@@ -93,6 +178,3 @@ def create_app(
         # Slack's own url_verification / ssl_check are still answered by Bolt's built-ins.
         process_before_response=False,
     )
-    for surface in (assistant, mentions, messages, commands, shortcuts, actions, settings_modal, home):
-        surface.register(app, deps)
-    return app, deps

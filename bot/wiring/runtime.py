@@ -19,13 +19,12 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core.deps import Deps
 from bot.errors import ConfigError
 from bot.llm.client import RelayDanceClient
 from bot.settings import Settings
-from bot.slack.reads import BotIdentity
+from bot.slack.identity import BotIdentity
 from bot.stores.guard import connect
-from bot.wiring.app import create_app
+from bot.wiring.app import Parts, create_app
 from bot.wiring.embedded_redis import EmbeddedRedis
 from bot.wiring.server import build_web_app
 
@@ -35,7 +34,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class Running:
     app: AsyncApp
-    deps: Deps
+    parts: Parts
     url: str | None  # HTTP mode: where Slack should send events
 
 
@@ -88,10 +87,10 @@ async def running(settings: Settings, *, drain_timeout: float = 30.0) -> AsyncIt
             idle_timeout=settings.idle_timeout,
         )
         identity = await resolve_identity(slack)
-        app, deps = create_app(settings, slack=slack, redis=redis, llm=llm, identity=identity)
-        if not await deps.store.ping():
+        app, parts = create_app(settings, slack=slack, redis=redis, llm=llm, identity=identity)
+        if not await parts.stores.ping():
             log.warning("Redis at the configured REDIS_URL is not answering yet; continuing without it")
-        stack.push_async_callback(deps.tasks.drain, drain_timeout)
+        stack.push_async_callback(parts.tasks.drain, drain_timeout)
 
         url: str | None = None
         if settings.slack_app_token is not None:
@@ -100,7 +99,7 @@ async def running(settings: Settings, *, drain_timeout: float = 30.0) -> AsyncIt
             stack.push_async_callback(handler.close_async)
             log.info("connected to Slack in Socket Mode as %s", identity.user_id)
         else:
-            runner = web.AppRunner(build_web_app(app, healthy=deps.store.ping), access_log=None)
+            runner = web.AppRunner(build_web_app(app, healthy=parts.stores.ping), access_log=None)
             await runner.setup()
             stack.push_async_callback(runner.cleanup)
             site = web.TCPSite(runner, settings.host, settings.port)
@@ -108,4 +107,4 @@ async def running(settings: Settings, *, drain_timeout: float = 30.0) -> AsyncIt
             host, port = runner.addresses[0][:2]
             url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
             log.info("listening for Slack events on %s/slack/events (HTTP mode)", url)
-        yield Running(app=app, deps=deps, url=url)
+        yield Running(app=app, parts=parts, url=url)

@@ -16,7 +16,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from bot.slack.blocks import ACTION_FEEDBACK_DOWN, ACTION_FEEDBACK_UP, ACTION_REGENERATE, ACTION_STOP
-from bot.stores.history import Keys
+from bot.stores.feedback import Feedback
+from bot.stores.guard import RedisGuard
 from tests.e2e_harness import BotUnderTest, bot_under_test, make_settings
 from tests.fakes.interactions import app_home_opened, block_actions, buttons
 from tests.fakes.relaydance import FakeRelayDance, Script
@@ -184,9 +185,9 @@ async def test_feedback_is_recorded_with_channel_model_and_latency_and_shown_in_
     await bot.slack.wait_for("chat.postEphemeral", count=3)
     assert all(e["text"] == "Thanks for the feedback!" for e in bot.slack.ephemeral)
 
-    keys = Keys(redis_prefix)
-    assert await redis_client.hgetall(keys.feedback_counts("T1")) == {"up": "1", "down": "1"}
-    log = [json.loads(raw) for raw in await redis_client.lrange(keys.feedback_log("T1"), 0, -1)]
+    keys = Feedback(redis_client, RedisGuard(timeout=1), prefix=redis_prefix, ttl_seconds=60)
+    assert await redis_client.hgetall(keys.counts_key("T1")) == {"up": "1", "down": "1"}
+    log = [json.loads(raw) for raw in await redis_client.lrange(keys.log_key("T1"), 0, -1)]
     assert [(e["user"], e["vote"]) for e in reversed(log)] == [("U2", "up"), ("U1", "down")]
     for entry in log:
         assert entry["channel"] == "C1" and entry["model"] == "grok-4.3"

@@ -43,7 +43,7 @@ async def assert_nothing_else_happened(bot: BotUnderTest) -> None:
     assert bot.slack.calls_to("chat.postMessage") == []
     assert bot.slack.calls_to("chat.postEphemeral") == []
     assert bot.relay.requests == []
-    assert bot.running.deps.tasks.started == 0
+    assert bot.running.parts.tasks.started == 0
 
 
 def ago(seconds: float) -> str:

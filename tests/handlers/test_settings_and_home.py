@@ -57,7 +57,7 @@ async def submit(
 
 async def ask(bot: BotUnderTest, channel: str, text: str = "<@UBOT> hello") -> dict[str, Any]:
     """Mention the bot in `channel`, wait for the answer, and return the RelayDance request body."""
-    before = bot.running.deps.tasks.finished
+    before = bot.running.parts.tasks.finished
     await bot.send(app_mention(text=text, user="U1", channel=channel))
     await bot.answered(before + 1)
     body: dict[str, Any] = bot.relay.requests[-1].json

@@ -124,7 +124,7 @@ async def test_shortcut_in_a_channel_the_bot_is_not_in_summarizes_nothing(bot: B
     assert bot.slack.calls_to("chat.postMessage") == []
     assert bot.slack.calls_to("conversations.replies") == []
     assert bot.relay.requests == []
-    assert bot.running.deps.tasks.started == 0
+    assert bot.running.parts.tasks.started == 0
     # The user is told why, privately, through the payload's response_url.
     await bot.slack.wait_for(lambda c: bool(bot.slack.responses))
     assert bot.slack.responses[0]["response_type"] == "ephemeral"

@@ -35,7 +35,7 @@ from bot.slack.blocks import (
     settings_modal,
     streaming_controls,
 )
-from bot.stores.records import ChannelConfig
+from bot.stores.channel_settings import ChannelConfig
 from bot.text.splitting import join_chunks
 
 DEFAULTS: Mapping[str, object] = {

@@ -9,8 +9,12 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
+from bot.model import Conversation, StoredMessage, ts_key
+from bot.stores.dedupe import Dedupe
 from bot.stores.guard import RedisGuard, connect
-from bot.stores.history import Conversation, HistoryStore, StoredMessage, ts_key
+from bot.stores.history import HistoryStore
+from bot.stores.names import NameCache
+from bot.stores.threads import ActiveThreads
 from bot.wiring.embedded_redis import EmbeddedRedis
 
 CONV = Conversation("T1", "C1", "100.000001")
@@ -85,12 +89,13 @@ async def test_history_is_capped_to_newest_and_expires(
     texts = [m.text for m in snapshot.messages]
     assert len(texts) <= 20 and texts[-1] == "m39"
     assert texts == [f"m{i}" for i in range(40 - len(texts), 40)]
-    ttl = await redis_client.ttl(store.keys.messages(CONV))
+    ttl = await redis_client.ttl(store.messages_key(CONV))
     assert 0 < ttl <= 120
 
 
 async def test_claim_is_true_once_across_processes(redis_client: aioredis.Redis, redis_prefix: str) -> None:
-    first, second = make_store(redis_client, redis_prefix), make_store(redis_client, redis_prefix)
+    first = Dedupe(redis_client, RedisGuard(timeout=0.2), prefix=redis_prefix)
+    second = Dedupe(redis_client, RedisGuard(timeout=0.2), prefix=redis_prefix)
     assert await first.claim("Ev1")
     assert not await first.claim("Ev1")  # same process
     assert not await second.claim("Ev1")  # another process, through Redis
@@ -98,12 +103,14 @@ async def test_claim_is_true_once_across_processes(redis_client: aioredis.Redis,
 
 
 async def test_active_threads_and_name_cache(redis_client: aioredis.Redis, redis_prefix: str) -> None:
-    store = make_store(redis_client, redis_prefix)
-    assert not await store.is_active(CONV)
-    await store.mark_active(CONV)
-    assert await store.is_active(CONV)
-    await store.cache_names("T1", {"U1": "Ada"})
-    assert await store.cached_names("T1", ["U1", "U2"]) == {"U1": "Ada"}
+    guard = RedisGuard(timeout=0.2)
+    threads = ActiveThreads(redis_client, guard, prefix=redis_prefix, ttl_seconds=60)
+    assert not await threads.is_active(CONV)
+    await threads.mark(CONV)
+    assert await threads.is_active(CONV)
+    names = NameCache(redis_client, guard, prefix=redis_prefix)
+    await names.put("T1", {"U1": "Ada"})
+    assert await names.get("T1", ["U1", "U2"]) == {"U1": "Ada"}
 
 
 async def test_store_survives_redis_outage_and_recovers(
@@ -112,9 +119,10 @@ async def test_store_survives_redis_outage_and_recovers(
     server = EmbeddedRedis(tmp_path / "r", persistent=False)
     url = await server.start()
     client = connect(url, timeout=0.2)
-    store = HistoryStore(
-        client, RedisGuard(timeout=0.2, cooldown=0.05), prefix="p", max_messages=50, ttl_seconds=60
-    )
+    guard = RedisGuard(timeout=0.2, cooldown=0.05)
+    store = HistoryStore(client, guard, prefix="p", max_messages=50, ttl_seconds=60)
+    dedupe = Dedupe(client, guard, prefix="p")
+    threads = ActiveThreads(client, guard, prefix="p", ttl_seconds=60)
     try:
         await store.record(CONV, msg("1.000001", "before"))
         await server.stop()
@@ -122,10 +130,10 @@ async def test_store_survives_redis_outage_and_recovers(
             loop = asyncio.get_running_loop()
             started = loop.time()
             assert await store.load(CONV) is None  # unavailable: callers fall back to Slack
-            assert await store.claim("Ev-down")  # dedupe degrades to this process only
-            assert not await store.claim("Ev-down")
+            assert await dedupe.claim("Ev-down")  # dedupe degrades to this process only
+            assert not await dedupe.claim("Ev-down")
             await store.record(CONV, msg("1.000002", "lost"))
-            assert not await store.is_active(CONV)
+            assert not await threads.is_active(CONV)
             assert loop.time() - started < 2.0
         outage_logs = [r for r in caplog.records if "unavailable" in r.getMessage()]
         assert len(outage_logs) == 1  # said once, not per call

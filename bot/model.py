@@ -1,0 +1,146 @@
+"""The vocabulary every layer shares: where messages live and how one is kept.
+
+Slack timestamps identify messages; `ts_key` orders them the way Slack does.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from typing import Any
+
+
+def ts_key(ts: str) -> tuple[int, int]:
+    """Slack timestamps sort numerically as (seconds, micro-sequence); as floats they would collide."""
+    seconds, _, frac = ts.partition(".")
+    return int(seconds or 0), int(frac or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """Where messages live: a thread (`thread_ts`) or the top level of a channel or DM (None)."""
+
+    team: str
+    channel: str
+    thread_ts: str | None = None
+
+    @property
+    def top_level(self) -> Conversation:
+        return Conversation(self.team, self.channel, None)
+
+    @property
+    def id(self) -> str:
+        """`team:channel:thread` (or `:main` for a top level): one spelling for every store's keys."""
+        return f"{self.team}:{self.channel}:{self.thread_ts or 'main'}"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    ts: str
+    text: str
+    user: str | None = None
+    bot_id: str | None = None
+    own: bool = False  # the bot's own answer: an `assistant` turn
+    thread_ts: str | None = None
+
+    def dumps(self) -> str:
+        return json.dumps(
+            {k: v for k, v in asdict(self).items() if v not in (None, False)}, ensure_ascii=False
+        )
+
+    @classmethod
+    def loads(cls, raw: str) -> StoredMessage:
+        data = json.loads(raw)
+        return cls(
+            ts=str(data["ts"]),
+            text=str(data.get("text", "")),
+            user=data.get("user"),
+            bot_id=data.get("bot_id"),
+            own=bool(data.get("own", False)),
+            thread_ts=data.get("thread_ts"),
+        )
+
+
+class AnswerKind(StrEnum):
+    """What an answer is, and so how Regenerate replays it."""
+
+    CHAT = "chat"
+    SUMMARY = "summary"
+    RECAP = "recap"
+    ASK = "ask"
+
+
+@dataclass(frozen=True, slots=True)
+class ChatReplay:
+    conversation: Conversation
+    message: StoredMessage
+    reply_thread_ts: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryReplay:
+    channel: str  # the thread summarized
+    thread_ts: str
+    reply_channel: str  # where the summary was posted
+    reply_thread_ts: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecapReplay:
+    channel: str  # the channel recapped
+    since: str
+    reply_channel: str
+    reply_thread_ts: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AskReplay:
+    question_ts: str  # the posted question, whose thread holds the answer
+    text: str
+    asker_name: str
+
+
+Replay = ChatReplay | SummaryReplay | RecapReplay | AskReplay
+
+_KINDS: dict[type, AnswerKind] = {
+    ChatReplay: AnswerKind.CHAT,
+    SummaryReplay: AnswerKind.SUMMARY,
+    RecapReplay: AnswerKind.RECAP,
+    AskReplay: AnswerKind.ASK,
+}
+
+
+def kind_of(replay: Replay) -> AnswerKind:
+    return _KINDS[type(replay)]
+
+
+def replay_to_json(replay: Replay) -> dict[str, Any]:
+    if isinstance(replay, ChatReplay):
+        conv = replay.conversation
+        return {
+            "kind": AnswerKind.CHAT.value,
+            "conversation": [conv.team, conv.channel, conv.thread_ts],
+            "message": replay.message.dumps(),
+            "reply_thread_ts": replay.reply_thread_ts,
+        }
+    return {"kind": kind_of(replay).value, **asdict(replay)}
+
+
+def replay_from_json(data: Mapping[str, Any]) -> Replay:
+    """The replay a record holds; raises KeyError/ValueError/TypeError on a malformed one."""
+    kind = AnswerKind(data["kind"])
+    fields = {k: v for k, v in data.items() if k != "kind"}
+    if kind is AnswerKind.CHAT:
+        team, channel, thread_ts = fields["conversation"]
+        return ChatReplay(
+            Conversation(str(team), str(channel), thread_ts),
+            StoredMessage.loads(str(fields["message"])),
+            fields.get("reply_thread_ts"),
+        )
+    if kind is AnswerKind.SUMMARY:
+        return SummaryReplay(**fields)
+    if kind is AnswerKind.RECAP:
+        return RecapReplay(**fields)
+    return AskReplay(**fields)

@@ -1,0 +1,28 @@
+"""Who the bot is in the workspace (from `auth.test` at start-up), and links into it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class BotIdentity:
+    team_id: str
+    user_id: str
+    bot_id: str | None
+    url: str = ""  # the workspace's URL from auth.test, e.g. https://acme.slack.com/
+
+    def is_self(self, message: Mapping[str, Any]) -> bool:
+        """Whether a Slack message was posted by this bot (its user or its bot ID)."""
+        user, bot_id = message.get("user"), message.get("bot_id")
+        return (user is not None and user == self.user_id) or (bot_id is not None and bot_id == self.bot_id)
+
+    def permalink(self, channel: str, ts: str, thread_ts: str | None = None) -> str:
+        """Slack's permalink format, built locally instead of one chat.getPermalink call per message."""
+        base = (self.url or "https://slack.com/").rstrip("/")
+        link = f"{base}/archives/{channel}/p{ts.replace('.', '')}"
+        if thread_ts and thread_ts != ts:
+            link += f"?thread_ts={thread_ts}&cid={channel}"
+        return link
