@@ -24,6 +24,7 @@ from bot.slack.messages import conversation_of, is_from_bot, stored_from_slack, 
 from bot.stores.channel_settings import ChannelSettings
 from bot.stores.history import HistoryStore
 from bot.stores.threads import ActiveThreads
+from bot.text.clean import clean_text
 from bot.text.slack_markup import mentioned_user_ids
 
 
@@ -43,7 +44,8 @@ def register(
         if subtype == "message_changed":
             edited = event.get("message") or {}
             if isinstance(edited, dict) and "ts" in edited and not identity.is_self(edited):
-                text = str(edited.get("text") or "")
+                raw = edited.get("text")
+                text = clean_text(raw) if isinstance(raw, str) else ""
                 await history.edit(conversation_of(team, channel, edited), str(edited["ts"]), text)
             return
         if subtype == "message_deleted":

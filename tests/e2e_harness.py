@@ -112,6 +112,13 @@ class BotUnderTest:
         async with asyncio.timeout(timeout):
             await self.running.parts.tasks.wait_finished(count)
 
+    async def idle(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+        """Wait until the bot has nothing left to do: every listener Bolt started for the events
+        sent so far has returned, and every answer they started has finished. A test that checks
+        "nothing else happened" asserts after this, not after a sleep."""
+        async with asyncio.timeout(timeout):
+            await self.running.parts.tasks.idle()
+
 
 @asynccontextmanager
 async def bot_under_test(

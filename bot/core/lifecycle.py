@@ -21,6 +21,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 
 from bot.core.stop import StopRegistry
@@ -91,6 +92,8 @@ class AnswerLifecycle:
             await self.reply.start()
         except SlackApiError as exc:
             raise NotPosted(str(exc.response.get("error"))) from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise NotPosted(type(exc).__name__) from None
         task = asyncio.current_task()
         if task is not None:
             self._stops.register(self.outcome.answer_id, task, self._asker)

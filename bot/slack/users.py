@@ -7,6 +7,7 @@ import asyncio
 import logging
 from collections.abc import Iterable
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -59,6 +60,10 @@ class UserDirectory:
                 response = await self._slack.users_info(user=user)
             except SlackApiError as exc:
                 log.info("users.info for %s failed: %s", user, exc.response.get("error"))
+                return None
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                # A name is decoration: the prompt shows the ID instead, and the answer goes on.
+                log.info("users.info for %s failed: %s", user, type(exc).__name__)
                 return None
         info = response.get("user") or {}
         profile = info.get("profile") or {}

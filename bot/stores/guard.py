@@ -1,10 +1,11 @@
 """Keep answering when Redis stalls or is down.
 
 Every Redis call goes through `RedisGuard.run`, which bounds it in time and turns a failure into
-the caller's fallback value. After a failure the guard stops trying for a short cool-down, so a
-dead Redis costs each mention nothing instead of a timeout per call; the first call after the
-cool-down probes again, so a Redis that comes back is used again without a restart. Outages are
-logged once when they start and once when they end, not per call.
+the caller's fallback value. A command Redis refuses (text it cannot encode, a wrong type) costs
+only that call. After a connection failure or a timeout the guard stops trying for a short
+cool-down, so a dead Redis costs each mention nothing instead of a timeout per call; the first
+call after the cool-down probes again, so a Redis that comes back is used again without a
+restart. Outages are logged once when they start and once when they end, not per call.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import TypeVar
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import DataError, RedisError, ResponseError
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -55,6 +56,10 @@ class RedisGuard:
         try:
             async with asyncio.timeout(self.timeout * 3):
                 result = await op()
+        except (UnicodeError, DataError, ResponseError) as exc:
+            # Redis is there but refused this one command (odd text, a wrong type): not an outage.
+            log.warning("Redis refused %s (%s); going on without it", what, type(exc).__name__)
+            return fallback
         except (RedisError, OSError, TimeoutError) as exc:
             if not self._down:
                 log.warning(

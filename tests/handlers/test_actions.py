@@ -133,8 +133,9 @@ async def test_stop_pressed_as_the_answer_completes_leaves_the_complete_answer(b
     _, ts = await streaming(bot, "Hello")
     bot.slack.fail_next("chat.update", retry_after=1)  # the next edit waits out a 429 for 1 s
     await bot.slack.wait_for(lambda c: c.method == "chat.update" and c.status == 429)
-    await asyncio.sleep(0.2)  # the stream's last bytes were written with "world."; let them arrive
-    assert bot.relay.requests[0].finished
+    async with asyncio.timeout(5):  # the stream's last bytes were written with "world."
+        while not bot.relay.requests[0].finished:  # noqa: ASYNC110 - the fake records, nothing signals
+            await asyncio.sleep(0.01)
 
     await press(bot, ACTION_STOP, user="U1", ts=ts)  # still shown: the final edit is pending
     await bot.answered(1)

@@ -6,7 +6,6 @@ there arrives as `message` events with `channel_type: "im"` and that thread's `t
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -87,7 +86,7 @@ async def test_follow_up_questions_carry_the_threads_history_and_keep_the_title(
     await bot.answered(1)
     await bot.send(typed(pane, "And how?"))
     await bot.answered(2)
-    await asyncio.sleep(0.2)  # a second listener answering too would show up by now
+    await bot.idle()
 
     assert len(bot.relay.requests) == 2
     messages = bot.relay.requests[1].json["messages"]

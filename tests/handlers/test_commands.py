@@ -4,7 +4,6 @@ sends them (signed form fields). A refusal is the command's ephemeral acknowledg
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 
@@ -39,7 +38,7 @@ def ephemeral(response: httpx.Response) -> str:
 
 
 async def assert_nothing_else_happened(bot: BotUnderTest) -> None:
-    await asyncio.sleep(0.2)  # anything started after the acknowledgement would show by now
+    await bot.idle()
     assert bot.slack.calls_to("chat.postMessage") == []
     assert bot.slack.calls_to("chat.postEphemeral") == []
     assert bot.relay.requests == []

@@ -30,7 +30,7 @@ async def test_bad_signature_is_refused_and_posts_nothing(bot: BotUnderTest) -> 
     }
     response = await bot.http.post(f"{bot.url}/slack/events", content=stale, headers=old_headers)
     assert response.status_code == 401  # a replayed request older than five minutes
-    await asyncio.sleep(0.2)
+    await bot.idle()
     assert bot.slack.calls_to("chat.postMessage") == []
     assert bot.relay.requests == []
 
@@ -47,7 +47,7 @@ async def test_a_retried_event_is_answered_once(bot: BotUnderTest) -> None:
         response = await bot.send_body(body, headers=retry)
         assert response.status_code == 200
     await bot.answered(1)
-    await asyncio.sleep(0.2)
+    await bot.idle()
     assert len(bot.relay.requests) == 1
     assert len(bot.slack.calls_to("chat.postMessage")) == 1
 
@@ -57,7 +57,7 @@ async def test_mention_and_its_message_event_give_one_answer(bot: BotUnderTest) 
     as_message = message_event(text=mention["text"], user="U1", channel="C1", ts=mention["ts"])
     await asyncio.gather(bot.send(mention), bot.send(as_message))
     await bot.answered(1)
-    await asyncio.sleep(0.2)
+    await bot.idle()
     assert len(bot.relay.requests) == 1
 
 
@@ -100,7 +100,7 @@ async def test_edits_and_deletions_update_history_but_never_trigger(bot: BotUnde
         await bot.send(event)
     await bot.send(message_changed(channel="C1", ts=root["ts"], text="the deploy is at 4pm", user="U2"))
     await bot.send(message_deleted(channel="C1", deleted_ts=wrong["ts"], user="U1", thread_ts=root["ts"]))
-    await asyncio.sleep(0.2)
+    await bot.idle()
     assert bot.relay.requests == []  # edits and deletions alone never answer
     await bot.send(app_mention(text="<@UBOT> when?", user="U1", thread_ts=root["ts"]))
     await bot.answered(1)
@@ -118,7 +118,7 @@ async def test_own_messages_and_other_bots_do_not_trigger(bot: BotUnderTest) -> 
     await bot.send(message_changed(channel="C1", ts=own_ts, text="Echo: start", user="UBOT", bot_id="BBOT"))
     # Another bot talking in the thread is recorded, not answered.
     await bot.send(message_event(text="beep", user="U9", bot_id="B9", thread_ts=thread))
-    await asyncio.sleep(0.3)
+    await bot.idle()
     assert len(bot.relay.requests) == 1
 
 
@@ -127,7 +127,7 @@ async def test_follow_up_addressed_to_someone_else_is_left_alone(bot: BotUnderTe
     await bot.send(mention)
     await bot.answered(1)
     await bot.send(message_event(text="<@U2> can you check this?", user="U1", thread_ts=mention["ts"]))
-    await asyncio.sleep(0.3)
+    await bot.idle()
     assert len(bot.relay.requests) == 1
 
 
@@ -142,7 +142,7 @@ async def test_follow_ups_can_be_turned_off(
         await b.send(mention)
         await b.answered(1)
         await b.send(message_event(text="and another thing", user="U1", thread_ts=mention["ts"]))
-        await asyncio.sleep(0.3)
+        await b.idle()
         assert len(relay.requests) == 1
 
 

@@ -6,7 +6,6 @@ exactly the block and action ids the bot drew; its effect is checked on the next
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import httpx
@@ -90,7 +89,7 @@ async def test_someone_else_is_refused_and_gets_no_modal(bot: BotUnderTest) -> N
     assert response.status_code == 200
     # A bare-text acknowledgement: Slack shows it to the user alone.
     assert response.text == "Only workspace admins and the bot's admins can change channel settings."
-    await asyncio.sleep(0.2)
+    await bot.idle()
     assert bot.slack.calls_to("views.open") == []
     assert bot.relay.requests == []
 
@@ -166,7 +165,7 @@ async def test_follow_ups_turned_off_for_a_channel_stop_there_only(bot: BotUnder
         )
         await bot.send(follow_up)
     await bot.answered(3)  # C1's mention, C2's mention and C2's follow-up
-    await asyncio.sleep(0.3)  # time enough for C1's follow-up to be (wrongly) answered too
+    await bot.idle()
     asked = [r.json["messages"][-1]["content"] for r in bot.relay.requests if r.method == "POST"]
     assert asked == [
         "ada: what is our on-call rota?",
@@ -214,5 +213,5 @@ async def test_app_home_shows_someone_else_no_settings_and_their_button_opens_no
     assert (
         await bot.send_interaction(block_actions(ACTION_OPEN_SETTINGS, user="U2", view=stale))
     ).status_code == 200
-    await asyncio.sleep(0.2)
+    await bot.idle()
     assert len(bot.slack.calls_to("views.open")) == 1  # only the admin's, above

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import redis.asyncio as aioredis
 
 from bot.settings import Secret
@@ -31,7 +29,7 @@ async def test_socket_mode_acks_the_envelope_and_answers_once(
         again = await slack.send_envelope("events_api", body, retry_attempt=1, retry_reason="timeout")
         await slack.wait_for_ack(again)
         await bot.answered(1)
-        await asyncio.sleep(0.2)
+        await bot.idle()
         assert len(relay.requests) == 1
         reply = [m for m in slack.thread_messages("C1", body["event"]["ts"]) if m.get("user") == "UBOT"]
         assert [m["text"] for m in reply] == ["over the socket"]

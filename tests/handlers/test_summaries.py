@@ -120,7 +120,7 @@ async def test_shortcut_in_a_channel_the_bot_is_not_in_summarizes_nothing(bot: B
     ts = bot.slack.seed_message("C7", "Not for the bot's eyes", "U2")
     response = await bot.send_interaction(shortcut(bot.slack, "C7", ts))
     assert response.status_code == 200
-    await asyncio.sleep(0.2)
+    await bot.idle()
     assert bot.slack.calls_to("chat.postMessage") == []
     assert bot.slack.calls_to("conversations.replies") == []
     assert bot.relay.requests == []
