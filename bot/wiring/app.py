@@ -8,11 +8,14 @@ handler module gets only the parts it uses.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import redis.asyncio as aioredis
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.answerer import Answerer
@@ -25,6 +28,7 @@ from bot.llm.client import RelayDanceClient
 from bot.settings import Settings
 from bot.slack.access import Access
 from bot.slack.identity import BotIdentity
+from bot.slack.payloads import describe, problem_with
 from bot.slack.renderer import EditGate
 from bot.slack.users import UserDirectory
 from bot.stores import Stores
@@ -93,6 +97,7 @@ def create_app(
         slack=slack, llm=llm, channels=stores.channels, cache=stores.cache, settings=settings
     )
     app = _bolt_app(settings, slack, identity)
+    app.use(_refuse_malformed)  # Socket Mode's door (HTTP requests were checked by bot.wiring.intake)
 
     # Messages first: its middleware records every message before anything else sees it.
     messages.register(
@@ -151,6 +156,16 @@ def create_app(
         tasks=tasks,
     )
     return app, Parts(stores=stores, tasks=tasks, jobs=jobs, stops=stops)
+
+
+async def _refuse_malformed(body: dict[str, Any], next: Callable[[], Awaitable[None]]) -> BoltResponse | None:  # noqa: A002
+    problem = problem_with(body)
+    if problem is not None:
+        log.warning("refused a malformed %s payload: %s", describe(body), problem)
+        # Acknowledged and dropped: over Socket Mode an unacknowledged envelope is redelivered.
+        return BoltResponse(status=200, body="")
+    await next()
+    return None
 
 
 def _bolt_app(settings: Settings, slack: AsyncWebClient, identity: BotIdentity) -> AsyncApp:

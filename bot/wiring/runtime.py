@@ -26,6 +26,7 @@ from bot.slack.identity import BotIdentity
 from bot.stores.guard import connect
 from bot.wiring.app import Parts, create_app
 from bot.wiring.embedded_redis import EmbeddedRedis
+from bot.wiring.intake import Intake
 from bot.wiring.server import build_web_app
 
 log = logging.getLogger(__name__)
@@ -99,7 +100,12 @@ async def running(settings: Settings, *, drain_timeout: float = 30.0) -> AsyncIt
             stack.push_async_callback(handler.close_async)
             log.info("connected to Slack in Socket Mode as %s", identity.user_id)
         else:
-            runner = web.AppRunner(build_web_app(app, healthy=parts.stores.ping), access_log=None)
+            runner = web.AppRunner(
+                build_web_app(
+                    app, intake=Intake(settings.slack_signing_secret.reveal()), healthy=parts.stores.ping
+                ),
+                access_log=None,
+            )
             await runner.setup()
             stack.push_async_callback(runner.cleanup)
             site = web.TCPSite(runner, settings.host, settings.port)
