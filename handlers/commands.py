@@ -43,7 +43,7 @@ def register(
             await ack("Ask a question after the command, e.g. `/ask how do I rotate our API keys?`")
             return
         channel, user, team = command["channel_id"], command["user_id"], command["team_id"]
-        problem = await access.bot_can_read(channel)
+        problem = await access.refusal(channel, user, doing="read")
         if problem:
             await ack(problem)
             return
@@ -90,7 +90,7 @@ def register(
             await ack(str(exc))
             return
         channel = command["channel_id"]
-        problem = await access.bot_can_read(channel)
+        problem = await access.refusal(channel, command["user_id"], doing="recap")
         if problem:
             await ack(problem)
             return

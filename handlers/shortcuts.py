@@ -21,7 +21,7 @@ def register(app: AsyncApp, *, jobs: Jobs, access: Access, identity: BotIdentity
         channel = str((body.get("channel") or {}).get("id") or "")
         message = body.get("message") or {}
         user = body["user"]["id"]
-        problem = await access.bot_can_read(channel)
+        problem = await access.refusal(channel, user, doing="summarize")
         if problem:
             # Through the payload's response_url: chat.postEphemeral is refused in a channel the
             # bot is not in, which is exactly this case.

@@ -1,14 +1,26 @@
-"""Who may see and change what: the checks shared by commands, shortcuts and the assistant pane."""
+"""The one access decision: may the bot read conversation X on behalf of user U?
+
+Every surface that reads a conversation for someone (mentions, DMs, /summarize, /recap, /ask, the
+shortcut, the assistant pane, Regenerate) asks `refusal()`; nothing from a conversation the asker
+cannot read enters a prompt, and nothing is posted there. The rules:
+- the bot must be a member (it cannot read otherwise, and must not post there);
+- a DM only when it is the asker's own DM with the bot;
+- private channels and group DMs only for their members;
+- public channels for everyone but guests, who see only the channels they are in.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Collection
 from typing import Any
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.users import UserDirectory
+
+INVITE = "Invite me there first (`/invite @RelayDance`)."
 
 
 class Access:
@@ -24,18 +36,14 @@ class Access:
         except SlackApiError as exc:
             error = exc.response.get("error")
             if error in ("channel_not_found", "not_in_channel", "missing_scope"):
-                return {}, "I can't read that channel. Invite me there first (`/invite @RelayDance`)."
+                return {}, f"I can't read that channel. {INVITE}"
             return {}, f"I couldn't look up that channel ({error})."
+        except (aiohttp.ClientError, TimeoutError):
+            return {}, "I couldn't reach Slack to check that channel; try again in a moment."
         info = dict(response.get("channel") or {})
         if not info.get("is_member", False) and not info.get("is_im", False):
-            return info, "I'm not a member of that channel. Invite me there first (`/invite @RelayDance`)."
+            return info, f"I'm not a member of that channel. {INVITE}"
         return info, None
-
-    async def bot_can_read(self, channel: str) -> str | None:
-        """None when the bot is in `channel`; otherwise a sentence for the user saying why not."""
-        if channel.startswith("D"):
-            return None
-        return (await self._channel(channel))[1]
 
     async def _is_member(self, channel: str, user: str) -> bool:
         cursor: str | None = None
@@ -47,21 +55,24 @@ class Access:
                 cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
                 if not cursor:
                     return False
-        except SlackApiError:
-            return False
+        except (SlackApiError, aiohttp.ClientError, TimeoutError):
+            return False  # unknown counts as "no": refusing is the safe mistake
 
     async def refusal(self, channel: str, user: str, *, doing: str) -> str | None:
-        """Why the bot won't read `channel` for `user`: it is not in it, or the user can't see it
-        (public channels are visible to the workspace; private ones only to their members)."""
-        if channel.startswith("D"):
-            return None
+        """Why the bot won't read `channel` for `user` (None when it will)."""
         info, problem = await self._channel(channel)
         if problem is not None:
             return problem
-        private = info.get("is_private") or info.get("is_group") or info.get("is_mpim")
-        if private and not await self._is_member(channel, user):
-            return f"You can't see that channel, so I won't {doing} it for you."
-        return None
+        if info.get("is_im"):
+            if info.get("user") == user:
+                return None
+            return f"That is someone else's direct message with me, so I won't {doing} it for you."
+        private = bool(info.get("is_private") or info.get("is_group") or info.get("is_mpim"))
+        if not private and not (await self._users.standing(user)).guest:
+            return None
+        if await self._is_member(channel, user):
+            return None
+        return f"You can't see that channel, so I won't {doing} it for you."
 
     async def is_admin(self, user: str) -> bool:
         """Workspace admins and owners, and the bot's own `ADMIN_USERS`."""

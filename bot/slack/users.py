@@ -1,11 +1,12 @@
 """Display names for user IDs: process cache, then Redis, then `users.info` (tier 4, so cached);
-and whether someone is a workspace admin."""
+and someone's standing in the workspace (admin, guest)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -14,6 +15,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.stores.names import NameCache
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    admin: bool
+    guest: bool  # a multi- or single-channel guest: sees only the channels they are in
 
 
 class UserDirectory:
@@ -45,14 +52,23 @@ class UserDirectory:
             self._local[(team, user)] = name
         return found
 
-    async def is_admin(self, user: str) -> bool:
-        """Workspace admins and owners (from users.info; not cached: permissions change)."""
+    async def standing(self, user: str) -> Standing:
+        """Whether `user` is a workspace admin or a guest (from users.info; not cached:
+        permissions change). An unknown user, or a failed lookup, counts as a guest who is no
+        admin: access then rests on channel membership alone."""
         try:
             response = await self._slack.users_info(user=user)
-        except SlackApiError:
-            return False
+        except (SlackApiError, aiohttp.ClientError, TimeoutError):
+            return Standing(admin=False, guest=True)
         info = response.get("user") or {}
-        return bool(info.get("is_admin") or info.get("is_owner") or info.get("is_primary_owner"))
+        return Standing(
+            admin=bool(info.get("is_admin") or info.get("is_owner") or info.get("is_primary_owner")),
+            guest=bool(info.get("is_restricted") or info.get("is_ultra_restricted")),
+        )
+
+    async def is_admin(self, user: str) -> bool:
+        """Workspace admins and owners."""
+        return (await self.standing(user)).admin
 
     async def _lookup(self, user: str) -> str | None:
         async with self._lookups:
