@@ -25,6 +25,7 @@ from bot.stores.channel_settings import ChannelSettings
 from bot.stores.history import HistoryStore
 from bot.stores.threads import ActiveThreads
 from bot.text.clean import clean_text
+from bot.text.slack_content import visible_text
 from bot.text.slack_markup import mentioned_user_ids
 
 
@@ -44,8 +45,8 @@ def register(
         if subtype == "message_changed":
             edited = event.get("message") or {}
             if isinstance(edited, dict) and "ts" in edited and not identity.is_self(edited):
-                raw = edited.get("text")
-                text = clean_text(raw) if isinstance(raw, str) else ""
+                # The whole edited message: an edit keeps its files and attachments.
+                text = clean_text(visible_text(edited))
                 await history.edit(conversation_of(team, channel, edited), str(edited["ts"]), text)
             return
         if subtype == "message_deleted":

@@ -8,6 +8,8 @@ from typing import Any
 from bot.model import Conversation, StoredMessage
 from bot.slack.identity import BotIdentity
 from bot.text.clean import clean_text
+from bot.text.from_mrkdwn import mrkdwn_to_markdown
+from bot.text.slack_content import visible_text
 
 # Message subtypes that carry something someone said; joins, topic changes etc. are noise.
 CONTENT_SUBTYPES = frozenset({None, "thread_broadcast", "file_share", "bot_message", "me_message"})
@@ -20,12 +22,10 @@ def stored_from_slack(message: Mapping[str, Any], identity: BotIdentity) -> Stor
     user = message.get("user")
     bot_id = message.get("bot_id")
     own = identity.is_self(message)
-    raw = message.get("text")
-    text = clean_text(raw) if isinstance(raw, str) else ""
-    for item in message.get("files") or ():
-        # Name attached files so the model knows something was shared (contents are not fetched).
-        if isinstance(item, Mapping) and item.get("name"):
-            text += f"\n[attached file: {clean_text(str(item['name']))}]"
+    text = clean_text(visible_text(message))
+    if own:
+        # Our answers are recorded as the Markdown we wrote; read back from Slack, they are mrkdwn.
+        text = mrkdwn_to_markdown(text)
     thread_ts = message.get("thread_ts")
     return StoredMessage(
         ts=str(message["ts"]),
