@@ -31,7 +31,7 @@ from bot.slack.access import Access
 from bot.slack.identity import BotIdentity
 from bot.slack.messages import stored_from_slack
 from bot.stores.history import HistoryStore
-from bot.text.summary_prompts import parse_message_link
+from bot.text.summary_prompts import parse_message_link, same_workspace
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +114,9 @@ def register(
                 target_link = parse_message_link(link.group(0))
             except ValueError as exc:
                 await say(str(exc))
+                return
+            if identity.url and not same_workspace(target_link, identity.url):
+                await say("That link points to another workspace; I can only summarize threads in this one.")
                 return
             problem = await access.refusal(target_link.channel, user, doing="summarize")
             if problem:

@@ -72,8 +72,9 @@ async def thread_sources(
 async def channel_sources(
     reader: ConversationReader, identity: BotIdentity, conv: Conversation, *, since: timedelta, now: float
 ) -> list[SourceMessage]:
-    """Top-level messages of the channel in the period."""
-    history = await reader.channel_since(conv, f"{now - since.total_seconds():.6f}")
+    """Top-level messages people posted in the channel in the period (not the bot's own posts:
+    a recap must not recap the recap before it)."""
+    history = [m for m in await reader.channel_since(conv, f"{now - since.total_seconds():.6f}") if not m.own]
     names = await reader.names(conv.team, history)
     return to_sources(history, names, identity, channel=conv.channel, thread_ts=None)
 
