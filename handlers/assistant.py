@@ -31,7 +31,7 @@ from bot.slack.access import Access
 from bot.slack.identity import BotIdentity
 from bot.slack.messages import stored_from_slack
 from bot.stores.history import HistoryStore
-from bot.text.summary_prompts import parse_message_link, same_workspace
+from bot.text.user_input import parse_message_link, same_workspace
 
 log = logging.getLogger(__name__)
 

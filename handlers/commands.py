@@ -19,7 +19,7 @@ from bot.slack.access import Access
 from bot.slack.identity import BotIdentity
 from bot.slack.users import UserDirectory
 from bot.stores.history import HistoryStore
-from bot.text.summary_prompts import parse_duration, parse_message_link, same_workspace
+from bot.text.user_input import parse_duration, parse_message_link, same_workspace
 from handlers.settings_modal import SettingsModal
 
 log = logging.getLogger(__name__)

@@ -30,7 +30,7 @@ from bot.model import (
 from bot.slack.identity import BotIdentity
 from bot.stores.answers import AnswerRecord
 from bot.stores.dedupe import Dedupe
-from bot.text.summary_prompts import parse_duration
+from bot.text.user_input import parse_duration
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
-"""Text work for `/summarize` (one thread) and `/recap` (a channel over a period): pure functions.
+"""The requests behind `/summarize` (one thread) and `/recap` (a channel over a period): pure functions.
 
-Parsing: `parse_duration` reads the recap period and `parse_message_link` a pasted permalink;
-both raise `ValueError` whose message is one sentence to show the user as it is.
+Reading what the user typed (the period, a message link) is `bot.text.user_input`'s job; this
+module holds the prompt text and plans the requests that fit the budget.
 
 Prompting is map-reduce, because a long thread or a busy week outgrows one request. The caller
 turns Slack messages into readable `SourceMessage`s (names, not IDs), then:
@@ -26,165 +26,30 @@ The source messages are other people's words, so the prompts call them data, not
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import timedelta
 from functools import cache
 from typing import Final, Literal
-from urllib.parse import parse_qs, urlsplit
 
 from bot.text.prompt import CHARS_PER_TOKEN, MESSAGE_OVERHEAD_TOKENS, estimate_tokens, trim_middle
 
 __all__ = [
-    "DEFAULT_RECAP_PERIOD",
-    "MAX_RECAP_PERIOD",
-    "MIN_RECAP_PERIOD",
     "RECAP_INSTRUCTIONS",
     "SUMMARY_INSTRUCTIONS",
     "TITLE_MAX_CHARS",
     "Kind",
-    "MessageLink",
     "SourceMessage",
     "format_source",
     "instructions",
     "map_messages",
-    "parse_duration",
-    "parse_message_link",
     "plan_parts",
     "plan_reduce",
     "reduce_messages",
-    "same_workspace",
     "single_pass_messages",
 ]
 
 Kind = Literal["thread", "channel"]
 """What is summarized: one thread (`/summarize`) or a channel over a period (`/recap`)."""
-
-# -- /recap [since] --------------------------------------------------------------------------------
-
-DEFAULT_RECAP_PERIOD: Final = timedelta(hours=24)
-MIN_RECAP_PERIOD: Final = timedelta(minutes=5)
-MAX_RECAP_PERIOD: Final = timedelta(days=90)
-
-_DURATION = re.compile(r"([0-9]+)\s*([a-z]+)")
-_UNIT_MINUTES: Final = {
-    **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), 1),
-    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), 60),
-    **dict.fromkeys(("d", "day", "days"), 24 * 60),
-    **dict.fromkeys(("w", "wk", "wks", "week", "weeks"), 7 * 24 * 60),
-}
-_QUOTE_MAX_CHARS: Final = 40
-
-
-def parse_duration(text: str) -> timedelta:
-    """The period `/recap` looks back over: `30m`, `24h`, `7d`, `2w`, `12 hours`, `3 days`.
-
-    Empty text means `DEFAULT_RECAP_PERIOD` (a day: "what did I miss"). Periods outside
-    `MIN_RECAP_PERIOD`..`MAX_RECAP_PERIOD` are refused rather than clamped, so the user is never
-    told about a different period than the one they asked for. Case and spaces do not matter.
-    """
-    cleaned = text.strip()
-    if not cleaned:
-        return DEFAULT_RECAP_PERIOD
-    match = _DURATION.fullmatch(cleaned.lower())
-    if match is None or match.group(2) not in _UNIT_MINUTES:
-        raise ValueError(f"I don't understand “{_quote(cleaned)}” — try 24h, 3d or 2w.")
-    digits = match.group(1).lstrip("0") or "0"
-    # Compare in whole minutes before building a timedelta: a huge count would overflow it.
-    minutes = int(digits) * _UNIT_MINUTES[match.group(2)] if len(digits) <= 9 else None
-    if minutes is not None and minutes < MIN_RECAP_PERIOD // timedelta(minutes=1):
-        raise ValueError(f"“{_quote(cleaned)}” is too short — a recap covers at least 5 minutes.")
-    if minutes is None or minutes > MAX_RECAP_PERIOD // timedelta(minutes=1):
-        raise ValueError(f"“{_quote(cleaned)}” is too long — a recap goes back at most 90 days.")
-    return timedelta(minutes=minutes)
-
-
-def _quote(text: str) -> str:
-    """The user's words to echo in an error, shortened so a pasted essay stays out of it."""
-    one_line = " ".join(text.split())
-    if len(one_line) <= _QUOTE_MAX_CHARS:
-        return one_line
-    return one_line[: _QUOTE_MAX_CHARS - 1] + "…"
-
-
-# -- /summarize <message link> ---------------------------------------------------------------------
-
-# Workspace hosts on Slack's commercial and GovSlack domains (Enterprise Grid adds a label).
-_SLACK_HOST = re.compile(r"(?:[a-z0-9-]+\.)+(?:slack|slack-gov)\.com")
-_ARCHIVES_PATH = re.compile(r"/archives/([CDG][A-Z0-9]+)/p([0-9]+)([0-9]{6})/?")
-_SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://")
-_SLACK_TS = re.compile(r"[0-9]+\.[0-9]{6}")
-_NOT_A_LINK: Final = (
-    "That isn't a link to a Slack message — choose “Copy link” in a message's menu and paste it here."
-)
-_NO_LINK: Final = "Paste a message link after the command — choose “Copy link” in a message's menu."
-
-
-@dataclass(frozen=True, slots=True)
-class MessageLink:
-    """A parsed message permalink; `ts` and `thread_ts` in Slack's `seconds.micros` form."""
-
-    workspace_host: str  # lower case, e.g. "acme.slack.com"
-    channel: str
-    ts: str
-    thread_ts: str | None = None  # set when the link points at a reply in a thread
-
-    @property
-    def root_ts(self) -> str:
-        """The thread's parent message: the linked message itself unless it is a reply."""
-        return self.thread_ts or self.ts
-
-
-def parse_message_link(text: str) -> MessageLink:
-    """Read a message permalink as pasted into a slash command.
-
-    Slack may send it bare, as `<url>` or as `<url|label>`, with `&` escaped as `&amp;`. A
-    `thread_ts` query parameter that is not a Slack timestamp is ignored (it only saves a lookup:
-    `conversations.replies` accepts a reply's ts too), while a wrong host, path or timestamp in
-    the link itself is refused.
-    """
-    cleaned = text.strip()
-    if not cleaned:
-        raise ValueError(_NO_LINK)
-    if cleaned.startswith("<") and cleaned.endswith(">"):
-        cleaned = cleaned[1:-1].partition("|")[0].strip()
-    cleaned = cleaned.replace("&amp;", "&")
-    if not _SCHEME.match(cleaned):
-        cleaned = "https://" + cleaned  # typed by hand, e.g. "acme.slack.com/archives/…"
-    if any(character.isspace() for character in cleaned):
-        raise ValueError(_NOT_A_LINK)
-    try:
-        url = urlsplit(cleaned)
-        host = url.hostname or ""
-    except ValueError:  # e.g. a malformed IPv6 host or port
-        raise ValueError(_NOT_A_LINK) from None
-    path = _ARCHIVES_PATH.fullmatch(url.path)
-    if url.scheme not in ("https", "http") or not _SLACK_HOST.fullmatch(host) or path is None:
-        raise ValueError(_NOT_A_LINK)
-    channel, seconds, micros = path.groups()
-    thread_ts = parse_qs(url.query).get("thread_ts", [""])[0]
-    return MessageLink(
-        workspace_host=host,
-        channel=channel,
-        ts=f"{seconds}.{micros}",
-        thread_ts=thread_ts if _SLACK_TS.fullmatch(thread_ts) else None,
-    )
-
-
-def same_workspace(link: MessageLink, team_url: str) -> bool:
-    """Whether `link` belongs to the workspace at `team_url` (auth.test's `url`).
-
-    Checked before fetching so a link from another workspace gets a clear answer instead of a
-    `channel_not_found`. Hosts are compared exactly (case aside), so an Enterprise Grid link on
-    the organisation's domain counts as another workspace.
-    """
-    try:
-        host = urlsplit(team_url.strip()).hostname
-    except ValueError:
-        return False
-    return host is not None and host == link.workspace_host.lower()
-
 
 # -- summary prompts -------------------------------------------------------------------------------
 

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from bot.text.summary_prompts import RECAP_INSTRUCTIONS, SUMMARY_INSTRUCTIONS, parse_message_link
+from bot.text.summary_prompts import RECAP_INSTRUCTIONS, SUMMARY_INSTRUCTIONS
+from bot.text.user_input import parse_message_link
 from tests.e2e_harness import BotUnderTest
 from tests.fakes.interactions import assistant_thread_started
 from tests.fakes.relaydance import Script

@@ -9,23 +9,25 @@ from hypothesis import strategies as st
 
 from bot.text.prompt import estimate_tokens
 from bot.text.summary_prompts import (
-    DEFAULT_RECAP_PERIOD,
     RECAP_INSTRUCTIONS,
     SUMMARY_INSTRUCTIONS,
     TITLE_MAX_CHARS,
     Kind,
-    MessageLink,
     SourceMessage,
     format_source,
     instructions,
     map_messages,
-    parse_duration,
-    parse_message_link,
     plan_parts,
     plan_reduce,
     reduce_messages,
-    same_workspace,
     single_pass_messages,
+)
+from bot.text.user_input import (
+    DEFAULT_RECAP_PERIOD,
+    MessageLink,
+    parse_duration,
+    parse_message_link,
+    same_workspace,
 )
 
 KINDS: tuple[Kind, ...] = ("thread", "channel")
