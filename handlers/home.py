@@ -10,8 +10,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.tasks import TaskTracker
 from bot.slack.access import Access
-from bot.slack.blocks import home_view
 from bot.slack.identity import BotIdentity
+from bot.slack.views import home_view
 from bot.stores.channel_settings import ChannelSettings
 from bot.stores.feedback import Feedback
 from bot.stores.usage import UsageLedger

@@ -16,14 +16,14 @@ from bot.errors import UpstreamError
 from bot.llm.client import RelayDanceClient
 from bot.settings import Settings
 from bot.slack.access import Access
-from bot.slack.blocks import (
+from bot.slack.identity import BotIdentity
+from bot.slack.views import (
     ACTION_OPEN_SETTINGS,
     BLOCK_SYSTEM_PROMPT,
     SETTINGS_MODAL,
     parse_settings_submission,
     settings_modal,
 )
-from bot.slack.identity import BotIdentity
 from bot.stores.cache import ValueCache
 from bot.stores.channel_settings import ChannelConfig, ChannelSettings
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from bot.settings import DEFAULT_SYSTEM_PROMPT
-from bot.slack.blocks import (
+from bot.slack.views import (
     ACTION_OPEN_SETTINGS,
     BLOCK_TEMPERATURE,
     INPUT_FOLLOWUPS,

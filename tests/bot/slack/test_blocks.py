@@ -14,26 +14,28 @@ from bot.slack import blocks
 from bot.slack.blocks import (
     ACTION_FEEDBACK_DOWN,
     ACTION_FEEDBACK_UP,
-    ACTION_OPEN_SETTINGS,
     ACTION_REGENERATE,
     ACTION_STOP,
+    MESSAGE_TEXT_LIMIT,
+    SECTION_TEXT_LIMIT,
+    Block,
+    final_controls,
+    message_blocks,
+    streaming_controls,
+)
+from bot.slack.views import (
+    ACTION_OPEN_SETTINGS,
     BLOCK_FOLLOWUPS,
     BLOCK_MODEL,
     BLOCK_SYSTEM_PROMPT,
     BLOCK_TEMPERATURE,
     HOME_CHANNELS_SHOWN,
-    MESSAGE_TEXT_LIMIT,
     MODEL_DEFAULT,
-    SECTION_TEXT_LIMIT,
     SETTINGS_MODAL,
     SYSTEM_PROMPT_LIMIT,
-    Block,
-    final_controls,
     home_view,
-    message_blocks,
     parse_settings_submission,
     settings_modal,
-    streaming_controls,
 )
 from bot.stores.channel_settings import ChannelConfig
 from bot.text.splitting import join_chunks
