@@ -49,7 +49,8 @@ async def test_a_15000_character_answer_arrives_whole_across_messages(bot: BotUn
 
 
 async def test_fifty_simultaneous_mentions_are_all_answered(bot: BotUnderTest) -> None:
-    bot.relay.default = Script.echo(pace=0.02)
+    # Each answer waits 1.5 s for its first token: all fifty must be in flight by then.
+    bot.relay.default = Script.echo(pace=0.02, first_delay=1.5)
     mentions = [app_mention(text=f"<@UBOT> question number {i}", user="U1") for i in range(50)]
     responses = await asyncio.gather(*(bot.send(m) for m in mentions))
     assert all(r.status_code == 200 for r in responses)
