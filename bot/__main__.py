@@ -12,7 +12,7 @@ from pathlib import Path
 from dotenv import load_dotenv
 
 from bot.errors import ConfigError
-from bot.settings import Settings
+from bot.settings import ConfigErrors, Settings
 from bot.wiring import logging_setup
 from bot.wiring.runtime import running
 
@@ -27,6 +27,11 @@ async def serve(settings: Settings) -> None:
         await stop.wait()
 
 
+def print_config_error(exc: ConfigError) -> None:
+    for problem in exc.problems if isinstance(exc, ConfigErrors) else [exc]:
+        print(f"configuration error: {problem}", file=sys.stderr)
+
+
 def main() -> int:
     # The .env of the directory the bot is started from (python-dotenv's default search starts
     # at this file's folder instead); real environment variables win over it.
@@ -34,13 +39,13 @@ def main() -> int:
     try:
         settings = Settings.from_env(os.environ)
     except ConfigError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
+        print_config_error(exc)
         return 2
-    logging_setup.configure(settings.log_level, settings.secrets)
+    logging_setup.configure(settings.log_level, settings.secrets, json_format=settings.log_format == "json")
     try:
         asyncio.run(serve(settings))
     except ConfigError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
+        print_config_error(exc)
         return 2
     return 0
 

@@ -2,7 +2,8 @@
 
 Nothing here reads `os.environ` itself: `bot.__main__` passes the environment in, so tests build
 settings from plain dicts and nothing depends on import order. Every problem raises `ConfigError`
-naming the variable; secret values never reach a message, a `repr` or a log line.
+naming the variable; secret values never reach a message, a `repr` or a log line. `from_env` reads
+every variable before it raises, so one run names every problem at once (`ConfigErrors`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,24 @@ DEFAULT_SYSTEM_PROMPT = (
 )
 
 T = TypeVar("T")
+
+# Values `.env.example` ships with (and their usual shapes): a copied example file must not pass as
+# configured, or the first sign of it is Slack or RelayDance refusing the bot much later.
+PLACEHOLDER_WORDS = ("your-", "your_", "changeme", "change-me", "replace-me", "placeholder", "xxxxxxxx")
+
+
+class ConfigErrors(ConfigError):
+    """Every problem `Settings.from_env` found, in the order the variables are read.
+
+    `name` and the message's first line are those of the first problem, so a caller that handles a
+    single ConfigError still reads something true."""
+
+    def __init__(self, problems: list[ConfigError]) -> None:
+        self.problems = problems
+        super().__init__(problems[0].name, problems[0].problem)
+
+    def __str__(self) -> str:
+        return "\n".join(f"{p.name}: {p.problem}" for p in self.problems)
 
 
 class Secret:
@@ -76,6 +95,9 @@ class Settings:
     log_level: str = "INFO"
     admin_users: tuple[str, ...] = ()
     ask_context_messages: int = 20
+    shutdown_grace: float = 25.0
+    health_port: int | None = None
+    log_format: str = "text"
     secrets: tuple[str, ...] = field(default=(), repr=False)
 
     @property
@@ -88,7 +110,7 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
-        """Build settings from `env`; raise ConfigError naming the first bad variable."""
+        """Build settings from `env`; raise ConfigErrors naming every bad variable."""
         r = _Reader(env)
         bot_token = r.secret("SLACK_BOT_TOKEN", prefix="xoxb-")
         signing_secret = r.secret("SLACK_SIGNING_SECRET")
@@ -123,10 +145,15 @@ class Settings:
             log_level=r.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
             admin_users=r.user_ids("ADMIN_USERS"),
             ask_context_messages=r.number("ASK_CONTEXT_MESSAGES", 20, int, low=0, high=500),
+            shutdown_grace=r.number("SHUTDOWN_GRACE", 25.0, float, low=0, high=3600),
+            health_port=r.optional_number("HEALTH_PORT", int, low=0, high=65535),
+            log_format=r.choice("LOG_FORMAT", "TEXT", ("TEXT", "JSON")).lower(),
             secrets=tuple(
                 s.reveal() for s in (bot_token, signing_secret, app_token, api_key) if s is not None
             ),
         )
+        if r.errors:
+            raise ConfigErrors(r.errors)
         return settings
 
 
@@ -135,10 +162,16 @@ def _with_slash(url: str) -> str:
 
 
 class _Reader:
-    """Reads one variable at a time and turns every problem into a ConfigError naming it."""
+    """Reads one variable at a time; a problem becomes a ConfigError naming it, kept in `errors`
+    while the reader answers a harmless stand-in, so every variable is read before start-up stops."""
 
     def __init__(self, env: Mapping[str, str]) -> None:
         self._env = env
+        self.errors: list[ConfigError] = []
+
+    def _fail(self, name: str, problem: str, stand_in: T) -> T:
+        self.errors.append(ConfigError(name, problem))
+        return stand_in
 
     def _raw(self, name: str) -> str | None:
         value = self._env.get(name)
@@ -148,18 +181,25 @@ class _Reader:
 
     def secret(self, name: str, *, prefix: str = "") -> Secret:
         found = self.optional_secret(name, prefix=prefix)
-        if found is None:
-            raise ConfigError(name, "is not set")
-        return found
+        if found is None and not any(e.name == name for e in self.errors):
+            return self._fail(name, "is not set", Secret(""))
+        return found or Secret("")
 
     def optional_secret(self, name: str, *, prefix: str = "") -> Secret | None:
         value = self._raw(name)
         if value is None:
             return None
+        if any(word in value.lower() for word in PLACEHOLDER_WORDS):
+            # The example value is no secret: showing it tells which line of .env to fix.
+            return self._fail(
+                name,
+                f"still holds the example value {_shown(value)} from .env.example; set the real one",
+                None,
+            )
         if prefix and not value.startswith(prefix):
-            raise ConfigError(name, f"should start with {prefix!r}")
+            return self._fail(name, f"should start with {prefix!r}", None)
         if any(c.isspace() for c in value):
-            raise ConfigError(name, "contains whitespace")
+            return self._fail(name, "contains whitespace", None)
         return Secret(value)
 
     def text(self, name: str, default: str) -> str:
@@ -170,7 +210,7 @@ class _Reader:
         value = self.text(name, default)
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ConfigError(name, f"must be an http(s) URL, got {_shown(value)}")
+            return self._fail(name, f"must be an http(s) URL, got {_shown(value)}", default)
         return value
 
     def redis_url(self, name: str) -> str | None:
@@ -178,14 +218,15 @@ class _Reader:
         if value is None:
             return None
         if urlsplit(value).scheme not in ("redis", "rediss", "unix"):
-            raise ConfigError(name, "must start with redis://, rediss:// or unix://")
+            return self._fail(name, "must start with redis://, rediss:// or unix://", None)
         return value
 
     def number(self, name: str, default: T, kind: Callable[[str], T], *, low: float, high: float) -> T:
         value = self._raw(name)
         if value is None:
             return default
-        return self._parse_number(name, value, kind, low, high)
+        parsed = self._parse_number(name, value, kind, low, high)
+        return default if parsed is None else parsed
 
     def optional_number(self, name: str, kind: Callable[[str], T], *, low: float, high: float) -> T | None:
         value = self._raw(name)
@@ -193,14 +234,15 @@ class _Reader:
             return None
         return self._parse_number(name, value, kind, low, high)
 
-    @staticmethod
-    def _parse_number(name: str, value: str, kind: Callable[[str], T], low: float, high: float) -> T:
+    def _parse_number(
+        self, name: str, value: str, kind: Callable[[str], T], low: float, high: float
+    ) -> T | None:
         try:
             parsed = kind(value)
         except ValueError:
-            raise ConfigError(name, f"must be a number, got {_shown(value)}") from None
+            return self._fail(name, f"must be a number, got {_shown(value)}", None)
         if not low <= parsed <= high:  # type: ignore[operator]
-            raise ConfigError(name, f"must be between {low:g} and {high:g}, got {_shown(value)}")
+            return self._fail(name, f"must be between {low:g} and {high:g}, got {_shown(value)}", None)
         return parsed
 
     def flag(self, name: str, default: bool) -> bool:
@@ -212,7 +254,7 @@ class _Reader:
             return True
         if lowered in ("0", "false", "no", "off"):
             return False
-        raise ConfigError(name, f"must be true or false, got {_shown(value)}")
+        return self._fail(name, f"must be true or false, got {_shown(value)}", default)
 
     def user_ids(self, name: str) -> tuple[str, ...]:
         value = self._raw(name)
@@ -221,13 +263,13 @@ class _Reader:
         ids = tuple(part.strip() for part in value.split(",") if part.strip())
         for user in ids:
             if not (user[:1] in ("U", "W") and user.isalnum() and user.isupper()):
-                raise ConfigError(name, f"must be Slack user IDs separated by commas, got {_shown(user)}")
+                return self._fail(name, f"must be Slack user IDs separated by commas, got {_shown(user)}", ())
         return ids
 
     def choice(self, name: str, default: str, options: tuple[str, ...]) -> str:
         value = self.text(name, default).upper()
         if value not in options:
-            raise ConfigError(name, f"must be one of {', '.join(options)}")
+            return self._fail(name, f"must be one of {', '.join(options)}", default)
         return value
 
 

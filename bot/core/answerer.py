@@ -12,9 +12,11 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import log_context
 from bot.core.archive import AnswerArchive
 from bot.core.lifecycle import AnswerLifecycle, AnswerOutcome, NotPosted
 from bot.core.question import PromptBuilder, Question
@@ -28,6 +30,14 @@ from bot.stores.history import HistoryStore
 from bot.stores.threads import ActiveThreads
 
 log = logging.getLogger(__name__)
+
+
+class AnswerObserver(Protocol):
+    """Told when each answer starts and ends, however it ends (the runtime's metrics)."""
+
+    def answer_started(self) -> None: ...
+
+    def answer_finished(self, kind: str, outcome: AnswerOutcome, model: str) -> None: ...
 
 
 class Answerer:
@@ -44,6 +54,7 @@ class Answerer:
         archive: AnswerArchive,
         edit_interval: float,
         max_tokens: int | None,
+        observer: AnswerObserver | None = None,
     ) -> None:
         self._slack = slack
         self._llm = llm
@@ -55,6 +66,7 @@ class Answerer:
         self._archive = archive
         self._edit_interval = edit_interval
         self._max_tokens = max_tokens
+        self._observer = observer
 
     async def answer(
         self,
@@ -68,6 +80,10 @@ class Answerer:
         (once the placeholder is up, so the placeholder waits for nothing)."""
         conv = question.conversation
         answer_id = uuid.uuid4().hex[:16]
+        # This runs in the answer's own task: every log line from here on names the answer.
+        log_context.bind(
+            team=conv.team, channel=conv.channel, thread=question.reply_thread_ts, answer=answer_id
+        )
 
         def controls(final: bool) -> Blocks:
             return final_controls(answer_id) if final else streaming_controls(answer_id)
@@ -83,6 +99,8 @@ class Answerer:
         )
         lifecycle = AnswerLifecycle(reply, self._stops, answer_id=answer_id, asker=question.asked_by)
         model = ""
+        if self._observer is not None:
+            self._observer.answer_started()
         try:
             async with lifecycle as run:
                 if record_in is not None:
@@ -101,6 +119,9 @@ class Answerer:
         except NotPosted as exc:
             log.warning("could not post in %s: %s", conv.channel, exc.error)
             return lifecycle.outcome
+        finally:
+            if self._observer is not None:
+                self._observer.answer_finished(question.kind.value, lifecycle.outcome, model)
         outcome = lifecycle.outcome
         where = Conversation(conv.team, conv.channel, question.reply_thread_ts)
         await self._archive.keep(question, outcome, where=where, model=model)

@@ -18,6 +18,7 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import log_context
 from bot.core.answerer import Answerer
 from bot.core.archive import AnswerArchive
 from bot.core.context import ConversationReader
@@ -32,6 +33,7 @@ from bot.slack.payloads import describe, problem_with
 from bot.slack.renderer import EditGate
 from bot.slack.users import UserDirectory
 from bot.stores import Stores
+from bot.wiring.metrics import Metrics
 from handlers import actions, assistant, commands, home, mentions, messages, settings_modal, shortcuts
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,7 @@ class Parts:
     tasks: TaskTracker
     jobs: Jobs
     stops: StopRegistry
+    metrics: Metrics
 
 
 def create_app(
@@ -55,8 +58,10 @@ def create_app(
     llm: RelayDanceClient,
     identity: BotIdentity,
     tasks: TaskTracker | None = None,
+    metrics: Metrics | None = None,
 ) -> tuple[AsyncApp, Parts]:
     tasks = tasks or TaskTracker()
+    metrics = metrics or Metrics()
     stores = Stores.open(redis, settings)
     users = UserDirectory(slack=slack, cache=stores.names)
     access = Access(slack=slack, users=users, admin_users=settings.admin_users)
@@ -81,6 +86,7 @@ def create_app(
         ),
         edit_interval=settings.edit_interval,
         max_tokens=settings.max_tokens,
+        observer=metrics,
     )
     jobs = Jobs(
         answerer=answerer,
@@ -97,6 +103,7 @@ def create_app(
         slack=slack, llm=llm, channels=stores.channels, cache=stores.cache, settings=settings
     )
     app = _bolt_app(settings, slack, identity)
+    app.use(_bind_log_context)
     app.use(_refuse_malformed)  # Socket Mode's door (HTTP requests were checked by bot.wiring.intake)
 
     # Messages first: its middleware records every message before anything else sees it.
@@ -155,7 +162,28 @@ def create_app(
         model=settings.relaydance_model,
         tasks=tasks,
     )
-    return app, Parts(stores=stores, tasks=tasks, jobs=jobs, stops=stops)
+    return app, Parts(stores=stores, tasks=tasks, jobs=jobs, stops=stops, metrics=metrics)
+
+
+async def _bind_log_context(body: dict[str, Any], next: Callable[[], Awaitable[None]]) -> None:  # noqa: A002
+    """The ids of the event being handled, for its log lines and those of the work it starts."""
+    event = body.get("event")
+    event = event if isinstance(event, dict) else {}
+    where = body.get("channel")
+    team_of = body.get("team")
+    channel = (
+        event.get("channel")
+        or body.get("channel_id")
+        or (where.get("id") if isinstance(where, dict) else None)
+    )
+    team = body.get("team_id") or (team_of.get("id") if isinstance(team_of, dict) else None)
+    thread = event.get("thread_ts")
+    log_context.bind(
+        team=team if isinstance(team, str) else None,
+        channel=channel if isinstance(channel, str) else None,
+        thread=thread if isinstance(thread, str) else None,
+    )
+    await next()
 
 
 async def _refuse_malformed(body: dict[str, Any], next: Callable[[], Awaitable[None]]) -> BoltResponse | None:  # noqa: A002

@@ -2,10 +2,17 @@
 
 Used by `python -m bot`, by the end-to-end tests (settings pointing at loopback fakes, port 0) and
 by the benchmark, so all three run the same wiring.
+
+Shutdown, however `running()` is left: health turns 503 at once (`begin_shutdown`, called from the
+signal handler), new work is refused (HTTP: 503, so Slack delivers it again elsewhere; Socket
+Mode: the websocket is closed, so unacknowledged envelopes go to another connection), answers and
+Bolt's listeners in flight get SHUTDOWN_GRACE seconds, and what is left is cancelled (an answer
+then ends its message with a note that it was interrupted).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -27,16 +34,29 @@ from bot.stores.guard import connect
 from bot.wiring.app import Parts, create_app
 from bot.wiring.embedded_redis import EmbeddedRedis
 from bot.wiring.intake import Intake
-from bot.wiring.server import build_web_app
+from bot.wiring.metrics import Metrics
+from bot.wiring.server import Health, build_health_app, build_web_app
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
+SOCKET_CONNECT_SECONDS = 30.0
+
+
+@dataclass(slots=True)
 class Running:
     app: AsyncApp
     parts: Parts
     url: str | None  # HTTP mode: where Slack should send events
+    health: Health
+    metrics: Metrics
+    health_url: str | None = None  # the separate health listener (HEALTH_PORT), when there is one
+
+    def begin_shutdown(self) -> None:
+        """Turn health to 503 and refuse new events from now on (the drain follows on exit)."""
+        if not self.health.draining:
+            log.info("shutting down: no new work accepted; answers in flight may finish")
+        self.health.draining = True
 
 
 async def resolve_identity(slack: AsyncWebClient) -> BotIdentity:
@@ -55,8 +75,31 @@ async def resolve_identity(slack: AsyncWebClient) -> BotIdentity:
     )
 
 
+async def check_app_token(slack: AsyncWebClient, app_token: str) -> None:
+    """Ask for a Socket Mode URL once ourselves: slack-sdk retries a refused app token forever,
+    logging a traceback each time, where a wrong token should stop start-up with its name."""
+    try:
+        await slack.apps_connections_open(app_token=app_token)
+    except SlackApiError as exc:
+        error = exc.response.get("error")
+        if error != "ratelimited":
+            raise ConfigError("SLACK_APP_TOKEN", f"was refused by Slack ({error})") from None
+    except aiohttp.ClientError as exc:
+        raise ConfigError("SLACK_API_URL", f"could not be reached ({type(exc).__name__})") from None
+
+
+async def _serve(runner: web.AppRunner, host: str, port: int) -> str:
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound_host, bound_port = runner.addresses[0][:2]
+    shown = "127.0.0.1" if bound_host in ("0.0.0.0", "::") else bound_host  # noqa: S104
+    return f"http://{shown}:{bound_port}"
+
+
 @asynccontextmanager
-async def running(settings: Settings, *, drain_timeout: float = 30.0) -> AsyncIterator[Running]:
+async def running(settings: Settings, *, metrics: Metrics | None = None) -> AsyncIterator[Running]:
+    metrics = metrics or Metrics()
     async with AsyncExitStack() as stack:
         redis_url = settings.redis_url
         if redis_url is None:
@@ -66,7 +109,7 @@ async def running(settings: Settings, *, drain_timeout: float = 30.0) -> AsyncIt
         redis = connect(redis_url, timeout=settings.redis_timeout)
         stack.push_async_callback(redis.aclose)
 
-        session = aiohttp.ClientSession()
+        session = aiohttp.ClientSession(trace_configs=[metrics.slack_trace()])
         stack.push_async_callback(session.close)
         slack = AsyncWebClient(
             token=settings.slack_bot_token.reveal(),
@@ -88,29 +131,57 @@ async def running(settings: Settings, *, drain_timeout: float = 30.0) -> AsyncIt
             idle_timeout=settings.idle_timeout,
         )
         identity = await resolve_identity(slack)
-        app, parts = create_app(settings, slack=slack, redis=redis, llm=llm, identity=identity)
+        app, parts = create_app(
+            settings, slack=slack, redis=redis, llm=llm, identity=identity, metrics=metrics
+        )
         if not await parts.stores.ping():
             log.warning("Redis at the configured REDIS_URL is not answering yet; continuing without it")
-        stack.push_async_callback(parts.tasks.drain, drain_timeout)
+        health = Health(parts.stores.ping)
 
         url: str | None = None
-        if settings.slack_app_token is not None:
-            handler = AsyncSocketModeHandler(app, settings.slack_app_token.reveal(), web_client=slack)
-            await handler.connect_async()  # type: ignore[no-untyped-call]  # Bolt leaves it untyped
-            stack.push_async_callback(handler.close_async)
-            log.info("connected to Slack in Socket Mode as %s", identity.user_id)
-        else:
-            runner = web.AppRunner(
-                build_web_app(
-                    app, intake=Intake(settings.slack_signing_secret.reveal()), healthy=parts.stores.ping
-                ),
-                access_log=None,
+        health_url: str | None = None
+        handler: AsyncSocketModeHandler | None = None
+        if settings.slack_app_token is None:
+            web_app = build_web_app(
+                app,
+                intake=Intake(settings.slack_signing_secret.reveal()),
+                health=health,
+                metrics=metrics,
             )
-            await runner.setup()
+            runner = web.AppRunner(web_app, access_log=None)
             stack.push_async_callback(runner.cleanup)
-            site = web.TCPSite(runner, settings.host, settings.port)
-            await site.start()
-            host, port = runner.addresses[0][:2]
-            url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
+            url = await _serve(runner, settings.host, settings.port)
             log.info("listening for Slack events on %s/slack/events (HTTP mode)", url)
-        yield Running(app=app, parts=parts, url=url)
+        if settings.health_port is not None and (
+            settings.socket_mode or settings.health_port != settings.port
+        ):
+            health_runner = web.AppRunner(build_health_app(health=health, metrics=metrics), access_log=None)
+            stack.push_async_callback(health_runner.cleanup)
+            health_url = await _serve(health_runner, settings.host, settings.health_port)
+            log.info("health and metrics on %s/healthz and %s/metrics", health_url, health_url)
+        if settings.slack_app_token is not None:
+            app_token = settings.slack_app_token.reveal()
+            await check_app_token(slack, app_token)
+            handler = AsyncSocketModeHandler(app, app_token, web_client=slack)
+            stack.push_async_callback(handler.close_async)
+            try:
+                async with asyncio.timeout(SOCKET_CONNECT_SECONDS):
+                    await handler.connect_async()  # type: ignore[no-untyped-call]  # Bolt leaves it untyped
+            except TimeoutError:
+                raise ConfigError(
+                    "SLACK_APP_TOKEN",
+                    f"was accepted, but no Socket Mode connection opened within {SOCKET_CONNECT_SECONDS:g} s "
+                    "(check that the network allows websockets to Slack)",
+                ) from None
+            log.info("connected to Slack in Socket Mode as %s", identity.user_id)
+
+        bot = Running(app=app, parts=parts, url=url, health=health, metrics=metrics, health_url=health_url)
+
+        async def shutdown() -> None:
+            bot.begin_shutdown()
+            if handler is not None:
+                await handler.close_async()  # type: ignore[no-untyped-call]  # read no more envelopes
+            await parts.tasks.drain(settings.shutdown_grace)
+
+        stack.push_async_callback(shutdown)
+        yield bot

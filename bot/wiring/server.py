@@ -1,4 +1,10 @@
-"""HTTP mode: Slack's Events API endpoint and a health check on one aiohttp server."""
+"""The bot's HTTP servers: Slack's Events API endpoint (HTTP mode) and the health endpoints.
+
+`/healthz` answers 503 from the moment shutdown begins (so a load balancer or Docker stops sending
+work at once) and while Redis does not answer; `/metrics` is Prometheus' text format. In HTTP mode
+both sit beside `/slack/events` on PORT; Socket Mode has no public endpoint, so they are served
+alone on HEALTH_PORT.
+"""
 
 from __future__ import annotations
 
@@ -11,20 +17,63 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.wiring.intake import Intake, Refused
+from bot.wiring.metrics import CONTENT_TYPE, Metrics
 
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
+HEALTH_PATH = "/healthz"
+METRICS_PATH = "/metrics"
 
 
-def build_web_app(
-    bolt: AsyncApp, *, intake: Intake, healthy: Callable[[], Awaitable[bool]]
-) -> web.Application:
+class Health:
+    """What the health endpoint reports; `draining` is set by the runtime when shutdown begins."""
+
+    def __init__(self, redis_ok: Callable[[], Awaitable[bool]]) -> None:
+        self._redis_ok = redis_ok
+        self.draining = False
+
+    async def problem(self) -> str | None:
+        if self.draining:
+            return "shutting_down"
+        if not await self._redis_ok():
+            return "redis_unavailable"
+        return None
+
+
+def _add_health_routes(web_app: web.Application, health: Health, metrics: Metrics) -> None:
+    async def healthz(_: web.Request) -> web.Response:
+        problem = await health.problem()
+        if problem is None:
+            return web.json_response({"ok": True})
+        return web.json_response({"ok": False, "error": problem}, status=503)
+
+    async def metrics_page(_: web.Request) -> web.Response:
+        response = web.Response(body=metrics.exposition())
+        response.headers["Content-Type"] = CONTENT_TYPE
+        return response
+
+    web_app.router.add_get(HEALTH_PATH, healthz)
+    web_app.router.add_get(METRICS_PATH, metrics_page)
+
+
+def build_health_app(*, health: Health, metrics: Metrics) -> web.Application:
+    web_app = web.Application()
+    _add_health_routes(web_app, health, metrics)
+    return web_app
+
+
+def build_web_app(bolt: AsyncApp, *, intake: Intake, health: Health, metrics: Metrics) -> web.Application:
     async def events(request: web.Request) -> web.Response:
+        if health.draining:
+            # Not acknowledged, so Slack delivers it again (to a replica that is not stopping).
+            metrics.events.labels(reason="draining").inc()
+            return web.json_response({"ok": False, "error": "shutting_down"}, status=503)
         try:
             body = intake.check(await request.read(), request.headers)
         except Refused as refused:
             log.warning("refused a request to %s: %s", EVENTS_PATH, refused.reason)
+            metrics.events.labels(reason=f"http_{refused.status}").inc()
             return web.json_response({"ok": False, "error": refused.reason}, status=refused.status)
         # Bolt answers url_verification and acks before our listeners run.
         bolt_request = AsyncBoltRequest(
@@ -34,12 +83,7 @@ def build_web_app(
         )
         return await to_aiohttp_response(await bolt.async_dispatch(bolt_request))
 
-    async def healthz(_: web.Request) -> web.Response:
-        if await healthy():
-            return web.json_response({"ok": True})
-        return web.json_response({"ok": False, "error": "redis_unavailable"}, status=503)
-
     web_app = web.Application(client_max_size=4 * 1024 * 1024)
     web_app.router.add_post(EVENTS_PATH, events)
-    web_app.router.add_get("/healthz", healthz)
+    _add_health_routes(web_app, health, metrics)
     return web_app

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bot.errors import ConfigError
-from bot.settings import Settings
+from bot.settings import ConfigErrors, Settings
+
+EXAMPLE = Path(__file__).resolve().parents[3] / ".env.example"
 
 BASE = {
     "SLACK_BOT_TOKEN": "xoxb-secret-bot-token",
@@ -80,3 +84,46 @@ def test_a_bad_secret_is_named_but_not_shown() -> None:
     with pytest.raises(ConfigError) as caught:
         Settings.from_env({**BASE, "SLACK_BOT_TOKEN": "xoxb-has space"})
     assert "has space" not in str(caught.value)
+
+
+def test_every_problem_is_named_at_once() -> None:
+    with pytest.raises(ConfigErrors) as caught:
+        Settings.from_env({"SLACK_SIGNING_SECRET": "signing-secret-value", "TEMPERATURE": "hot", "PORT": "0"})
+    names = [problem.name for problem in caught.value.problems]
+    assert names == ["SLACK_BOT_TOKEN", "RELAYDANCE_API_KEY", "PORT", "TEMPERATURE"]
+    assert str(caught.value).splitlines()[0] == "SLACK_BOT_TOKEN: is not set"
+    assert len(str(caught.value).splitlines()) == 4
+    assert caught.value.name == "SLACK_BOT_TOKEN"  # still a ConfigError naming the first one
+
+
+def test_the_example_files_placeholders_are_refused_by_name() -> None:
+    example = {
+        key.strip(): value.strip()
+        for line in EXAMPLE.read_text().splitlines()
+        if line and not line.startswith("#") and "=" in line
+        for key, value in [line.split("=", 1)]
+    }
+    assert {"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "RELAYDANCE_API_KEY"} <= set(example)
+    with pytest.raises(ConfigErrors) as caught:
+        Settings.from_env(example)
+    named = {problem.name for problem in caught.value.problems}
+    assert {"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "RELAYDANCE_API_KEY"} <= named
+    assert "example value" in str(caught.value)
+
+
+@pytest.mark.parametrize("value", ["xapp-your-app-level-token", "xapp-changeme"])
+def test_a_placeholder_app_token_is_refused(value: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({**BASE, "SLACK_APP_TOKEN": value})
+    assert caught.value.name == "SLACK_APP_TOKEN"
+
+
+def test_operations_settings() -> None:
+    s = Settings.from_env({**BASE, "SHUTDOWN_GRACE": "40", "HEALTH_PORT": "8080", "LOG_FORMAT": "json"})
+    assert (s.shutdown_grace, s.health_port, s.log_format) == (40.0, 8080, "json")
+    d = Settings.from_env(BASE)
+    assert (d.shutdown_grace, d.health_port, d.log_format) == (25.0, None, "text")
+    for name, bad in (("SHUTDOWN_GRACE", "-1"), ("HEALTH_PORT", "99999"), ("LOG_FORMAT", "xml")):
+        with pytest.raises(ConfigError) as caught:
+            Settings.from_env({**BASE, name: bad})
+        assert caught.value.name == name

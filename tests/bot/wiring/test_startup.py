@@ -34,10 +34,14 @@ def run_bot(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[
     )
 
 
-def test_missing_setting_stops_start_up_with_one_line(tmp_path: Path) -> None:
+def test_every_missing_setting_is_named_at_once(tmp_path: Path) -> None:
     result = run_bot(tmp_path, {})
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == ["configuration error: SLACK_BOT_TOKEN: is not set"]
+    assert result.stderr.strip().splitlines() == [
+        "configuration error: SLACK_BOT_TOKEN: is not set",
+        "configuration error: SLACK_SIGNING_SECRET: is not set",
+        "configuration error: RELAYDANCE_API_KEY: is not set",
+    ]
 
 
 def test_dotenv_is_read_and_a_bad_value_is_named_without_secrets(tmp_path: Path) -> None:

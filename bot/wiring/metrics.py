@@ -1,0 +1,157 @@
+"""Prometheus metrics for one bot process, on its own registry (no module-level globals).
+
+`Metrics` is built once by the runtime and passed to whatever records into it: the answer path
+(through the `AnswerObserver` methods), the Slack client's aiohttp session (a trace config that
+counts calls and 429s by method), Redis (errors by operation) and the HTTP servers (`/metrics`).
+Two bots in one process (the tests run two replicas) keep separate counts.
+
+Label values are bounded: answer kinds, outcomes, error class names, model names from settings or
+per-channel settings, and Slack method names; no user, channel or message ids.
+"""
+
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+from typing import Any
+
+import aiohttp
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from bot.core.lifecycle import AnswerOutcome
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+# Seconds: the first token usually comes within 0.5–5 s; whole answers run up to minutes.
+FIRST_TOKEN_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 3, 5, 8, 13, 20, 30, 60)
+DURATION_BUCKETS = (0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600)
+
+
+def outcome_of(outcome: AnswerOutcome) -> str:
+    """One word for how an answer ended (a bounded label)."""
+    if outcome.crashed:
+        return "crashed"
+    if outcome.interrupted:
+        return "interrupted"
+    if outcome.stopped_by is not None:
+        return "stopped"
+    if outcome.error is not None:
+        return "failed"
+    if not outcome.message_ts:
+        return "not_posted"
+    return "answered"
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.answers = Counter(
+            "relaydance_answers",
+            "Answers finished, by kind and how they ended",
+            ["kind", "outcome"],
+            registry=r,
+        )
+        self.first_token = Histogram(
+            "relaydance_first_token_seconds",
+            "From the answer's start to the first streamed text",
+            ["kind"],
+            buckets=FIRST_TOKEN_BUCKETS,
+            registry=r,
+        )
+        self.stream_duration = Histogram(
+            "relaydance_answer_duration_seconds",
+            "From the answer's start to its final edit",
+            ["kind"],
+            buckets=DURATION_BUCKETS,
+            registry=r,
+        )
+        self.tokens = Counter(
+            "relaydance_tokens",
+            "Tokens the upstream reported, by model and direction",
+            ["model", "direction"],
+            registry=r,
+        )
+        self.upstream_errors = Counter(
+            "relaydance_upstream_errors",
+            "Answers that ended in an upstream or Slack error, by kind",
+            ["kind"],
+            registry=r,
+        )
+        self.in_flight = Gauge("relaydance_streams_in_flight", "Answers streaming right now", registry=r)
+        self.queue_depth = Gauge(
+            "relaydance_queue_depth", "Answers waiting for a free slot (0 while nothing queues)", registry=r
+        )
+        self.slack_calls = Counter(
+            "relaydance_slack_calls",
+            "Slack Web API calls, by method and HTTP status",
+            ["method", "status"],
+            registry=r,
+        )
+        self.slack_rate_limited = Counter(
+            "relaydance_slack_rate_limited",
+            "Slack Web API calls answered 429, by method",
+            ["method"],
+            registry=r,
+        )
+        self.redis_errors = Counter(
+            "relaydance_redis_errors",
+            "Redis calls that failed or timed out, by operation",
+            ["operation"],
+            registry=r,
+        )
+        self.events = Counter(
+            "relaydance_events_refused",
+            "Requests refused while draining or malformed",
+            ["reason"],
+            registry=r,
+        )
+
+    # -- the answer path (bot.core.answerer calls these) ----------------------------------------
+
+    def answer_started(self) -> None:
+        self.in_flight.inc()
+
+    def answer_finished(self, kind: str, outcome: AnswerOutcome, model: str) -> None:
+        self.in_flight.dec()
+        self.answers.labels(kind=kind, outcome=outcome_of(outcome)).inc()
+        if outcome.first_token_at is not None:
+            self.first_token.labels(kind=kind).observe(outcome.first_token_at - outcome.started_at)
+        self.stream_duration.labels(kind=kind).observe(time.monotonic() - outcome.started_at)
+        if outcome.error is not None:
+            self.upstream_errors.labels(kind=type(outcome.error).__name__).inc()
+        if outcome.usage is not None and model:
+            self.tokens.labels(model=model, direction="in").inc(outcome.usage.prompt_tokens or 0)
+            self.tokens.labels(model=model, direction="out").inc(outcome.usage.completion_tokens or 0)
+
+    def redis_error(self, operation: str) -> None:
+        self.redis_errors.labels(operation=operation).inc()
+
+    # -- Slack's Web API, seen from the aiohttp session ------------------------------------------
+
+    def slack_trace(self) -> aiohttp.TraceConfig:
+        """Counts every Web API call by method (`…/api/chat.update` → `chat.update`) and status."""
+        trace = aiohttp.TraceConfig()
+
+        async def on_end(_: aiohttp.ClientSession, __: SimpleNamespace, params: Any) -> None:
+            method = slack_method(str(params.url.path))
+            if method is None:
+                return
+            status = int(params.response.status)
+            self.slack_calls.labels(method=method, status=str(status)).inc()
+            if status == 429:
+                self.slack_rate_limited.labels(method=method).inc()
+
+        trace.on_request_end.append(on_end)
+        return trace
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+def slack_method(path: str) -> str | None:
+    """The Web API method of a request path, or None for anything else (websockets, response_url)."""
+    head, _, method = path.rpartition("/")
+    if not head.endswith("/api") or not method or "." not in method:
+        return None
+    return method[:60]
