@@ -15,7 +15,7 @@ from typing import Final
 
 from bot.slack.blocks import SHORTCUT_SUMMARIZE
 
-__all__ = ["COMMANDS", "EVENTS", "SHORTCUTS"]
+__all__ = ["BOT_SCOPES", "COMMANDS", "EVENTS", "SHORTCUTS"]
 
 EVENTS: Final[frozenset[str]] = frozenset(
     {
@@ -29,3 +29,21 @@ EVENTS: Final[frozenset[str]] = frozenset(
 COMMANDS: Final[frozenset[str]] = frozenset({"/ask", "/summarize", "/recap", "/relaydance"})
 SHORTCUTS: Final[frozenset[str]] = frozenset({SHORTCUT_SUMMARIZE})
 """Callback ids of the message and global shortcuts."""
+
+BOT_SCOPES: Final[frozenset[str]] = frozenset(
+    {
+        "app_mentions:read",  # app_mention events
+        "assistant:write",  # assistant.threads.setStatus / setSuggestedPrompts / setTitle
+        "channels:history",  # message.channels; conversations.history / replies in public channels
+        "channels:read",  # conversations.info / members of public channels (access checks)
+        "groups:history",  # message.groups; reading private channels
+        "groups:read",  # conversations.info / members of private channels
+        "im:history",  # message.im; reading DMs with the bot
+        "mpim:history",  # message.mpim; reading group DMs
+        "mpim:read",  # conversations.info / members of group DMs (summaries and recaps there)
+        "chat:write",  # posting and editing answers, ephemeral notes
+        "commands",  # the slash commands and the message shortcut
+        "users:read",  # users.info: display names, admin check
+    }
+)
+"""The bot token scopes the code's calls and events need (`python -m bot doctor` checks them)."""

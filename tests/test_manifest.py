@@ -22,19 +22,7 @@ SOCKET = ROOT / "manifest.yml"
 HTTP = ROOT / "manifest.http.yml"
 EVENTS_URL = "https://YOUR-HOST/slack/events"
 
-SCOPES = {
-    "app_mentions:read",
-    "assistant:write",
-    "channels:history",
-    "channels:read",
-    "groups:history",
-    "groups:read",
-    "im:history",
-    "mpim:history",
-    "chat:write",
-    "commands",
-    "users:read",
-}
+SCOPES = registry.BOT_SCOPES
 # The scope Slack requires before it delivers each bot event.
 EVENT_SCOPES = {
     "app_mention": "app_mentions:read",

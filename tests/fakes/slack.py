@@ -52,6 +52,11 @@ REPLIES_MAX_LIMIT = 1_000
 HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT = 100, 999
 PERMALINK_BASE = "https://fake.slack.com/archives"
 BOT_TOKEN = "xoxb-1-fake-bot-token"
+# What the app was granted when installed; Slack lists it in every answer's `x-oauth-scopes` header.
+GRANTED_SCOPES = (
+    "app_mentions:read,assistant:write,channels:history,channels:read,groups:history,groups:read,"
+    "im:history,mpim:history,mpim:read,chat:write,commands,users:read"
+)
 APP_TOKEN = "xapp-1-A1-fake-app-token"
 
 
@@ -141,6 +146,8 @@ class FakeSlack:
         self.bot_name = bot_name
         self.latency = latency
         """Seconds slept before answering each Web API call."""
+        self.scopes = GRANTED_SCOPES
+        """The bot token's scopes, comma-separated, as the `x-oauth-scopes` response header shows them."""
 
         self.calls: list[Call] = []
         self.messages: dict[str, dict[str, Params]] = {}
@@ -510,6 +517,8 @@ class FakeSlack:
                 status, answer, retry_after = self._answer(method, token, params)
                 if retry_after is not None:
                     headers["Retry-After"] = str(retry_after)
+                if token == self.bot_token:
+                    headers["x-oauth-scopes"] = self.scopes
         finally:
             call.status, call.response = status, answer
             await self._notify()
