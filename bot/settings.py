@@ -128,7 +128,7 @@ class Settings:
             redis_prefix=r.text("REDIS_PREFIX", "rdbot"),
             redis_timeout=r.number("REDIS_TIMEOUT", 0.5, float, low=0.01, high=30),
             state_dir=Path(r.text("STATE_DIR", ".state")),
-            port=r.number("PORT", 3000, int, low=1, high=65535),
+            port=r.number("PORT", 3000, int, low=0, high=65535),
             host=r.text("HOST", "0.0.0.0"),  # noqa: S104 - see the field's comment
             system_prompt=r.text("SYSTEM_PROMPT", DEFAULT_SYSTEM_PROMPT),
             temperature=r.optional_number("TEMPERATURE", float, low=0, high=2),

@@ -88,7 +88,9 @@ def test_a_bad_secret_is_named_but_not_shown() -> None:
 
 def test_every_problem_is_named_at_once() -> None:
     with pytest.raises(ConfigErrors) as caught:
-        Settings.from_env({"SLACK_SIGNING_SECRET": "signing-secret-value", "TEMPERATURE": "hot", "PORT": "0"})
+        Settings.from_env(
+            {"SLACK_SIGNING_SECRET": "signing-secret-value", "TEMPERATURE": "hot", "PORT": "-1"}
+        )
     names = [problem.name for problem in caught.value.problems]
     assert names == ["SLACK_BOT_TOKEN", "RELAYDANCE_API_KEY", "PORT", "TEMPERATURE"]
     assert str(caught.value).splitlines()[0] == "SLACK_BOT_TOKEN: is not set"

@@ -1,8 +1,8 @@
-"""Leaving `bot.wiring.runtime.running()`: answers in flight get the drain timeout to finish, the rest
+"""Leaving `bot.wiring.runtime.running()`: answers in flight get SHUTDOWN_GRACE to finish, the rest
 are cancelled, and nothing the bot started is left pending once it returns.
 
 The bot runs for real in HTTP mode against the loopback fakes and a real Redis (as in
-tests/e2e_harness.py), with `drain_timeout` set per test; a question goes in as a signed event
+tests/e2e_harness.py), with `shutdown_grace` set per test; a question goes in as a signed event
 and the test leaves the context while the answer is still streaming.
 """
 
@@ -104,7 +104,7 @@ async def test_an_answer_that_can_finish_within_the_drain_timeout_is_delivered_w
 ) -> None:
     relay.push(Script.stream(PIECES, pace=0.1))
     async with client() as http:
-        async with running(settings_for(), drain_timeout=5) as run:
+        async with running(settings_for(shutdown_grace=5)) as run:
             bot = BotUnderTest(running=run, http=http, slack=slack, relay=relay)
             ts = await streaming(bot)
             assert not relay.requests[0].finished  # still streaming as we leave
@@ -127,7 +127,7 @@ async def test_an_answer_that_cannot_finish_is_cancelled_at_the_drain_timeout(
     text streamed so far stays in Slack."""
     relay.push(Script.stream([FIRST, NEVER], pace=30) if when == "mid-stream" else Script.hang())
     async with client() as http:
-        async with running(settings_for(), drain_timeout=0.5) as run:
+        async with running(settings_for(shutdown_grace=0.5)) as run:
             bot = BotUnderTest(running=run, http=http, slack=slack, relay=relay)
             ts = await (streaming(bot) if when == "mid-stream" else waiting_for_first_token(bot))
             leaving = time.monotonic()
@@ -150,7 +150,7 @@ async def test_an_answer_cancelled_by_shutdown_ends_with_a_note_saying_so(
     why it ended."""
     relay.push(Script.stream([FIRST, NEVER], pace=30) if when == "mid-stream" else Script.hang())
     async with client() as http:
-        async with running(settings_for(), drain_timeout=0.5) as run:
+        async with running(settings_for(shutdown_grace=0.5)) as run:
             bot = BotUnderTest(running=run, http=http, slack=slack, relay=relay)
             ts = await (streaming(bot) if when == "mid-stream" else waiting_for_first_token(bot))
 
@@ -194,7 +194,7 @@ async def test_no_task_the_bot_started_is_left_pending_after_running_returns(
     relay.push(*scripts)
     async with client() as http:
         before = asyncio.all_tasks()
-        async with running(settings_for(**overrides), drain_timeout=drain_timeout) as run:
+        async with running(settings_for(shutdown_grace=drain_timeout, **overrides)) as run:
             bot = BotUnderTest(running=run, http=http, slack=slack, relay=relay)
             if scenario == "cancelled-summary-in-parts":
                 await bot.send(app_mention(text="<@UBOT> summarize", user="U1", thread_ts=long_thread(slack)))
