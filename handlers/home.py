@@ -1,5 +1,6 @@
 """App Home: what the bot does and how to reach it, the user's usage and feedback counts, and the
-channel settings the user may edit."""
+channel settings the user may edit. Opening the Messages tab (the agent experience's DM) pins the
+suggested prompts there instead (handlers/assistant.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from bot.slack.views import home_view
 from bot.stores.channel_settings import ChannelSettings
 from bot.stores.feedback import Feedback
 from bot.stores.usage import UsageLedger
+from handlers.assistant import Pane
 
 
 def register(
@@ -27,13 +29,18 @@ def register(
     access: Access,
     identity: BotIdentity,
     model: str,
+    pane: Pane,
     tasks: TaskTracker,
 ) -> None:
     async def on_home_opened(body: dict[str, Any], event: dict[str, Any]) -> None:
-        if event.get("tab") not in (None, "home"):
-            return
         user = str(event["user"])
         team = str(body.get("team_id") or identity.team_id)
+        if event.get("tab") == "messages":
+            if isinstance(event.get("channel"), str):
+                await pane.opened(team, user, event["channel"])
+            return
+        if event.get("tab") not in (None, "home"):
+            return
         editable = await channels.configured_channels(team) if await access.may_change_settings(user) else []
         view = home_view(
             usage=await usage.get(team, user),

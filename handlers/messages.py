@@ -39,6 +39,7 @@ def register(
     identity: BotIdentity,
     tasks: TaskTracker,
     answer_other_bots: bool,
+    answer_dm: Callable[[str, str, dict[str, Any]], Awaitable[None]],
 ) -> None:
     async def record(team: str, channel: str, event: dict[str, Any]) -> None:
         subtype = event.get("subtype")
@@ -82,8 +83,10 @@ def register(
         if identity.user_id in mentioned and not channel.startswith("D"):
             return  # the app_mention listener answers this one
         if event.get("channel_type") == "im" or channel.startswith("D"):
-            question = thread_question(team, channel, message, in_thread=message.thread_ts is not None)
-        elif message.thread_ts:
+            # The DM is the agent's Messages tab: each top-level message starts a thread.
+            await answer_dm(team, channel, event)
+            return
+        if message.thread_ts:
             if mentioned:
                 return  # talking to someone else in the thread
             if not await threads.is_active(Conversation(team, channel, message.thread_ts)):

@@ -15,17 +15,21 @@ from typing import Final
 
 from bot.slack.blocks import SHORTCUT_SUMMARIZE
 
-__all__ = ["BOT_SCOPES", "COMMANDS", "EVENTS", "SHORTCUTS"]
+__all__ = ["ASSISTANT_VIEW_EVENTS", "BOT_SCOPES", "COMMANDS", "EVENTS", "SHORTCUTS"]
 
 EVENTS: Final[frozenset[str]] = frozenset(
     {
         "app_mention",
         "message",
-        "app_home_opened",
-        "assistant_thread_started",
-        "assistant_thread_context_changed",
+        "app_home_opened",  # the Home tab, and the Messages tab of the agent experience
+        "app_context_changed",  # agent experience: what the user is looking at
     }
 )
+"""What the manifests subscribe to: the agent experience (`features.agent_view`)."""
+ASSISTANT_VIEW_EVENTS: Final[frozenset[str]] = frozenset(
+    {"assistant_thread_started", "assistant_thread_context_changed"}
+)
+"""Also handled (Bolt's Assistant middleware), for apps whose manifest still has `assistant_view`."""
 COMMANDS: Final[frozenset[str]] = frozenset({"/ask", "/summarize", "/recap", "/relaydance"})
 SHORTCUTS: Final[frozenset[str]] = frozenset({SHORTCUT_SUMMARIZE})
 """Callback ids of the message and global shortcuts."""

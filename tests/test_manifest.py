@@ -7,6 +7,7 @@ must be what `handlers.registry` says the app listens for.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,9 @@ import pytest
 import yaml
 
 from bot.slack.blocks import SHORTCUT_SUMMARIZE
+from bot.text.summary_prompts import parse_duration, parse_message_link
 from handlers import registry
+from handlers.assistant import STATIC_PROMPTS, suggested_prompts
 
 ROOT = Path(__file__).resolve().parent.parent
 SOCKET = ROOT / "manifest.yml"
@@ -32,6 +35,7 @@ EVENT_SCOPES = {
     "message.mpim": "mpim:history",
     "assistant_thread_started": "assistant:write",
     "assistant_thread_context_changed": "assistant:write",
+    "app_context_changed": "assistant:write",
 }
 
 
@@ -162,15 +166,54 @@ def test_app_surfaces(manifest: dict[str, Any]) -> None:
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
 
 
-def test_assistant_view(manifest: dict[str, Any]) -> None:
-    assistant = manifest["features"]["assistant_view"]
-    assert set(assistant) <= {"assistant_description", "suggested_prompts"}
-    assert assistant["assistant_description"].strip()
-    prompts = assistant["suggested_prompts"]
+def test_agent_view_is_declared_with_the_prompts_the_code_offers(manifest: dict[str, Any]) -> None:
+    features = manifest["features"]
+    assert "assistant_view" not in features  # the agent experience replaces it
+    agent = features["agent_view"]
+    assert set(agent) <= {"agent_description", "suggested_prompts"}
+    assert agent["agent_description"].strip()
+    prompts = agent["suggested_prompts"]
     assert 1 <= len(prompts) <= 4  # assistant.threads.setSuggestedPrompts takes at most four
     for prompt in prompts:
         assert set(prompt) == {"title", "message"}
-        assert prompt["title"].strip() and prompt["message"].strip()
+    # The same prompts the bot pins when it does not know which channel is in view.
+    assert prompts == suggested_prompts(None)
+    assert prompts == [dict(p) for p in STATIC_PROMPTS]
+
+
+def test_no_assistant_view_event_is_subscribed(manifest: dict[str, Any]) -> None:
+    assert not set(bot_events(manifest)) & registry.ASSISTANT_VIEW_EVENTS
+    assert "app_context_changed" in bot_events(manifest)
+
+
+def hint_of(manifest: Mapping[str, Any], name: str) -> str:
+    [command] = [c for c in commands(manifest) if c["command"] == name]
+    return str(command["usage_hint"])
+
+
+def test_recap_hint_shows_only_periods_the_command_accepts(manifest: dict[str, Any]) -> None:
+    hint = hint_of(manifest, "/recap")
+    examples = re.findall(r"\b\d+\s*[a-z]+\b", hint)
+    assert len(examples) >= 3, hint
+    for example in examples:
+        parse_duration(example)  # raises for a period /recap would refuse
+
+
+def test_summarize_hint_asks_for_the_link_it_needs(manifest: dict[str, Any]) -> None:
+    assert hint_of(manifest, "/summarize") == "[message link]"
+    with pytest.raises(ValueError):
+        parse_message_link("what to focus on")  # what the old hint invited
+
+
+def test_relaydance_hint_offers_only_what_is_implemented(manifest: dict[str, Any]) -> None:
+    """handlers/commands.py implements `/relaydance settings` and nothing else (no `help`)."""
+    options = {word.strip(" []") for word in hint_of(manifest, "/relaydance").split("|")}
+    assert options == {"settings"}
+
+
+def test_the_scopes_cover_group_dms() -> None:
+    """Recaps and summaries of a group DM call conversations.info / .members there."""
+    assert {"mpim:read", "mpim:history"} <= registry.BOT_SCOPES
 
 
 # -- Each transport ---------------------------------------------------------------------------------

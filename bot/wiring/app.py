@@ -105,6 +105,12 @@ def create_app(
     app = _bolt_app(settings, slack, identity)
     app.use(_bind_log_context)
     app.use(_refuse_malformed)  # Socket Mode's door (HTTP requests were checked by bot.wiring.intake)
+    pane = assistant.Pane(
+        slack=slack, jobs=jobs, access=access, history=stores.history, identity=identity, cache=stores.cache
+    )
+
+    async def answer_dm(team: str, channel: str, event: dict[str, Any]) -> None:
+        await pane.answer(team, channel, event, None)
 
     # Messages first: its middleware records every message before anything else sees it.
     messages.register(
@@ -116,8 +122,9 @@ def create_app(
         identity=identity,
         tasks=tasks,
         answer_other_bots=settings.answer_other_bots,
+        answer_dm=answer_dm,
     )
-    assistant.register(app, jobs=jobs, access=access, history=stores.history, identity=identity, tasks=tasks)
+    assistant.register(app, pane=pane, tasks=tasks)
     mentions.register(
         app,
         jobs=jobs,
@@ -160,6 +167,7 @@ def create_app(
         access=access,
         identity=identity,
         model=settings.relaydance_model,
+        pane=pane,
         tasks=tasks,
     )
     return app, Parts(stores=stores, tasks=tasks, jobs=jobs, stops=stops, metrics=metrics)

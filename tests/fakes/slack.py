@@ -916,7 +916,8 @@ class FakeSlack:
     def _assistant_thread_call(self, argument: str) -> Handler:
         def handle(params: Params) -> Params:
             _required(params, "channel_id", "invalid_arguments")
-            _required(params, "thread_ts", "invalid_arguments")
+            if argument != "prompts":  # agent experience: prompts pinned to the Messages tab
+                _required(params, "thread_ts", "invalid_arguments")
             if argument == "status":
                 # Required, but an empty string is valid: it clears the status indicator.
                 if params.get("status") is None:

@@ -47,10 +47,12 @@ async def test_a_new_thread_gets_prompts_including_a_recap_of_the_channel_being_
     assert all(p["title"] for p in call.params["prompts"])
 
 
-async def test_a_thread_opened_from_no_channel_gets_no_recap_prompt(bot: BotUnderTest, pane: str) -> None:
+async def test_a_thread_opened_from_no_channel_gets_prompts_naming_no_channel(
+    bot: BotUnderTest, pane: str
+) -> None:
     await bot.send(assistant_thread_started(thread_ts=pane))
     [call] = await bot.slack.wait_for("assistant.threads.setSuggestedPrompts")
-    assert call.params["prompts"] and not any("Recap" in p["message"] for p in call.params["prompts"])
+    assert call.params["prompts"] and not any("<#" in p["message"] for p in call.params["prompts"])
 
 
 async def test_a_question_shows_a_status_until_the_first_token_and_streams_into_the_thread(
@@ -111,3 +113,30 @@ async def test_a_status_slack_refuses_does_not_cost_the_answer(bot: BotUnderTest
     assert [c.status for c in bot.slack.calls_to("assistant.threads.setStatus")] == [429, 429]
     [post] = bot.slack.calls_to("chat.postMessage")
     assert bot.slack.message("D1", post.response["ts"])["text"] == "Every 90 days."
+
+
+async def test_the_channel_in_view_follows_the_panes_context_events(bot: BotUnderTest, pane: str) -> None:
+    """Apps still on assistant_view: the thread's context (started, then changed) is what
+    "recap the channel I'm viewing" recaps."""
+    bot.slack.add_channel("C2", name="random")
+    bot.slack.seed_message("C2", "lunch is at noon", user="U2")
+    started = assistant_thread_started(thread_ts=pane, context={"channel_id": "C1", "team_id": "T1"})
+    await bot.send(started)
+    changed = {
+        "type": "assistant_thread_context_changed",
+        "assistant_thread": {
+            "user_id": "U1",
+            "context": {"channel_id": "C2", "team_id": "T1", "enterprise_id": None},
+            "channel_id": "D1",
+            "thread_ts": pane,
+        },
+        "event_ts": started["event_ts"],
+    }
+    await bot.send(changed)
+    await bot.idle()
+    assert bot.slack.calls_to("chat.update") == []  # nothing rewritten to keep the context
+    bot.relay.push(Script.stream(["Lunch at noon."]))
+    await bot.send(typed(pane, "Recap the channel I'm viewing for the last 24 hours"))
+    await bot.answered(1)
+    sent = "\n".join(m["content"] for m in bot.relay.requests[0].json["messages"])
+    assert "lunch is at noon" in sent

@@ -61,23 +61,31 @@ async def test_mention_and_its_message_event_give_one_answer(bot: BotUnderTest) 
     assert len(bot.relay.requests) == 1
 
 
-async def test_a_direct_message_is_answered_at_top_level_with_the_dm_as_history(bot: BotUnderTest) -> None:
+async def test_a_direct_message_starts_a_thread_and_a_reply_there_carries_its_history(
+    bot: BotUnderTest,
+) -> None:
+    """The DM is the agent experience's Messages tab: each top-level message is a conversation of
+    its own, answered in its thread, and what is said in that thread is its history."""
     bot.slack.add_channel("D1", user="U1")
     bot.relay.push(Script.stream(["Hi ", "Ada."]), Script.stream(["Sure."]))
     first = message_event(text="hello bot", user="U1", channel="D1", channel_type="im")
     await bot.send(first)
     await bot.answered(1)
-    second = message_event(text="tell me more", user="U1", channel="D1", channel_type="im")
+    second = message_event(
+        text="tell me more", user="U1", channel="D1", channel_type="im", thread_ts=first["ts"]
+    )
     await bot.send(second)
     await bot.answered(2)
     posts = bot.slack.calls_to("chat.postMessage")
-    assert [p.params.get("thread_ts") for p in posts] == [None, None]
+    assert [p.params.get("thread_ts") for p in posts] == [first["ts"], first["ts"]]
     messages = bot.relay.requests[1].json["messages"]
     assert [(m["role"], m["content"]) for m in messages[1:]] == [
         ("user", "ada: hello bot"),
         ("assistant", "Hi Ada."),
         ("user", "ada: tell me more"),
     ]
+    statuses = [c.params for c in bot.slack.calls_to("assistant.threads.setStatus")]
+    assert {s["thread_ts"] for s in statuses} == {first["ts"]} and statuses[0]["status"]
 
 
 async def test_channel_messages_without_mention_are_recorded_not_answered(bot: BotUnderTest) -> None:

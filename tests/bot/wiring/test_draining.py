@@ -103,7 +103,8 @@ async def test_a_signal_during_start_up_stops_the_process_at_once(
     async with FakeSlack(latency=30) as slow:  # auth.test takes 30 s to answer
         process = await start([], bot_env(slow, relay, redis_url, redis_prefix, PORT="0"), tmp_path)
         async with asyncio.timeout(10):
-            while not slow.calls:
+            # The fake wakes waiters only for answered calls, and this one is held for 30 s.
+            while not slow.calls:  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
         process.send_signal(sig)
         result = await finish(process, timeout=10)
