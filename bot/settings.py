@@ -116,6 +116,7 @@ class Settings:
         signing_secret = r.secret("SLACK_SIGNING_SECRET")
         app_token = r.optional_secret("SLACK_APP_TOKEN", prefix="xapp-")
         api_key = r.secret("RELAYDANCE_API_KEY")
+        redis_url = r.redis_url("REDIS_URL")
         settings = cls(
             slack_bot_token=bot_token,
             slack_signing_secret=signing_secret,
@@ -124,7 +125,7 @@ class Settings:
             relaydance_api_key=api_key,
             relaydance_base_url=r.url("RELAYDANCE_BASE_URL", "https://relaydance.com/v1").rstrip("/"),
             relaydance_model=r.text("RELAYDANCE_MODEL", "grok-4.3"),
-            redis_url=r.redis_url("REDIS_URL"),
+            redis_url=redis_url,
             redis_prefix=r.text("REDIS_PREFIX", "rdbot"),
             redis_timeout=r.number("REDIS_TIMEOUT", 0.5, float, low=0.01, high=30),
             state_dir=Path(r.text("STATE_DIR", ".state")),
@@ -150,11 +151,18 @@ class Settings:
             log_format=r.choice("LOG_FORMAT", "TEXT", ("TEXT", "JSON")).lower(),
             secrets=tuple(
                 s.reveal() for s in (bot_token, signing_secret, app_token, api_key) if s is not None
-            ),
+            )
+            + _url_password(redis_url),
         )
         if r.errors:
             raise ConfigErrors(r.errors)
         return settings
+
+
+def _url_password(url: str | None) -> tuple[str, ...]:
+    """A password inside REDIS_URL is a secret too: logs must not show it."""
+    password = urlsplit(url).password if url else None
+    return (password,) if password else ()
 
 
 def _with_slash(url: str) -> str:

@@ -63,6 +63,7 @@ def create_app(
     tasks = tasks or TaskTracker()
     metrics = metrics or Metrics()
     stores = Stores.open(redis, settings)
+    metrics.count_redis_errors(stores.guard)
     users = UserDirectory(slack=slack, cache=stores.names)
     access = Access(slack=slack, users=users, admin_users=settings.admin_users)
     reader = ConversationReader(

@@ -11,15 +11,21 @@ per-channel settings, and Slack method names; no user, channel or message ids.
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from redis.exceptions import RedisError
 
 from bot.core.lifecycle import AnswerOutcome
+from bot.stores.guard import RedisGuard
+
+T = TypeVar("T")
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 # Seconds: the first token usually comes within 0.5–5 s; whole answers run up to minutes.
@@ -126,6 +132,31 @@ class Metrics:
 
     def redis_error(self, operation: str) -> None:
         self.redis_errors.labels(operation=operation).inc()
+
+    def count_redis_errors(self, guard: RedisGuard) -> None:
+        """Count each Redis call the guard lets fail (an error, or its time limit running out).
+
+        The guard turns failures into fallbacks, so they are seen from inside the call it runs;
+        wrapping the guard's `run` keeps the stores unaware of metrics."""
+        run = guard.run
+        limit = guard.timeout * 3  # the guard's own bound on one call
+
+        async def counted_run(op: Callable[[], Awaitable[T]], fallback: T, *, what: str = "redis") -> T:
+            async def counted() -> T:
+                began = time.monotonic()
+                try:
+                    return await op()
+                except (RedisError, OSError):
+                    self.redis_error(what)
+                    raise
+                except asyncio.CancelledError:
+                    if time.monotonic() - began >= limit * 0.99:
+                        self.redis_error(what)  # the guard's timeout, not a shutdown
+                    raise
+
+            return await run(counted, fallback, what=what)
+
+        guard.run = counted_run  # type: ignore[method-assign]
 
     # -- Slack's Web API, seen from the aiohttp session ------------------------------------------
 

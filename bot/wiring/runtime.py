@@ -152,9 +152,9 @@ async def running(settings: Settings, *, metrics: Metrics | None = None) -> Asyn
             stack.push_async_callback(runner.cleanup)
             url = await _serve(runner, settings.host, settings.port)
             log.info("listening for Slack events on %s/slack/events (HTTP mode)", url)
-        if settings.health_port is not None and (
-            settings.socket_mode or settings.health_port != settings.port
-        ):
+        # Its own listener unless it would be PORT itself (0 is a new free port each time).
+        shared_port = settings.health_port == settings.port != 0 and not settings.socket_mode
+        if settings.health_port is not None and not shared_port:
             health_runner = web.AppRunner(build_health_app(health=health, metrics=metrics), access_log=None)
             stack.push_async_callback(health_runner.cleanup)
             health_url = await _serve(health_runner, settings.host, settings.health_port)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.bot.wiring.cli import bot_env, run
+from tests.e2e_harness import bot_under_test, make_settings
 from tests.fakes.relaydance import FakeRelayDance
 from tests.fakes.slack import FakeSlack
 
@@ -120,3 +121,21 @@ async def test_doctor_lists_every_bad_setting(tmp_path: Path) -> None:
         "✗ setting PORT",
     ]
     assert "example value" in failed[0]
+
+
+async def test_healthcheck_follows_the_bots_health_in_both_modes(
+    slack: FakeSlack, relay: FakeRelayDance, redis_url: str, redis_prefix: str, tmp_path: Path
+) -> None:
+    """What the container's HEALTHCHECK runs: 0 while healthy, 1 once draining or gone."""
+    settings = make_settings(slack, relay, redis_url=redis_url, prefix=redis_prefix, health_port=0)
+    async with bot_under_test(slack, relay, settings) as bot:
+        assert bot.running.health_url is not None
+        health_port = bot.running.health_url.rsplit(":", 1)[1]
+        http_port = bot.url.rsplit(":", 1)[1]
+        assert (await run(["healthcheck"], {"HEALTH_PORT": health_port}, tmp_path)).returncode == 0
+        assert (await run(["healthcheck"], {"PORT": http_port}, tmp_path)).returncode == 0  # HTTP mode
+        bot.running.begin_shutdown()
+        refused = await run(["healthcheck"], {"HEALTH_PORT": health_port}, tmp_path)
+        assert refused.returncode == 1 and "unhealthy" in refused.stderr
+    gone = await run(["healthcheck"], {"HEALTH_PORT": health_port}, tmp_path)
+    assert gone.returncode == 1

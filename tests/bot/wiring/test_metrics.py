@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e_harness import BotUnderTest
-from tests.fakes.relaydance import Script
+from tests.e2e_harness import BotUnderTest, bot_under_test, make_settings
+from tests.fakes.relaydance import FakeRelayDance, Script
 from tests.fakes.signing import app_mention
+from tests.fakes.slack import FakeSlack
 
 
 async def scrape(bot: BotUnderTest) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -60,3 +61,17 @@ async def test_streams_in_flight_while_an_answer_streams(bot: BotUnderTest) -> N
     assert value(await scrape(bot), "relaydance_streams_in_flight") == 1
     await bot.answered(1)
     assert value(await scrape(bot), "relaydance_streams_in_flight") == 0
+
+
+async def test_redis_failures_are_counted_while_answers_go_on(
+    slack: FakeSlack, relay: FakeRelayDance, redis_prefix: str
+) -> None:
+    settings = make_settings(slack, relay, redis_url="redis://127.0.0.1:1/0", prefix=redis_prefix)
+    async with bot_under_test(slack, relay, settings) as bot:
+        relay.push(Script.stream(["Still here."]))
+        await bot.send(app_mention(text="<@UBOT> are you there?", user="U1"))
+        await bot.answered(1)
+        samples = await scrape(bot)
+    errors = sum(v for (name, _), v in samples.items() if name == "relaydance_redis_errors_total")
+    assert errors >= 1
+    assert value(samples, "relaydance_answers_total", kind="chat", outcome="answered") == 1

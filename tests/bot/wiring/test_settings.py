@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -129,3 +130,21 @@ def test_operations_settings() -> None:
         with pytest.raises(ConfigError) as caught:
             Settings.from_env({**BASE, name: bad})
         assert caught.value.name == name
+
+
+def test_a_redis_password_counts_as_a_secret() -> None:
+    s = Settings.from_env({**BASE, "REDIS_URL": "redis://:hunter2-redis@redis:6379/0"})
+    assert "hunter2-redis" in s.secrets
+
+
+def test_every_setting_is_in_the_example_file_and_the_readme() -> None:
+    """A variable the code reads but the docs never name is one nobody can find."""
+    source = (Path(__file__).resolve().parents[3] / "bot" / "settings.py").read_text()
+    names = set(re.findall(r'\br\.\w+\(\s*"([A-Z][A-Z0-9_]+)"', source))
+    assert {"SLACK_BOT_TOKEN", "SHUTDOWN_GRACE", "LOG_FORMAT"} <= names
+    example = EXAMPLE.read_text()
+    readme = (EXAMPLE.parent / "README.md").read_text()
+    missing_example = sorted(n for n in names if not re.search(rf"^#? ?{n}=", example, re.MULTILINE))
+    missing_readme = sorted(n for n in names if f"`{n}`" not in readme)
+    assert missing_example == [], "add to .env.example"
+    assert missing_readme == [], "add to README's settings table"
