@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from bot.slack.blocks import SHORTCUT_SUMMARIZE
-from bot.text.summary_prompts import parse_duration, parse_message_link
+from bot.text.user_input import parse_duration, parse_message_link
 from handlers import registry
 from handlers.assistant import STATIC_PROMPTS, suggested_prompts
 
