@@ -40,6 +40,11 @@ def bot_env(
     }
 
 
+def _coverage_env() -> dict[str, str]:
+    """Coverage's variables, so a measured test run measures the process too (nothing else leaks in)."""
+    return {key: value for key, value in os.environ.items() if key.startswith(("COVERAGE", "COV_CORE"))}
+
+
 async def start(args: list[str], env: Mapping[str, str], cwd: Path) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable,
@@ -47,7 +52,12 @@ async def start(args: list[str], env: Mapping[str, str], cwd: Path) -> asyncio.s
         "bot",
         *args,
         cwd=cwd,
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(ROOT), **env},
+        env={
+            **_coverage_env(),
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "PYTHONPATH": str(ROOT),
+            **env,
+        },
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
