@@ -43,11 +43,12 @@ BOT_SCOPES: Final[frozenset[str]] = frozenset(
         "groups:history",  # message.groups; reading private channels
         "groups:read",  # conversations.info / members of private channels
         "im:history",  # message.im; reading DMs with the bot
+        "im:read",  # conversations.info of a DM (the access check: whose DM a link points to)
         "mpim:history",  # message.mpim; reading group DMs
         "mpim:read",  # conversations.info / members of group DMs (summaries and recaps there)
         "chat:write",  # posting and editing answers, ephemeral notes
         "commands",  # the slash commands and the message shortcut
-        "users:read",  # users.info: display names, admin check
+        "users:read",  # users.info: display names, admin and guest checks
     }
 )
 """The bot token scopes the code's calls and events need (`python -m bot doctor` checks them)."""

@@ -55,7 +55,7 @@ BOT_TOKEN = "xoxb-1-fake-bot-token"
 # What the app was granted when installed; Slack lists it in every answer's `x-oauth-scopes` header.
 GRANTED_SCOPES = (
     "app_mentions:read,assistant:write,channels:history,channels:read,groups:history,groups:read,"
-    "im:history,mpim:history,mpim:read,chat:write,commands,users:read"
+    "im:history,im:read,mpim:history,mpim:read,chat:write,commands,users:read"
 )
 APP_TOKEN = "xapp-1-A1-fake-app-token"
 
