@@ -99,6 +99,8 @@ class Settings:
     health_port: int | None = None
     log_format: str = "text"
     secrets: tuple[str, ...] = field(default=(), repr=False)
+    knowledge_channels: tuple[str, ...] = ()  # channels indexed for team knowledge; () = all the bot is in
+    knowledge_threads: int = 4  # past threads put in a prompt; 0 turns team knowledge off
 
     @property
     def history_ttl_seconds(self) -> int:
@@ -153,6 +155,8 @@ class Settings:
                 s.reveal() for s in (bot_token, signing_secret, app_token, api_key) if s is not None
             )
             + _url_password(redis_url),
+            knowledge_channels=r.channel_ids("KNOWLEDGE_CHANNELS"),
+            knowledge_threads=r.number("KNOWLEDGE_THREADS", 4, int, low=0, high=10),
         )
         if r.errors:
             raise ConfigErrors(r.errors)
@@ -279,6 +283,17 @@ class _Reader:
         if value not in options:
             return self._fail(name, f"must be one of {', '.join(options)}", default)
         return value
+
+    def channel_ids(self, name: str) -> tuple[str, ...]:
+        value = self._raw(name)
+        if value is None:
+            return ()
+        ids = tuple(part.strip() for part in value.split(",") if part.strip())
+        for channel in ids:
+            if not (channel[:1] in ("C", "G", "D") and channel.isalnum() and channel.isupper()):
+                problem = f"must be Slack channel IDs separated by commas, got {_shown(channel)}"
+                return self._fail(name, problem, ())
+        return ids
 
 
 def _shown(value: str) -> str:

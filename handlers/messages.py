@@ -23,6 +23,7 @@ from bot.slack.identity import BotIdentity
 from bot.slack.messages import conversation_of, is_from_bot, stored_from_slack, team_of
 from bot.stores.channel_settings import ChannelSettings
 from bot.stores.history import HistoryStore
+from bot.stores.index import KnowledgeIndex
 from bot.stores.threads import ActiveThreads
 from bot.text.clean import clean_text
 from bot.text.slack_content import visible_text
@@ -33,6 +34,7 @@ def register(
     app: AsyncApp,
     *,
     history: HistoryStore,
+    index: KnowledgeIndex,
     threads: ActiveThreads,
     channels: ChannelSettings,
     jobs: Jobs,
@@ -48,7 +50,9 @@ def register(
             if isinstance(edited, dict) and "ts" in edited and not identity.is_self(edited):
                 # The whole edited message: an edit keeps its files and attachments.
                 text = clean_text(visible_text(edited))
-                await history.edit(conversation_of(team, channel, edited), str(edited["ts"]), text)
+                where = conversation_of(team, channel, edited)
+                await history.edit(where, str(edited["ts"]), text)
+                await index.edit(where, str(edited["ts"]), text)
             return
         if subtype == "message_deleted":
             previous = event.get("previous_message") or {}
@@ -56,12 +60,14 @@ def register(
             if deleted_ts:
                 where = conversation_of(team, channel, previous or {"ts": deleted_ts})
                 await history.delete(where, str(deleted_ts))
+                await index.remove(where, str(deleted_ts))
             return
         if identity.is_self(event):
             return  # our answers are recorded whole when they finish
         message = stored_from_slack(event, identity)
         if message is not None:
             await history.record(conversation_of(team, channel, event), message)
+            await index.index_message(conversation_of(team, channel, event), message)
 
     async def record_first(body: dict[str, Any], next: Callable[[], Awaitable[None]]) -> None:  # noqa: A002
         event = body.get("event") if body.get("type") == "event_callback" else None

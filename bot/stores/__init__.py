@@ -14,6 +14,7 @@ from bot.stores.dedupe import Dedupe
 from bot.stores.feedback import Feedback
 from bot.stores.guard import RedisGuard, ping
 from bot.stores.history import HistoryStore
+from bot.stores.index import KnowledgeIndex
 from bot.stores.names import NameCache
 from bot.stores.threads import ActiveThreads
 from bot.stores.usage import UsageLedger
@@ -32,6 +33,7 @@ class Stores:
     answers: AnswerRecords
     feedback: Feedback
     usage: UsageLedger
+    index: KnowledgeIndex
 
     @classmethod
     def open(cls, redis: aioredis.Redis, settings: Settings) -> Stores:
@@ -52,6 +54,9 @@ class Stores:
             answers=AnswerRecords(redis, guard, prefix=prefix, ttl_seconds=ttl),
             feedback=Feedback(redis, guard, prefix=prefix, ttl_seconds=ttl),
             usage=UsageLedger(redis, guard, prefix=prefix),
+            index=KnowledgeIndex(
+                redis, guard, prefix=prefix, ttl_seconds=ttl, channels=settings.knowledge_channels
+            ),
         )
 
     async def ping(self) -> bool:

@@ -117,6 +117,7 @@ def create_app(
     messages.register(
         app,
         history=stores.history,
+        index=stores.index,
         threads=stores.threads,
         channels=stores.channels,
         jobs=jobs,

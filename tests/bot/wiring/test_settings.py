@@ -64,6 +64,8 @@ def test_values_are_parsed() -> None:
         ({"EDIT_INTERVAL": "0"}, "EDIT_INTERVAL"),
         ({"FOLLOWUPS_WITHOUT_MENTION": "maybe"}, "FOLLOWUPS_WITHOUT_MENTION"),
         ({"LOG_LEVEL": "chatty"}, "LOG_LEVEL"),
+        ({"KNOWLEDGE_CHANNELS": "C1,#ops"}, "KNOWLEDGE_CHANNELS"),
+        ({"KNOWLEDGE_THREADS": "11"}, "KNOWLEDGE_THREADS"),
     ],
 )
 def test_bad_values_name_the_variable(changes: dict[str, str], name: str) -> None:
@@ -148,3 +150,10 @@ def test_every_setting_is_in_the_example_file_and_the_readme() -> None:
     missing_readme = sorted(n for n in names if f"`{n}`" not in readme)
     assert missing_example == [], "add to .env.example"
     assert missing_readme == [], "add to README's settings table"
+
+
+def test_knowledge_settings() -> None:
+    s = Settings.from_env({**BASE, "KNOWLEDGE_CHANNELS": " C1, G22 ,", "KNOWLEDGE_THREADS": "0"})
+    assert s.knowledge_channels == ("C1", "G22")
+    assert s.knowledge_threads == 0
+    assert Settings.from_env(BASE).knowledge_channels == ()
