@@ -80,6 +80,7 @@ class SettingsModal:
                 "model": s.relaydance_model,
                 "temperature": s.temperature,
                 "followups": s.followups_without_mention,
+                "knowledge": s.knowledge_threads > 0,
             },
             models=await self.models(),
         )

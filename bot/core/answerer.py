@@ -18,6 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import log_context
 from bot.core.archive import AnswerArchive
+from bot.core.knowledge import Citations
 from bot.core.lifecycle import AnswerLifecycle, AnswerOutcome, NotPosted
 from bot.core.question import PromptBuilder, Question
 from bot.core.stop import StopRegistry
@@ -75,6 +76,7 @@ class Answerer:
         *,
         on_first_token: Callable[[], Awaitable[None]] | None = None,
         record_in: Conversation | None = None,
+        citations: Citations | None = None,
     ) -> AnswerOutcome:
         """Answer `question` in its thread; with `record_in`, first record the question there
         (once the placeholder is up, so the placeholder waits for nothing)."""
@@ -116,6 +118,8 @@ class Answerer:
                     max_tokens=self._max_tokens,
                 )
                 await run.stream(self._llm.stream_chat(request), on_first_token=on_first_token)
+                if citations is not None and (footer := citations.footer(reply.text)):
+                    reply.append(footer)  # the threads the answer used, as links
         except NotPosted as exc:
             log.warning("could not post in %s: %s", conv.channel, exc.error)
             return lifecycle.outcome

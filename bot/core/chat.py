@@ -3,25 +3,48 @@
 from __future__ import annotations
 
 from bot.core.context import ConversationReader
+from bot.core.knowledge import Asking, Citations, Knowledge, insert
 from bot.core.question import PromptBuilder, Question
 from bot.model import StoredMessage
 from bot.slack.identity import BotIdentity
 from bot.slack.renderer import StreamingReply
 from bot.stores.channel_settings import Effective
-from bot.text.prompt import Turn, build_messages
+from bot.text.knowledge_prompt import knowledge_block
+from bot.text.prompt import Turn, build_messages, estimate_tokens
 from bot.text.slack_markup import slack_to_plain
 
 
 def chat_prompt(
-    reader: ConversationReader, identity: BotIdentity, question: Question, *, budget_tokens: int
+    reader: ConversationReader,
+    identity: BotIdentity,
+    question: Question,
+    *,
+    budget_tokens: int,
+    knowledge: Knowledge | None = None,
+    citations: Citations | None = None,
 ) -> PromptBuilder:
     async def build(_: StreamingReply, config: Effective) -> list[dict[str, str]]:
         history = await reader.read(question.conversation, question.message)
         names = await reader.names(question.conversation.team, history)
         turns = [_turn(m, names, identity) for m in history]
-        return build_messages(
-            config.system_prompt, [t for t in turns if t.text.strip()], budget_tokens=budget_tokens
+        sources = []
+        if knowledge is not None and config.knowledge and question.asked_by:
+            conv = question.conversation
+            sources = await knowledge.find(
+                Asking(
+                    team=conv.team,
+                    asker=question.asked_by,
+                    posted_in=conv.channel,
+                    text=question.message.text,
+                    exclude=frozenset({(conv.channel, conv.thread_ts or question.message.ts)}),
+                )
+            )
+        # The conversation keeps the budget the past threads leave.
+        room = budget_tokens - (estimate_tokens(knowledge_block(sources)) if sources else 0)
+        messages = build_messages(
+            config.system_prompt, [t for t in turns if t.text.strip()], budget_tokens=max(room, 200)
         )
+        return insert(messages, sources, citations)
 
     return build
 

@@ -14,6 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.core.answerer import Answerer
 from bot.core.chat import chat_prompt
 from bot.core.context import ConversationReader
+from bot.core.knowledge import Citations, Knowledge
 from bot.core.question import Question
 from bot.core.summaries import ask_prompt, channel_sources, map_reduce_prompt, thread_sources
 from bot.core.tasks import TaskTracker
@@ -48,6 +49,7 @@ class Jobs:
         identity: BotIdentity,
         budget_tokens: int,
         ask_context_messages: int,
+        knowledge: Knowledge | None = None,
     ) -> None:
         self._answerer = answerer
         self._reader = reader
@@ -58,6 +60,7 @@ class Jobs:
         self._identity = identity
         self._budget = budget_tokens
         self._ask_context = ask_context_messages
+        self._knowledge = knowledge
 
     async def claim(self, team: str, channel: str, ts: str, *, event_id: str | None = None) -> bool:
         """True once per event and per message (Slack may deliver either twice)."""
@@ -86,10 +89,20 @@ class Jobs:
         record_in: Conversation | None = None,
         on_first_token: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        prompt = chat_prompt(self._reader, self._identity, question, budget_tokens=self._budget)
+        citations = Citations()
+        prompt = chat_prompt(
+            self._reader,
+            self._identity,
+            question,
+            budget_tokens=self._budget,
+            knowledge=self._knowledge,
+            citations=citations,
+        )
         self._spawn(
             f"answer:{question.conversation.channel}:{question.message.ts}",
-            self._answerer.answer(question, prompt, record_in=record_in, on_first_token=on_first_token),
+            self._answerer.answer(
+                question, prompt, record_in=record_in, on_first_token=on_first_token, citations=citations
+            ),
         )
 
     def summary(self, replay: SummaryReplay, *, team: str, asker: str) -> None:
@@ -156,6 +169,7 @@ class Jobs:
             replay=replay,
             asker=asker,
         )
+        citations = Citations()
         prompt = ask_prompt(
             self._reader,
             self._identity,
@@ -164,8 +178,14 @@ class Jobs:
             asker_name=replay.asker_name,
             context_messages=self._ask_context,
             question_ts=replay.question_ts,
+            knowledge=self._knowledge,
+            asker=asker,
+            citations=citations,
         )
-        self._spawn(f"ask:{channel}:{replay.question_ts}", self._answerer.answer(question, prompt))
+        self._spawn(
+            f"ask:{channel}:{replay.question_ts}",
+            self._answerer.answer(question, prompt, citations=citations),
+        )
 
     def replay(self, record: AnswerRecord, user: str) -> None:
         """Run the same request again (Regenerate), as asked by `user`."""

@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from bot.core.context import ConversationReader
+from bot.core.knowledge import Asking, Citations, Knowledge
 from bot.core.question import PromptBuilder
 from bot.llm.client import ChatRequest, RelayDanceClient
 from bot.model import Conversation, StoredMessage
@@ -152,8 +153,12 @@ def ask_prompt(
     asker_name: str,
     context_messages: int,
     question_ts: str | None = None,
+    knowledge: Knowledge | None = None,
+    asker: str | None = None,
+    citations: Citations | None = None,
 ) -> PromptBuilder:
-    """/ask: the question plus the channel's recent messages (not the question itself) as context."""
+    """/ask: the question plus the channel's recent messages (not the question itself) as context,
+    and with `knowledge`, the past threads that match it."""
 
     async def build(_: StreamingReply, config: Effective) -> list[dict[str, str]]:
         recent: list[StoredMessage] = []
@@ -167,9 +172,14 @@ def ask_prompt(
         system = config.system_prompt
         if lines:
             system += "\n\nRecent messages in this channel, for context:\n" + "\n".join(lines)
-        return [
+        messages = [
             {"role": "system", "content": system},
             {"role": "user", "content": f"{asker_name}: {question}"},
         ]
+        if knowledge is None or not config.knowledge or not asker:
+            return messages
+        exclude = frozenset({(conv.channel, question_ts)}) if question_ts else frozenset()
+        asking = Asking(team=conv.team, asker=asker, posted_in=conv.channel, text=question, exclude=exclude)
+        return await knowledge.augment(messages, asking, citations)
 
     return build

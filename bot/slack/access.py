@@ -12,7 +12,8 @@ cannot read enters a prompt, and nothing is posted there. The rules:
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -21,6 +22,15 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.slack.users import UserDirectory
 
 INVITE = "Invite me there first (`/invite @RelayDance`)."
+GUEST_CHECK_MEMBERS = 200  # a larger channel is assumed to hold a guest (checking costs a call each)
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelView:
+    """What a conversation is, for deciding where its text may be shown."""
+
+    kind: Literal["public", "private", "im"]  # private: private channels and group DMs
+    name: str
 
 
 class Access:
@@ -80,3 +90,36 @@ class Access:
 
     async def may_change_settings(self, user: str) -> bool:
         return await self.is_admin(user)
+
+    async def view(self, channel: str) -> ChannelView | None:
+        """What `channel` is (None when the bot cannot read it or Slack could not say)."""
+        info, problem = await self._channel(channel)
+        if problem is not None:
+            return None
+        if info.get("is_im"):
+            return ChannelView("im", "a direct message")
+        private = bool(info.get("is_private") or info.get("is_group") or info.get("is_mpim"))
+        return ChannelView("private" if private else "public", str(info.get("name") or channel))
+
+    async def has_guests(self, channel: str, *, besides: Collection[str] = ()) -> bool:
+        """Whether a guest may be among `channel`'s members other than `besides` (the bot itself);
+        unknown, or too many members to check, counts as yes."""
+        members: list[str] = []
+        cursor: str | None = None
+        try:
+            while True:
+                page = await self._slack.conversations_members(channel=channel, limit=500, cursor=cursor)
+                members.extend(str(m) for m in page.get("members") or ())
+                cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+                if not cursor or len(members) > GUEST_CHECK_MEMBERS:
+                    break
+        except (SlackApiError, aiohttp.ClientError, TimeoutError):
+            return True
+        if len(members) > GUEST_CHECK_MEMBERS:
+            return True
+        for member in members:
+            if member in besides:
+                continue
+            if (await self._users.standing(member)).guest:
+                return True
+        return False

@@ -23,6 +23,7 @@ from bot.text.mrkdwn import escape_mrkdwn
 __all__ = [
     "ACTION_OPEN_SETTINGS",
     "BLOCK_FOLLOWUPS",
+    "BLOCK_KNOWLEDGE",
     "BLOCK_MODEL",
     "BLOCK_SYSTEM_PROMPT",
     "BLOCK_TEMPERATURE",
@@ -31,6 +32,7 @@ __all__ = [
     "FOLLOWUPS_ON",
     "HOME_CHANNELS_SHOWN",
     "INPUT_FOLLOWUPS",
+    "INPUT_KNOWLEDGE",
     "INPUT_MODEL",
     "INPUT_SYSTEM_PROMPT",
     "INPUT_TEMPERATURE",
@@ -55,10 +57,12 @@ BLOCK_SYSTEM_PROMPT: Final = "settings_system_prompt"
 BLOCK_MODEL: Final = "settings_model"
 BLOCK_TEMPERATURE: Final = "settings_temperature"
 BLOCK_FOLLOWUPS: Final = "settings_followups"
+BLOCK_KNOWLEDGE: Final = "settings_knowledge"
 INPUT_SYSTEM_PROMPT: Final = "system_prompt"
 INPUT_MODEL: Final = "model"
 INPUT_TEMPERATURE: Final = "temperature"
 INPUT_FOLLOWUPS: Final = "followups"
+INPUT_KNOWLEDGE: Final = "knowledge"
 
 MODEL_DEFAULT: Final = "__default__"
 """Value of the model menu's "use the default" option (no model name starts with two underscores)."""
@@ -78,7 +82,7 @@ _MENU_OPTIONS_MAX: Final = 100
 _OPTION_TEXT_MAX: Final = 75
 _OPTION_VALUE_MAX: Final = 150
 _PLACEHOLDER_MAX: Final = 150
-_SETTING_KEYS: Final = ("system_prompt", "model", "temperature", "followups")
+_SETTING_KEYS: Final = ("system_prompt", "model", "temperature", "followups", "knowledge")
 
 
 # -- App Home ----------------------------------------------------------------------------------------
@@ -185,7 +189,8 @@ def settings_modal(
 ) -> Block:
     """The channel settings modal (`callback_id=SETTINGS_MODAL`, `private_metadata` = channel id).
 
-    `current` and `defaults` have the keys `system_prompt`, `model`, `temperature` and `followups`
+    `current` and `defaults` have the keys `system_prompt`, `model`, `temperature`, `followups`
+    and `knowledge`
     (a `ChannelConfig` as a mapping, e.g. `dataclasses.asdict`); a None in `current` means "use the
     default", and the inputs start empty (or on "Default") for it, so saving unchanged keeps it so.
     `models` fills the model menu after a "Default" option; the current model is offered even if
@@ -231,6 +236,13 @@ def settings_modal(
         _option("Off: answer only when mentioned", FOLLOWUPS_OFF),
     ]
     initial_followups = followup_options[0 if followups is None else 1 if followups else 2]
+    knowledge = current.get("knowledge")
+    knowledge_options = [
+        _option(f"Default ({'on' if defaults.get('knowledge') else 'off'})", FOLLOWUPS_DEFAULT),
+        _option("On: answer from past threads people may see, with links", FOLLOWUPS_ON),
+        _option("Off: answer from this conversation only", FOLLOWUPS_OFF),
+    ]
+    initial_knowledge = knowledge_options[0 if knowledge is None else 1 if knowledge else 2]
 
     blocks: list[Block] = [
         {
@@ -278,6 +290,17 @@ def settings_modal(
                 "initial_option": initial_followups,
             },
         },
+        {
+            "type": "input",
+            "block_id": BLOCK_KNOWLEDGE,
+            "label": plain_text("Team knowledge"),
+            "element": {
+                "type": "radio_buttons",
+                "action_id": INPUT_KNOWLEDGE,
+                "options": knowledge_options,
+                "initial_option": initial_knowledge,
+            },
+        },
     ]
     return {
         "type": "modal",
@@ -319,6 +342,8 @@ def parse_settings_submission(values: Mapping[str, Any]) -> tuple[dict[str, obje
 
     followups = _selected_value(values, BLOCK_FOLLOWUPS, INPUT_FOLLOWUPS)
     settings["followups"] = {FOLLOWUPS_ON: True, FOLLOWUPS_OFF: False}.get(followups or "")
+    knowledge = _selected_value(values, BLOCK_KNOWLEDGE, INPUT_KNOWLEDGE)
+    settings["knowledge"] = {FOLLOWUPS_ON: True, FOLLOWUPS_OFF: False}.get(knowledge or "")
 
     return settings, errors
 

@@ -19,6 +19,7 @@ class ChannelConfig:
     model: str | None = None
     temperature: float | None = None
     followups: bool | None = None
+    knowledge: bool | None = None  # search past threads for answers here
 
     def dumps(self) -> str:
         return json.dumps(asdict(self))
@@ -28,11 +29,13 @@ class ChannelConfig:
         data = json.loads(raw)
         temperature = data.get("temperature")
         followups = data.get("followups")
+        knowledge = data.get("knowledge")
         return cls(
             system_prompt=data.get("system_prompt") or None,
             model=data.get("model") or None,
             temperature=float(temperature) if temperature is not None else None,
             followups=bool(followups) if followups is not None else None,
+            knowledge=bool(knowledge) if knowledge is not None else None,
         )
 
 
@@ -44,6 +47,7 @@ class Effective:
     model: str
     temperature: float | None
     followups: bool
+    knowledge: bool = True
 
 
 def effective(settings: Settings, config: ChannelConfig) -> Effective:
@@ -52,6 +56,7 @@ def effective(settings: Settings, config: ChannelConfig) -> Effective:
         model=config.model or settings.relaydance_model,
         temperature=config.temperature if config.temperature is not None else settings.temperature,
         followups=config.followups if config.followups is not None else settings.followups_without_mention,
+        knowledge=config.knowledge if config.knowledge is not None else settings.knowledge_threads > 0,
     )
 
 

@@ -23,6 +23,7 @@ from bot.core.answerer import Answerer
 from bot.core.archive import AnswerArchive
 from bot.core.context import ConversationReader
 from bot.core.jobs import Jobs
+from bot.core.knowledge import Knowledge
 from bot.core.stop import StopRegistry
 from bot.core.tasks import TaskTracker
 from bot.llm.client import RelayDanceClient
@@ -99,6 +100,14 @@ def create_app(
         identity=identity,
         budget_tokens=settings.history_budget_tokens,
         ask_context_messages=settings.ask_context_messages,
+        knowledge=Knowledge(
+            index=stores.index,
+            history=stores.history,
+            reader=reader,
+            access=access,
+            identity=identity,
+            threads=settings.knowledge_threads,
+        ),
     )
     modal = settings_modal.SettingsModal(
         slack=slack, llm=llm, channels=stores.channels, cache=stores.cache, settings=settings

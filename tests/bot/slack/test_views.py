@@ -10,6 +10,7 @@ from bot.slack.blocks import Block
 from bot.slack.views import (
     ACTION_OPEN_SETTINGS,
     BLOCK_FOLLOWUPS,
+    BLOCK_KNOWLEDGE,
     BLOCK_MODEL,
     BLOCK_SYSTEM_PROMPT,
     BLOCK_TEMPERATURE,
@@ -29,6 +30,7 @@ DEFAULTS: Mapping[str, object] = {
     "model": "grok-4.3",
     "temperature": None,
     "followups": True,
+    "knowledge": True,
 }
 MODELS = ["grok-4.3", "grok-4.3-mini", "grok-code"]
 
@@ -136,7 +138,13 @@ def test_modal_identifies_itself_and_its_channel() -> None:
     assert view["private_metadata"] == "C123"
     assert "<#C123|general>" in texts(view)
     input_ids = [block["block_id"] for block in view["blocks"] if block["type"] == "input"]
-    assert input_ids == [BLOCK_SYSTEM_PROMPT, BLOCK_MODEL, BLOCK_TEMPERATURE, BLOCK_FOLLOWUPS]
+    assert input_ids == [
+        BLOCK_SYSTEM_PROMPT,
+        BLOCK_MODEL,
+        BLOCK_TEMPERATURE,
+        BLOCK_FOLLOWUPS,
+        BLOCK_KNOWLEDGE,
+    ]
 
 
 def test_channel_name_is_escaped() -> None:
@@ -148,6 +156,8 @@ ROUND_TRIPS = [
     ChannelConfig(system_prompt="Answer like a pirate.\nKeep it short.", model="grok-code", temperature=0.7),
     ChannelConfig(temperature=0.0, followups=False),
     ChannelConfig(temperature=2.0, followups=True),
+    ChannelConfig(knowledge=False),
+    ChannelConfig(followups=False, knowledge=True),
     ChannelConfig(temperature=1e-05, model="grok-4.3"),
     ChannelConfig(model="retired-model", system_prompt="p" * SYSTEM_PROMPT_LIMIT),
 ]
@@ -248,7 +258,7 @@ def test_system_prompt_is_stripped_and_blank_means_default() -> None:
 
 def test_missing_state_means_defaults() -> None:
     assert parse_settings_submission({}) == (
-        dict.fromkeys(("system_prompt", "model", "temperature", "followups")),
+        dict.fromkeys(("system_prompt", "model", "temperature", "followups", "knowledge")),
         {},
     )
 

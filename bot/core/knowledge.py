@@ -1,0 +1,128 @@
+"""Team knowledge in answers: the past threads that match a question, limited to what the asker
+and the answer's readers may see, put in the prompt; the answer then lists the ones it used.
+
+Retrieval comes first and costs one index search plus one history read per thread kept; it
+runs once the placeholder is up, inside the prompt builder, like the rest of the prompt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from bot.core.context import ConversationReader
+from bot.slack.access import Access
+from bot.slack.audience import Audience
+from bot.slack.identity import BotIdentity
+from bot.stores.history import HistoryStore
+from bot.stores.index import Hit, KnowledgeIndex
+from bot.text.knowledge_prompt import Source, knowledge_block, sources_footer
+from bot.text.slack_markup import slack_to_plain
+
+CANDIDATES = 24  # hits read from the index before the permission filter
+
+
+@dataclass(slots=True)
+class Citations:
+    """The threads one answer's prompt quoted, to list once the answer is written."""
+
+    sources: list[Source] = field(default_factory=list)
+
+    def footer(self, answer: str) -> str:
+        return sources_footer(answer, self.sources)
+
+
+@dataclass(frozen=True, slots=True)
+class Asking:
+    """Who asks what, and where the answer will be read."""
+
+    team: str
+    asker: str
+    posted_in: str
+    text: str
+    exclude: frozenset[tuple[str, str]] = frozenset()  # (channel, thread_ts) already in the prompt
+
+
+class Knowledge:
+    def __init__(
+        self,
+        *,
+        index: KnowledgeIndex,
+        history: HistoryStore,
+        reader: ConversationReader,
+        access: Access,
+        identity: BotIdentity,
+        threads: int,
+    ) -> None:
+        self._index = index
+        self._history = history
+        self._reader = reader
+        self._access = access
+        self._identity = identity
+        self.threads = threads
+
+    async def find(self, asking: Asking) -> list[Source]:
+        """The best threads for the question that everyone reading the answer may see."""
+        if self.threads <= 0 or not asking.asker:
+            return []
+        hits = await self._index.search(asking.team, asking.text, limit=CANDIDATES)
+        audience = Audience(
+            self._access, asker=asking.asker, posted_in=asking.posted_in, bot_user=self._identity.user_id
+        )
+        kept: list[Hit] = []
+        for hit in hits:
+            if (hit.channel, hit.thread_ts) in asking.exclude:
+                continue
+            if await audience.allows(hit.channel):
+                kept.append(hit)
+                if len(kept) == self.threads:
+                    break
+        texts = await asyncio.gather(*(self._thread_text(hit) for hit in kept))
+        sources: list[Source] = []
+        for hit, text in zip(kept, texts, strict=True):
+            view = await audience.view(hit.channel)
+            if text and view is not None:
+                sources.append(
+                    Source(
+                        number=len(sources) + 1,
+                        channel=hit.channel,
+                        channel_name=view.name,
+                        thread_ts=hit.thread_ts,
+                        permalink=self._identity.permalink(hit.channel, hit.thread_ts),
+                        text=text,
+                        score=hit.score,
+                    )
+                )
+        return sources
+
+    async def _thread_text(self, hit: Hit) -> str:
+        snapshot = await self._history.load(hit.conversation)
+        if snapshot is None:
+            return ""
+        people = [m for m in snapshot.messages if not m.own and m.text.strip()]
+        names = await self._reader.names(hit.team, people)
+        lines = []
+        for m in people:
+            author = names.get(m.user or "", m.user) if m.user else "a bot"
+            lines.append(
+                f"{author}: {slack_to_plain(m.text, names=names, bot_user_id=self._identity.user_id)}"
+            )
+        return "\n".join(lines)
+
+    async def augment(
+        self, messages: list[dict[str, str]], asking: Asking, citations: Citations | None
+    ) -> list[dict[str, str]]:
+        """`messages` with the threads found for `asking` just before the question."""
+        return insert(messages, await self.find(asking), citations)
+
+
+def insert(
+    messages: list[dict[str, str]], sources: list[Source], citations: Citations | None
+) -> list[dict[str, str]]:
+    """`messages` with the knowledge block as a user message just before the last (the question)."""
+    if not sources:
+        return messages
+    if citations is not None:
+        citations.sources = sources
+    block = {"role": "user", "content": knowledge_block(sources)}
+    return [*messages[:-1], block, messages[-1]] if len(messages) > 1 else [*messages, block]
