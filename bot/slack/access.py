@@ -11,6 +11,7 @@ cannot read enters a prompt, and nothing is posted there. The rules:
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -23,6 +24,7 @@ from bot.slack.users import UserDirectory
 
 INVITE = "Invite me there first (`/invite @RelayDance`)."
 GUEST_CHECK_MEMBERS = 200  # a larger channel is assumed to hold a guest (checking costs a call each)
+GUEST_CHECK_BATCH = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,9 +119,10 @@ class Access:
             return True
         if len(members) > GUEST_CHECK_MEMBERS:
             return True
-        for member in members:
-            if member in besides:
-                continue
-            if (await self._users.standing(member)).guest:
+        others = [m for m in members if m not in besides]
+        for start in range(0, len(others), GUEST_CHECK_BATCH):  # users.info is Tier 4: batches are fine
+            batch = others[start : start + GUEST_CHECK_BATCH]
+            standings = await asyncio.gather(*(self._users.standing(m) for m in batch))
+            if any(s.guest for s in standings):
                 return True
         return False

@@ -31,7 +31,8 @@ from bot.text.terms import query_terms, term_counts
 
 K1 = 1.2
 B = 0.75
-POSTINGS_PER_TERM = 400  # a term's postings read per channel, highest frequency first
+POSTINGS_PER_TERM = 400  # a rare term's postings read per channel, highest frequency first
+RARE_FRACTION = 0.02  # terms in more of the threads searched are only scored, not used to find
 TOTAL = "_total"
 PRUNE_EVERY = 60.0  # seconds between expiry sweeps of one channel (per process)
 PRUNE_BATCH = 50
@@ -231,43 +232,81 @@ class KnowledgeIndex:
         return await self._guard.run(op, [], what="index search")
 
     async def _search(self, team: str, words: list[str], where: list[str], limit: int) -> list[Hit]:
+        """Two round trips, then a third: sizes (document frequencies, lengths); the postings of
+        the rarer terms, which find the candidates; the common terms' frequencies for those
+        candidates only. A term in most threads adds little to BM25, so reading all its
+        postings would cost more than it tells."""
         async with self._r.pipeline(transaction=False) as pipe:
             for channel in where:
                 pipe.hlen(self._len_key(team, channel))
                 pipe.hget(self._len_key(team, channel), TOTAL)
                 for term in words:
-                    key = self._term_key(team, channel, term)
-                    pipe.zcard(key)
-                    pipe.zrevrange(key, 0, POSTINGS_PER_TERM - 1, withscores=True)
-            results = await pipe.execute()
-        docs = 0
-        tokens = 0
+                    pipe.zcard(self._term_key(team, channel, term))
+            sizes = await pipe.execute()
+        docs = tokens = 0
         df: Counter[str] = Counter()
-        postings: dict[tuple[str, str], dict[str, float]] = {}  # (channel, thread) -> term -> tf
+        per_channel: dict[tuple[str, str], int] = {}
         i = 0
         for channel in where:
-            count, total = int(results[i]), int(results[i + 1] or 0)
+            count, total = int(sizes[i]), int(sizes[i + 1] or 0)
             docs += max(count - (1 if total else 0), 0)
             tokens += total
             i += 2
             for term in words:
-                df[term] += int(results[i])
-                for thread, tf in results[i + 1]:
-                    postings.setdefault((channel, str(thread)), {})[term] = float(tf)
-                i += 2
-        if not postings or docs <= 0:
+                per_channel[(channel, term)] = n = int(sizes[i])
+                df[term] += n
+                i += 1
+        present = [t for t in words if df[t]]
+        if not present or docs <= 0:
             return []
+        ordered = sorted(present, key=lambda t: df[t])
+        rare = [t for t in ordered if df[t] <= max(RARE_FRACTION * docs, POSTINGS_PER_TERM)] or ordered[:1]
+        common = [t for t in present if t not in rare]
+        postings: dict[tuple[str, str], dict[str, float]] = {}  # (channel, thread) -> term -> tf
+        async with self._r.pipeline(transaction=False) as pipe:
+            asked = [(c, t) for c in where for t in rare if per_channel[(c, t)]]
+            for channel, term in asked:
+                pipe.zrevrange(self._term_key(team, channel, term), 0, POSTINGS_PER_TERM - 1, withscores=True)
+            for (channel, term), found in zip(asked, await pipe.execute(), strict=True):
+                for thread, tf in found:
+                    postings.setdefault((channel, str(thread)), {})[term] = float(tf)
+        if not postings:
+            return []
+        await self._common_frequencies(team, common, per_channel, postings)
         avgdl = max(tokens / docs, 1.0)
         lengths = await self._lengths(team, list(postings))
-        idf = {t: math.log(1 + (docs - df[t] + 0.5) / (df[t] + 0.5)) for t in words if df[t]}
+        idf = {t: math.log(1 + (docs - df[t] + 0.5) / (df[t] + 0.5)) for t in present}
         hits = []
         for (channel, thread), tfs in postings.items():
             dl = lengths.get((channel, thread), avgdl)
             norm = K1 * (1 - B + B * dl / avgdl)
-            score = sum(idf[t] * tf * (K1 + 1) / (tf + norm) for t, tf in tfs.items() if t in idf)
+            score = sum(idf[t] * tf * (K1 + 1) / (tf + norm) for t, tf in tfs.items())
             hits.append(Hit(team, channel, thread, score))
         hits.sort(key=lambda h: (-h.score, h.channel, h.thread_ts))
         return hits[:limit]
+
+    async def _common_frequencies(
+        self,
+        team: str,
+        common: list[str],
+        per_channel: dict[tuple[str, str], int],
+        postings: dict[tuple[str, str], dict[str, float]],
+    ) -> None:
+        """Fill in the common terms' frequencies for the candidates found by the rare ones."""
+        by_channel: dict[str, list[str]] = {}
+        for channel, thread in postings:
+            by_channel.setdefault(channel, []).append(thread)
+        asked = [(c, t) for c in by_channel for t in common if per_channel[(c, t)]]
+        if not asked:
+            return
+        async with self._r.pipeline(transaction=False) as pipe:
+            for channel, term in asked:
+                pipe.zmscore(self._term_key(team, channel, term), by_channel[channel])
+            results = await pipe.execute()
+        for (channel, term), scores in zip(asked, results, strict=True):
+            for thread, tf in zip(by_channel[channel], scores, strict=True):
+                if tf is not None:
+                    postings[(channel, thread)][term] = float(tf)
 
     async def _lengths(self, team: str, keys: list[tuple[str, str]]) -> dict[tuple[str, str], float]:
         by_channel: dict[str, list[str]] = {}

@@ -1,0 +1,179 @@
+"""`python -m bench.knowledge` (or `scripts/bench-knowledge`): how well team knowledge finds the
+threads that answer people's questions, whether it ever shows a thread to someone who may not
+see it, how long retrieval takes and how big the index is.
+
+It builds a synthetic workspace (bench/knowledge/workspace.py, deterministic from `--seed`),
+records every message the way the bot's message middleware does (history + index) into a
+throwaway redis-server, serves the workspace's channels, members and guests from the fake Slack
+of tests/fakes, and runs the bot's own retrieval (`bot.core.knowledge.Knowledge.find`: index
+search, permission filter with its Slack calls, thread reads) for every question.
+A measurement, not a test: it exits 0 whether or not the targets are met.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import redis.asyncio as aioredis
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bench.knowledge.workspace import Workspace, add_filler, build
+from bot.core.context import ConversationReader
+from bot.core.knowledge import Asking, Knowledge
+from bot.model import Conversation, StoredMessage
+from bot.settings import Secret, Settings
+from bot.slack.access import Access
+from bot.slack.identity import BotIdentity
+from bot.slack.users import UserDirectory
+from bot.stores import Stores
+from bot.text.knowledge_prompt import cited
+from bot.wiring.embedded_redis import EmbeddedRedis
+from tests.fakes.slack import FakeSlack
+
+TEAM = "T1"
+TARGETS = {"recall@5": ">= 0.9", "leaks": "0", "p50 ms": "<= 50", "index MB / 1k messages": "<= 1"}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="scripts/bench-knowledge", description=(__doc__ or "").splitlines()[0])
+    p.add_argument("--seed", type=int, default=7, help="workspace seed (default 7)")
+    p.add_argument("--messages", type=int, default=100_000, help="messages indexed in all (default 100000)")
+    p.add_argument("--rounds", type=int, default=3, help="times each question is timed (default 3)")
+    return p.parse_args(argv)
+
+
+def seed_slack(slack: FakeSlack, ws: Workspace) -> None:
+    for user in ws.users:
+        slack.add_user(user, f"person{user[1:]}")["is_restricted"] = user in ws.guests
+    for cid, name in ws.channels.items():
+        slack.add_channel(
+            cid, name=name, is_private=cid in ws.private, members=[*ws.members[cid], slack.bot_user_id]
+        )
+    for user, dm in ws.dms.items():
+        slack.add_channel(dm, user=user)
+
+
+async def record_all(stores: Stores, ws: Workspace) -> float:
+    """Every message through history and index, as the middleware records them; seconds taken."""
+    started = time.perf_counter()
+    pending = []
+    for thread in ws.threads:
+        for m in thread.messages:
+            conv = Conversation(TEAM, thread.channel, m.thread_ts)
+            message = StoredMessage(ts=m.ts, text=m.text, user=m.user, thread_ts=m.thread_ts)
+            pending.append((conv, message))
+    for start in range(0, len(pending), 32):
+        batch = pending[start : start + 32]
+        await asyncio.gather(*(stores.history.record(c, m) for c, m in batch))
+        await asyncio.gather(*(stores.index.index_message(c, m) for c, m in batch))
+    return time.perf_counter() - started
+
+
+async def key_bytes(redis: aioredis.Redis, pattern: str) -> int:
+    total = 0
+    async for key in redis.scan_iter(match=pattern, count=2000):
+        total += int(await redis.memory_usage(key, samples=0) or 0)
+    return total
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def main(args: argparse.Namespace) -> None:
+    ws = build(args.seed)
+    facts = sum(t.fact is not None for t in ws.threads)
+    add_filler(ws, args.seed, total_messages=args.messages)
+    with tempfile.TemporaryDirectory(prefix="rdbench-kx-") as redis_dir:
+        server = EmbeddedRedis(Path(redis_dir), persistent=False)
+        url = await server.start()
+        try:
+            async with FakeSlack() as slack:
+                seed_slack(slack, ws)
+                await run(args, ws, facts, slack, url)
+        finally:
+            await server.stop()
+
+
+async def run(args: argparse.Namespace, ws: Workspace, facts: int, slack: FakeSlack, url: str) -> None:
+    redis = aioredis.Redis.from_url(url, decode_responses=True)
+    settings = Settings(
+        slack_bot_token=Secret(slack.bot_token),
+        slack_signing_secret=Secret("bench"),
+        relaydance_api_key=Secret("bench"),
+        redis_prefix="kxbench",
+        redis_timeout=5.0,
+        history_max_messages=100_000,
+    )
+    stores = Stores.open(redis, settings)
+    client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
+    users = UserDirectory(slack=client, cache=stores.names)
+    identity = BotIdentity(TEAM, slack.bot_user_id, slack.bot_id, "https://fake.slack.com/")
+    reader = ConversationReader(
+        slack=client, history=stores.history, users=users, identity=identity, max_messages=100_000
+    )
+    access = Access(slack=client, users=users, admin_users=())
+    knowledge = Knowledge(
+        index=stores.index, history=stores.history, reader=reader, access=access, identity=identity, threads=5
+    )
+    indexing = await record_all(stores, ws)
+
+    found = listed = listed_right = leaks = trap_leaks = 0
+    visible = [q for q in ws.questions if not q.trap]
+    times: list[float] = []
+    search_times: list[float] = []
+    for round_ in range(args.rounds):
+        for q in ws.questions:
+            asking = Asking(team=TEAM, asker=q.asker, posted_in=q.posted_in, text=q.text)
+            t0 = time.perf_counter()
+            await stores.index.search(TEAM, q.text, limit=24)
+            t1 = time.perf_counter()
+            sources = await knowledge.find(asking)
+            t2 = time.perf_counter()
+            search_times.append((t1 - t0) * 1000)
+            times.append((t2 - t1) * 1000)
+            if round_:
+                continue
+            bad = [s for s in sources if not ws.may_show(s.channel, asker=q.asker, posted_in=q.posted_in)]
+            leaks += len(bad)
+            trap_leaks += q.trap and any(s.thread_ts == q.source.root_ts for s in sources)
+            if q.trap:
+                continue
+            expected = (q.source.channel, q.source.root_ts)
+            found += expected in {(s.channel, s.thread_ts) for s in sources}
+            used = cited("an answer that cites nothing", sources)
+            listed += len(used)
+            listed_right += sum((s.channel, s.thread_ts) == expected for s in used)
+
+    index_bytes = await key_bytes(redis, "kxbench:kx:*")
+    history_bytes = await key_bytes(redis, "kxbench:msgs:*")
+    await redis.aclose()
+    n = ws.message_count
+    rows = [
+        ("workspace", f"{len(ws.channels)} channels ({len(ws.private)} private), {facts} fact threads, "
+         f"{len(ws.threads)} threads, {n:,} messages, seed {args.seed}"),
+        ("questions", f"{len(visible)} answerable + {len(ws.questions) - len(visible)} traps (source not theirs to see)"),
+        ("recall@5", f"{found / len(visible):.3f} ({found}/{len(visible)})"),
+        ("citation precision", f"{listed_right / listed:.3f} ({listed_right}/{listed} listed, uncited answers)"
+         if listed else "n/a"),
+        ("leaks", f"{leaks} threads shown where they may not be ({trap_leaks} trap sources)"),
+        ("retrieval p50/p99", f"{statistics.median(times):.1f} / {pct(times, 0.99):.1f} ms "
+         f"(index search alone {statistics.median(search_times):.1f} / {pct(search_times, 0.99):.1f} ms)"),
+        ("index size", f"{index_bytes / n * 1000 / 1e6:.3f} MB per 1,000 messages ({index_bytes / 1e6:.1f} MB; "
+         f"history {history_bytes / n * 1000 / 1e6:.3f} MB per 1,000)"),
+        ("indexing", f"{indexing:.1f} s for {n:,} messages (history + index, 32 at a time)"),
+        ("targets", ", ".join(f"{k} {v}" for k, v in TARGETS.items())),
+    ]  # fmt: skip
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main(parse_args()))
