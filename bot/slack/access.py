@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack.users import UserDirectory
+from bot.slack.users import Standing, UserDirectory
 
 INVITE = "Invite me there first (`/invite @RelayDance`)."
 GUEST_CHECK_MEMBERS = 200  # a larger channel is assumed to hold a guest (checking costs a call each)
@@ -35,13 +35,36 @@ class ChannelView:
     name: str
 
 
+@dataclass(slots=True)
+class Memo:
+    """What one request learned from Slack (channels, people), so it asks each question once;
+    never kept across requests: membership and permissions change."""
+
+    channels: dict[str, tuple[dict[str, Any], str | None]] = field(default_factory=dict)
+    standings: dict[str, Standing] = field(default_factory=dict)
+
+
 class Access:
     def __init__(self, *, slack: AsyncWebClient, users: UserDirectory, admin_users: Collection[str]) -> None:
         self._slack = slack
         self._users = users
         self._admin_users = admin_users
 
-    async def _channel(self, channel: str) -> tuple[dict[str, Any], str | None]:
+    async def _channel(self, channel: str, memo: Memo | None = None) -> tuple[dict[str, Any], str | None]:
+        if memo is None:
+            return await self._look_up(channel)
+        if channel not in memo.channels:
+            memo.channels[channel] = await self._look_up(channel)
+        return memo.channels[channel]
+
+    async def _standing(self, user: str, memo: Memo | None) -> Standing:
+        if memo is None:
+            return await self._users.standing(user)
+        if user not in memo.standings:
+            memo.standings[user] = await self._users.standing(user)
+        return memo.standings[user]
+
+    async def _look_up(self, channel: str) -> tuple[dict[str, Any], str | None]:
         """conversations.info for `channel`, and why the bot can't read it (None when it can)."""
         try:
             response = await self._slack.conversations_info(channel=channel)
@@ -70,9 +93,9 @@ class Access:
         except (SlackApiError, aiohttp.ClientError, TimeoutError):
             return False  # unknown counts as "no": refusing is the safe mistake
 
-    async def refusal(self, channel: str, user: str, *, doing: str) -> str | None:
+    async def refusal(self, channel: str, user: str, *, doing: str, memo: Memo | None = None) -> str | None:
         """Why the bot won't read `channel` for `user` (None when it will)."""
-        info, problem = await self._channel(channel)
+        info, problem = await self._channel(channel, memo)
         if problem is not None:
             return problem
         if info.get("is_im"):
@@ -80,7 +103,7 @@ class Access:
                 return None
             return f"That is someone else's direct message with me, so I won't {doing} it for you."
         private = bool(info.get("is_private") or info.get("is_group") or info.get("is_mpim"))
-        if not private and not (await self._users.standing(user)).guest:
+        if not private and not (await self._standing(user, memo)).guest:
             return None
         if await self._is_member(channel, user):
             return None
@@ -93,9 +116,9 @@ class Access:
     async def may_change_settings(self, user: str) -> bool:
         return await self.is_admin(user)
 
-    async def view(self, channel: str) -> ChannelView | None:
+    async def view(self, channel: str, memo: Memo | None = None) -> ChannelView | None:
         """What `channel` is (None when the bot cannot read it or Slack could not say)."""
-        info, problem = await self._channel(channel)
+        info, problem = await self._channel(channel, memo)
         if problem is not None:
             return None
         if info.get("is_im"):
@@ -103,7 +126,9 @@ class Access:
         private = bool(info.get("is_private") or info.get("is_group") or info.get("is_mpim"))
         return ChannelView("private" if private else "public", str(info.get("name") or channel))
 
-    async def has_guests(self, channel: str, *, besides: Collection[str] = ()) -> bool:
+    async def has_guests(
+        self, channel: str, *, besides: Collection[str] = (), memo: Memo | None = None
+    ) -> bool:
         """Whether a guest may be among `channel`'s members other than `besides` (the bot itself);
         unknown, or too many members to check, counts as yes."""
         members: list[str] = []
@@ -122,7 +147,7 @@ class Access:
         others = [m for m in members if m not in besides]
         for start in range(0, len(others), GUEST_CHECK_BATCH):  # users.info is Tier 4: batches are fine
             batch = others[start : start + GUEST_CHECK_BATCH]
-            standings = await asyncio.gather(*(self._users.standing(m) for m in batch))
+            standings = await asyncio.gather(*(self._standing(m, memo) for m in batch))
             if any(s.guest for s in standings):
                 return True
         return False

@@ -13,7 +13,7 @@ on top of `Access.refusal` for the asker:
 
 from __future__ import annotations
 
-from bot.slack.access import Access, ChannelView
+from bot.slack.access import Access, ChannelView, Memo
 
 
 class Audience:
@@ -25,10 +25,11 @@ class Audience:
         self._decided: dict[str, bool] = {}
         self._views: dict[str, ChannelView | None] = {}
         self._guests: bool | None = None
+        self._memo = Memo()
 
     async def view(self, channel: str) -> ChannelView | None:
         if channel not in self._views:
-            self._views[channel] = await self._access.view(channel)
+            self._views[channel] = await self._access.view(channel, self._memo)
         return self._views[channel]
 
     async def allows(self, channel: str) -> bool:
@@ -37,7 +38,7 @@ class Audience:
         return self._decided[channel]
 
     async def _decide(self, channel: str) -> bool:
-        if await self._access.refusal(channel, self._asker, doing="search") is not None:
+        if await self._access.refusal(channel, self._asker, doing="search", memo=self._memo) is not None:
             return False
         if channel == self._posted_in:
             return True
@@ -46,9 +47,14 @@ class Audience:
             return False  # a DM's text stays in that DM
         if target.kind == "im":
             # The asker's own DM with the bot: what the asker may see (checked above).
-            return await self._access.refusal(self._posted_in, self._asker, doing="answer in") is None
+            return (
+                await self._access.refusal(self._posted_in, self._asker, doing="answer in", memo=self._memo)
+                is None
+            )
         if source.kind == "private":
             return False  # a private channel's text never in another channel
         if self._guests is None:
-            self._guests = await self._access.has_guests(self._posted_in, besides=(self._bot_user,))
+            self._guests = await self._access.has_guests(
+                self._posted_in, besides=(self._bot_user,), memo=self._memo
+            )
         return not self._guests

@@ -41,6 +41,11 @@ async def test_decisions_are_cached_per_request(access: tuple[FakeSlack, Access]
     calls = len(slack.calls_to("conversations.info"))
     await audience.allows("C2")
     assert len(slack.calls_to("conversations.info")) == calls
+    # Slack is asked about each channel and each person once per request.
+    asked = [c.params["channel"] for c in slack.calls_to("conversations.info")]
+    assert sorted(asked) == sorted(set(asked))
+    people = [c.params["user"] for c in slack.calls_to("users.info")]
+    assert sorted(people) == sorted(set(people))
 
 
 async def test_the_askers_dm_takes_what_the_asker_sees(access: tuple[FakeSlack, Access]) -> None:
