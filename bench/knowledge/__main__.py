@@ -124,7 +124,7 @@ async def run(args: argparse.Namespace, ws: Workspace, facts: int, slack: FakeSl
     )
     indexing = await record_all(stores, ws)
 
-    found = listed = listed_right = leaks = trap_leaks = 0
+    found = listed = listed_right = leaks = trap_leaks = first = 0
     visible = [q for q in ws.questions if not q.trap]
     times: list[float] = []
     search_times: list[float] = []
@@ -147,26 +147,34 @@ async def run(args: argparse.Namespace, ws: Workspace, facts: int, slack: FakeSl
                 continue
             expected = (q.source.channel, q.source.root_ts)
             found += expected in {(s.channel, s.thread_ts) for s in sources}
+            first += bool(sources) and (sources[0].channel, sources[0].thread_ts) == expected
             used = cited("an answer that cites nothing", sources)
             listed += len(used)
             listed_right += sum((s.channel, s.thread_ts) == expected for s in used)
 
-    index_bytes = await key_bytes(redis, "kxbench:kx:*")
+    parts = {
+        kind: await key_bytes(redis, f"kxbench:kx:{kind}:*") for kind in ("t", "m", "len", "age", "chans")
+    }
+    index_bytes = sum(parts.values())
     history_bytes = await key_bytes(redis, "kxbench:msgs:*")
     await redis.aclose()
     n = ws.message_count
+    visible_n, traps = len(visible), len(ws.questions) - len(visible)
+    per_k = 1000 / n / 1e6
+    precision = f"{listed_right / listed:.3f} ({listed_right}/{listed} listed)" if listed else "n/a"
     rows = [
         ("workspace", f"{len(ws.channels)} channels ({len(ws.private)} private), {facts} fact threads, "
-         f"{len(ws.threads)} threads, {n:,} messages, seed {args.seed}"),
-        ("questions", f"{len(visible)} answerable + {len(ws.questions) - len(visible)} traps (source not theirs to see)"),
-        ("recall@5", f"{found / len(visible):.3f} ({found}/{len(visible)})"),
-        ("citation precision", f"{listed_right / listed:.3f} ({listed_right}/{listed} listed, uncited answers)"
-         if listed else "n/a"),
+         f"{len(ws.threads):,} threads, {n:,} messages, seed {args.seed}"),
+        ("questions", f"{visible_n} answerable + {traps} traps (source not the asker's to see there)"),
+        ("recall@5", f"{found / visible_n:.3f} ({found}/{visible_n})"),
+        ("citation precision", f"{precision} for answers citing nothing (the fallback list); "
+         f"{first / visible_n:.3f} for answers citing [1] only"),
         ("leaks", f"{leaks} threads shown where they may not be ({trap_leaks} trap sources)"),
-        ("retrieval p50/p99", f"{statistics.median(times):.1f} / {pct(times, 0.99):.1f} ms "
-         f"(index search alone {statistics.median(search_times):.1f} / {pct(search_times, 0.99):.1f} ms)"),
-        ("index size", f"{index_bytes / n * 1000 / 1e6:.3f} MB per 1,000 messages ({index_bytes / 1e6:.1f} MB; "
-         f"history {history_bytes / n * 1000 / 1e6:.3f} MB per 1,000)"),
+        ("retrieval p50/p99", f"{statistics.median(times):.1f} / {pct(times, 0.99):.1f} ms, index search "
+         f"alone {statistics.median(search_times):.1f} / {pct(search_times, 0.99):.1f} ms"),
+        ("index size", f"{index_bytes * per_k:.3f} MB per 1,000 messages ({index_bytes / 1e6:.1f} MB); "
+         f"history {history_bytes * per_k:.3f} MB per 1,000"),
+        ("index keys", ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in parts.items())),
         ("indexing", f"{indexing:.1f} s for {n:,} messages (history + index, 32 at a time)"),
         ("targets", ", ".join(f"{k} {v}" for k, v in TARGETS.items())),
     ]  # fmt: skip

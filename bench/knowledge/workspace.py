@@ -68,7 +68,7 @@ ATTRIBUTES: list[tuple[str, list[str], list[str]]] = [
     (
         "What's the rate limit on the {e} endpoints?",
         ["{n}00 requests per minute per token, bursts of twice that for ten seconds."],
-        ["how many requests per minute can a client send to {e}?", "we keep hitting the {e} rate limit, what is it?"],
+        ["how many requests a minute can I send to {e}?", "we keep hitting the {e} rate limit, why?"],
     ),
     (
         "Which team owns {e}?",

@@ -3,7 +3,8 @@ unit of retrieval (a top-level message without replies is a thread of one).
 
 Plain Redis 7 has no search module, so the index is built from its data structures, all scoped by
 team and channel (a search then reads only the channels the caller passes):
-- `kx:t:{team}:{channel}:{term}` sorted set, thread_ts -> term frequency in that thread;
+- `kx:t:{team}:{channel}:{term}` hash, thread_ts -> term frequency in that thread (a hash, not a
+  sorted set: half the memory per posting, and nothing needs the postings in order);
 - `kx:len:{team}:{channel}` hash, thread_ts -> the thread's length in terms (BM25's |d|), and the
   channel's total under `_total` (for the average length);
 - `kx:m:{team}:{channel}:{thread_ts}` hash, ts -> the message's terms, so an edit or a deletion
@@ -11,7 +12,7 @@ team and channel (a search then reads only the channels the caller passes):
 - `kx:age:{team}:{channel}` sorted set, thread_ts -> last write: a thread leaves the index the
   history TTL after its last message, as its history does;
 - `kx:chans:{team}` set of the channels indexed.
-Scoring is BM25 (document frequency is the term set's cardinality). Keys also get a TTL of twice
+Scoring is BM25 (document frequency is the length of the term's postings). Keys also get a TTL of twice
 the history TTL, refreshed on writes, so a channel nobody writes to any more goes away whole.
 """
 
@@ -31,11 +32,21 @@ from bot.text.terms import query_terms, term_counts
 
 K1 = 1.2
 B = 0.75
-POSTINGS_PER_TERM = 400  # a rare term's postings read per channel, highest frequency first
+POSTINGS_PER_TERM = 400  # a term in at most this many threads counts as rare, however many there are
+CANDIDATES = 200  # threads scored in full (common terms, lengths) after the rare terms' pass
 RARE_FRACTION = 0.02  # terms in more of the threads searched are only scored, not used to find
 TOTAL = "_total"
 PRUNE_EVERY = 60.0  # seconds between expiry sweeps of one channel (per process)
 PRUNE_BATCH = 50
+
+
+# A term's frequency in a thread goes down on an edit or deletion; at zero the thread leaves the
+# term's postings, in the same step (so a concurrent write to the thread is never lost).
+_TAKE_BACK = """
+local n = redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
+if n <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
+return n
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,10 +169,10 @@ class KnowledgeIndex:
                 if change == 0:
                     continue
                 key = self._term_key(team, channel, term)
-                pipe.zincrby(key, change, thread)
                 if change < 0:
-                    pipe.zremrangebyscore(key, "-inf", 0)
+                    pipe.eval(_TAKE_BACK, 1, key, thread, change)
                 else:
+                    pipe.hincrby(key, thread, change)
                     pipe.expire(key, keep)
             if new:
                 pipe.hset(msgs, ts, _encode(new))
@@ -187,7 +198,7 @@ class KnowledgeIndex:
             total.update(_decode(str(raw)))
         async with self._r.pipeline(transaction=True) as pipe:
             for term in total:
-                pipe.zrem(self._term_key(team, channel, term), thread)
+                pipe.hdel(self._term_key(team, channel, term), thread)
             pipe.delete(msgs)
             pipe.hincrby(self._len_key(team, channel), TOTAL, -sum(total.values()))
             pipe.hdel(self._len_key(team, channel), thread)
@@ -241,7 +252,7 @@ class KnowledgeIndex:
                 pipe.hlen(self._len_key(team, channel))
                 pipe.hget(self._len_key(team, channel), TOTAL)
                 for term in words:
-                    pipe.zcard(self._term_key(team, channel, term))
+                    pipe.hlen(self._term_key(team, channel, term))
             sizes = await pipe.execute()
         docs = tokens = 0
         df: Counter[str] = Counter()
@@ -266,16 +277,23 @@ class KnowledgeIndex:
         async with self._r.pipeline(transaction=False) as pipe:
             asked = [(c, t) for c in where for t in rare if per_channel[(c, t)]]
             for channel, term in asked:
-                pipe.zrevrange(self._term_key(team, channel, term), 0, POSTINGS_PER_TERM - 1, withscores=True)
+                pipe.hgetall(self._term_key(team, channel, term))
             for (channel, term), found in zip(asked, await pipe.execute(), strict=True):
-                for thread, tf in found:
+                for thread, tf in found.items():
                     postings.setdefault((channel, str(thread)), {})[term] = float(tf)
         if not postings:
             return []
+        idf = {t: math.log(1 + (docs - df[t] + 0.5) / (df[t] + 0.5)) for t in present}
+        if len(postings) > CANDIDATES:
+            # Keep the best by the rare terms alone before reading anything more about them.
+            def partial(tfs: dict[str, float]) -> float:
+                return sum(idf[t] * tf / (tf + K1) for t, tf in tfs.items())
+
+            best = sorted(postings, key=lambda k: -partial(postings[k]))[:CANDIDATES]
+            postings = {k: postings[k] for k in best}
         await self._common_frequencies(team, common, per_channel, postings)
         avgdl = max(tokens / docs, 1.0)
         lengths = await self._lengths(team, list(postings))
-        idf = {t: math.log(1 + (docs - df[t] + 0.5) / (df[t] + 0.5)) for t in present}
         hits = []
         for (channel, thread), tfs in postings.items():
             dl = lengths.get((channel, thread), avgdl)
@@ -301,7 +319,7 @@ class KnowledgeIndex:
             return
         async with self._r.pipeline(transaction=False) as pipe:
             for channel, term in asked:
-                pipe.zmscore(self._term_key(team, channel, term), by_channel[channel])
+                pipe.hmget(self._term_key(team, channel, term), by_channel[channel])
             results = await pipe.execute()
         for (channel, term), scores in zip(asked, results, strict=True):
             for thread, tf in zip(by_channel[channel], scores, strict=True):
