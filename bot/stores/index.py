@@ -4,7 +4,7 @@ unit of retrieval (a top-level message without replies is a thread of one).
 Plain Redis 7 has no search module, so the index is built from its data structures, all scoped by
 team and channel (a search then reads only the channels the caller passes):
 - `kx:t:{team}:{channel}:{term}` hash, thread_ts -> term frequency in that thread (a hash, not a
-  sorted set: half the memory per posting, and nothing needs the postings in order);
+  sorted set: a fifth of the memory in bench/knowledge, and nothing needs the postings in order);
 - `kx:len:{team}:{channel}` hash, thread_ts -> the thread's length in terms (BM25's |d|), and the
   channel's total under `_total` (for the average length);
 - `kx:m:{team}:{channel}:{thread_ts}` hash, ts -> the message's terms, so an edit or a deletion
