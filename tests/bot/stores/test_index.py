@@ -128,3 +128,19 @@ async def test_redis_down_means_no_hits_not_an_error(redis_prefix: str) -> None:
     await index.index_message(Conversation("T1", "C1"), msg("1.1", "hello world"))
     assert await index.search("T1", "hello") == []
     await dead.aclose()
+
+
+async def test_a_term_stays_while_another_message_of_the_thread_has_it(
+    redis_client: aioredis.Redis, redis_prefix: str
+) -> None:
+    index = make(redis_client, redis_prefix, Clock())
+    thread = Conversation("T1", "C1", "1.1")
+    await index.index_message(Conversation("T1", "C1"), msg("1.1", "the flaky canary test"))
+    await index.index_message(thread, msg("1.2", "canary again", "1.1"))
+    key = f"{redis_prefix}:kx:t:T1:C1:canary"
+    assert await redis_client.hget(key, "1.1") == "2"
+    await index.remove(thread, "1.2")
+    assert await redis_client.hget(key, "1.1") == "1"
+    await index.edit(Conversation("T1", "C1"), "1.1", "the flaky test")
+    assert await redis_client.exists(key) == 0
+    assert (await index.search("T1", "flaky"))[0].thread_ts == "1.1"
