@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import aiohttp
@@ -17,6 +18,9 @@ from bot.stores.names import NameCache
 log = logging.getLogger(__name__)
 
 
+STANDING_SECONDS = 60.0
+
+
 @dataclass(frozen=True, slots=True)
 class Standing:
     admin: bool
@@ -24,12 +28,23 @@ class Standing:
 
 
 class UserDirectory:
-    def __init__(self, *, slack: AsyncWebClient, cache: NameCache, max_local: int = 50_000) -> None:
+    def __init__(
+        self,
+        *,
+        slack: AsyncWebClient,
+        cache: NameCache,
+        max_local: int = 50_000,
+        standing_seconds: float = STANDING_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._slack = slack
         self._cache = cache
         self._local: dict[tuple[str, str], str] = {}
         self._max_local = max_local
         self._lookups = asyncio.Semaphore(10)
+        self._standing_seconds = standing_seconds
+        self._standings: dict[str, tuple[float, Standing]] = {}
+        self._clock = clock
 
     async def names(self, team: str, users: Iterable[str]) -> dict[str, str]:
         wanted = [u for u in dict.fromkeys(users) if u]
@@ -53,18 +68,27 @@ class UserDirectory:
         return found
 
     async def standing(self, user: str) -> Standing:
-        """Whether `user` is a workspace admin or a guest (from users.info; not cached:
-        permissions change). An unknown user, or a failed lookup, counts as a guest who is no
-        admin: access then rests on channel membership alone."""
+        """Whether `user` is a workspace admin or a guest, from users.info, kept for a short while
+        (`standing_seconds`: an answer in a channel checks every member, and users.info is
+        rationed; a change of role shows after at most that long). An unknown user, or a failed
+        lookup (not kept), counts as a guest who is no admin: access then rests on membership."""
+        now = self._clock()
+        kept = self._standings.get(user)
+        if kept is not None and kept[0] > now:
+            return kept[1]
         try:
             response = await self._slack.users_info(user=user)
         except (SlackApiError, aiohttp.ClientError, TimeoutError):
             return Standing(admin=False, guest=True)
         info = response.get("user") or {}
-        return Standing(
+        standing = Standing(
             admin=bool(info.get("is_admin") or info.get("is_owner") or info.get("is_primary_owner")),
             guest=bool(info.get("is_restricted") or info.get("is_ultra_restricted")),
         )
+        if len(self._standings) > self._max_local:
+            self._standings.clear()
+        self._standings[user] = (now + self._standing_seconds, standing)
+        return standing
 
     async def is_admin(self, user: str) -> bool:
         """Workspace admins and owners."""
