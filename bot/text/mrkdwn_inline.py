@@ -11,18 +11,29 @@ from __future__ import annotations
 
 import re
 import string
-import unicodedata
-from dataclasses import dataclass, field
-from typing import Final, Literal
+from collections.abc import Mapping
+from typing import Final
 
-__all__ = ["InlineMode", "escape_mrkdwn", "render_inline"]
+from bot.text.mrkdwn_emphasis import (
+    LINE_BREAK,
+    ZWSP,
+    Delimiter,
+    InlineMode,
+    delimiter_at,
+    emit,
+    match_emphasis,
+)
+from bot.text.mrkdwn_html import BREAK, COMMENT_CLOSE, COMMENT_OPEN, decode_entities
 
-InlineMode = Literal["mrkdwn", "heading", "plain"]
-"""How a line is rendered: as mrkdwn, as a heading (bold already), or as plain unescaped text."""
+__all__ = ["ZWSP", "InlineMode", "escape_mrkdwn", "reference_key", "render_inline"]
+
 
 # Characters that may start something; everything between two matches is plain text. URLs are
 # found only after a non-word character so "xhttp://" or a path's "/www." stay text.
 _INLINE_START = re.compile(r"[`\\!\[<*_~]|(?<![\w/.@-])(?:https?://|www\.)")
+_REFERENCE = re.compile(  # `[text][ref]`, `[text][]` and `[ref]`, resolved against the definitions
+    r"!?\[((?:\\.|[^\[\]\\\n]|\[(?:\\.|[^\[\]\\\n])*+\])*+)\](?:\[((?:\\.|[^\[\]\\\n])*+)\])?"
+)
 _BACKTICKS = re.compile(r"`+")
 _DELIMITER_RUN = re.compile(r"\*+|_+|~+")
 # Possessive quantifiers (`*+`) where giving characters back can never lead to a match: without
@@ -43,7 +54,7 @@ _BACKSLASH_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 _LINK_SCHEMES: Final = frozenset({"http", "https", "mailto", "ftp", "tel"})
 _ASCII_PUNCTUATION: Final = frozenset(string.punctuation)
 _URL_TRAILING: Final = frozenset("?!.,:;*_~'\"")
-_MARKER: Final = {"strong": "*", "em": "_", "strike": "~"}
+_SLACK_MARKERS: Final = frozenset("*_~`")
 
 
 def escape_mrkdwn(text: str) -> str:
@@ -51,24 +62,20 @@ def escape_mrkdwn(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-@dataclass(slots=True, eq=False)
-class _Delimiter:
-    """A run of `*`, `_` or `~`; matching decides how much of it becomes markup."""
-
-    char: str
-    length: int
-    can_open: bool
-    can_close: bool
-    remaining: int
-    opens: list[str] = field(default_factory=list)  # innermost first
-    closes: list[str] = field(default_factory=list)  # innermost first
+def reference_key(label: str) -> str:
+    """CommonMark's label matching: case-insensitive, runs of whitespace count as one space."""
+    return " ".join(label.split()).casefold()
 
 
-def render_inline(src: str, mode: InlineMode) -> str:
-    """Convert one line's inline Markdown; "plain" drops markup and does not escape."""
+def render_inline(src: str, mode: InlineMode, refs: Mapping[str, str] | None = None) -> str:
+    """Convert one line's inline Markdown; "plain" drops markup and does not escape.
+
+    `refs` maps reference keys to destinations, for reference-style links. A `<br>` becomes a
+    newline in the result (the only way one gets there), with open markers closed around it.
+    """
     plain = mode == "plain"
-    tokens: list[str | _Delimiter] = []
-    delimiters: list[_Delimiter] = []
+    tokens: list[str | Delimiter] = []
+    delimiters: list[Delimiter] = []
     unmatched_ticks: set[int] = set()
     pos, end = 0, len(src)
     while pos < end:
@@ -84,26 +91,33 @@ def render_inline(src: str, mode: InlineMode) -> str:
             pos = _code_span(src, start, tokens, unmatched_ticks, plain)
         elif char == "\\":
             if start + 1 < end and src[start + 1] in _ASCII_PUNCTUATION:
-                tokens.append(_text(src[start + 1], plain))
+                escaped = src[start + 1]
+                if escaped in _SLACK_MARKERS and not plain:  # shown as itself, never as Slack markup
+                    tokens.append(f"{ZWSP}{escaped}{ZWSP}")
+                else:
+                    tokens.append(_text(escaped, plain))
                 pos = start + 2
             else:
                 tokens.append("\\")
                 pos = start + 1
         elif char in "![":
             link = _LINK.match(src, start) if src.startswith(("[", "!["), start) else None
-            if link is None:
-                tokens.append(char)
-                pos = start + 1
-            else:
+            if link is not None:
                 tokens.append(_link(link.group(1), link.group(2), plain))
                 pos = link.end()
+            elif refs and (destination := _reference(src, start, refs)) is not None:
+                label, pos, url = destination
+                tokens.append(_link(label, url, plain))
+            else:
+                tokens.append(char)
+                pos = start + 1
         elif char == "<":
-            pos = _autolink(src, start, tokens, plain)
+            pos = _angle(src, start, tokens, plain)
         elif char in "*_~":
             run = _DELIMITER_RUN.match(src, start)
             assert run is not None  # noqa: S101  # the search matched one of these characters here
             pos = run.end()
-            delimiter = _delimiter(src, start, pos)
+            delimiter = delimiter_at(src, start, pos)
             if delimiter is None:
                 tokens.append(run.group())
             else:
@@ -111,15 +125,31 @@ def render_inline(src: str, mode: InlineMode) -> str:
                 delimiters.append(delimiter)
         else:
             pos = _bare_url(src, start, tokens, plain)
-    _match_emphasis(delimiters)
-    return _emit(tokens, mode)
+    match_emphasis(delimiters)
+    return emit(tokens, mode)
 
 
 def _text(text: str, plain: bool) -> str:
+    # Entities hold no character that starts inline syntax, so each is whole inside one text run.
+    text = decode_entities(text)
     return text if plain else escape_mrkdwn(text)
 
 
-def _code_span(src: str, start: int, tokens: list[str | _Delimiter], unmatched: set[int], plain: bool) -> int:
+def _reference(src: str, start: int, refs: Mapping[str, str]) -> tuple[str, int, str] | None:
+    """A reference-style link at `start` as (label, end, destination), if its label is defined."""
+    if not src.startswith(("[", "!["), start):
+        return None
+    match = _REFERENCE.match(src, start)
+    if match is None:
+        return None
+    label, ref = match.group(1), match.group(2)
+    url = refs.get(reference_key(ref or label))
+    if url is None:
+        return None
+    return label, match.end(), url
+
+
+def _code_span(src: str, start: int, tokens: list[str | Delimiter], unmatched: set[int], plain: bool) -> int:
     ticks = _BACKTICKS.match(src, start)
     assert ticks is not None  # noqa: S101  # called on a backtick
     size, after = len(ticks.group()), ticks.end()
@@ -143,10 +173,10 @@ def _code_span(src: str, start: int, tokens: list[str | _Delimiter], unmatched: 
 
 
 def _link(label: str, destination: str, plain: bool) -> str:
-    text = render_inline(label, "plain").strip()
+    text = render_inline(label, "plain").replace("\n", " ").strip()
     if destination.startswith("<") and destination.endswith(">"):
         destination = destination[1:-1]
-    destination = _BACKSLASH_ESCAPE.sub(r"\1", destination).strip()
+    destination = decode_entities(_BACKSLASH_ESCAPE.sub(r"\1", destination)).strip()
     if plain:
         if text and destination and text != destination:
             return f"{text} ({destination})"
@@ -174,7 +204,22 @@ def _slack_url(url: str) -> str:
     )
 
 
-def _autolink(src: str, start: int, tokens: list[str | _Delimiter], plain: bool) -> int:
+def _angle(src: str, start: int, tokens: list[str | Delimiter], plain: bool) -> int:
+    """What a `<` starts: a `<br>`, a comment (dropped), an autolink, or an escaped `<`."""
+    br = BREAK.match(src, start)
+    if br:
+        tokens.append(LINE_BREAK)
+        return br.end()
+    if src.startswith(COMMENT_OPEN, start):
+        close = src.find(COMMENT_CLOSE, start + len(COMMENT_OPEN))
+        end = len(src) if close < 0 else close + len(COMMENT_CLOSE)
+        if (start == 0 or src[start - 1] == " ") and src.startswith(" ", end):
+            end += 1  # "a <!-- x --> b" reads "a b"
+        return end
+    return _autolink(src, start, tokens, plain)
+
+
+def _autolink(src: str, start: int, tokens: list[str | Delimiter], plain: bool) -> int:
     link = _AUTOLINK.match(src, start)
     if link:
         scheme = _SCHEME.match(link.group(1))
@@ -190,7 +235,7 @@ def _autolink(src: str, start: int, tokens: list[str | _Delimiter], plain: bool)
     return start + 1
 
 
-def _bare_url(src: str, start: int, tokens: list[str | _Delimiter], plain: bool) -> int:
+def _bare_url(src: str, start: int, tokens: list[str | Delimiter], plain: bool) -> int:
     """Keep a bare URL as one piece (Slack links it), so `_` in a URL never turns into italics."""
     match = _BARE_URL.match(src, start)
     assert match is not None  # noqa: S101  # the search matched a URL prefix here
@@ -210,112 +255,3 @@ def _bare_url(src: str, start: int, tokens: list[str | _Delimiter], plain: bool)
         url = src[start]  # no address yet (still streaming): let the rest be read as text
     tokens.append(_text(url, plain))
     return start + len(url)
-
-
-def _delimiter(src: str, start: int, end: int) -> _Delimiter | None:
-    """A `*`/`_`/`~` run with CommonMark's flanking rules, or None when it can only be literal."""
-    char, length = src[start], end - start
-    if char == "~" and length != 2:
-        return None
-    before = src[start - 1] if start > 0 else " "
-    after = src[end] if end < len(src) else " "
-    if char != "_" and before.isalnum() and after.isalnum():
-        return None
-    before_space, after_space = before.isspace(), after.isspace()
-    before_punct, after_punct = _is_punctuation(before), _is_punctuation(after)
-    left = not after_space and (not after_punct or before_space or before_punct)
-    right = not before_space and (not before_punct or after_space or after_punct)
-    if char == "_":
-        can_open = left and (not right or before_punct)
-        can_close = right and (not left or after_punct)
-    else:
-        can_open, can_close = left, right
-    if not (can_open or can_close):
-        return None
-    return _Delimiter(char, length, can_open, can_close, length)
-
-
-def _is_punctuation(char: str) -> bool:
-    return unicodedata.category(char)[0] in ("P", "S")
-
-
-def _match_emphasis(delimiters: list[_Delimiter]) -> None:
-    """CommonMark's "process emphasis", over a doubly linked list so removals are O(1)."""
-    count = len(delimiters)
-    previous = list(range(-1, count - 1))
-    following = list(range(1, count + 1))
-    # For a kind of closer, the index at or below which no opener can match it any more.
-    bottoms: dict[tuple[str, bool, int], int] = {}
-
-    def unlink(index: int) -> None:
-        before, after = previous[index], following[index]
-        if before >= 0:
-            following[before] = after
-        if after < count:
-            previous[after] = before
-
-    current = 0
-    while current < count:
-        closer = delimiters[current]
-        if not closer.can_close or closer.remaining == 0:
-            current = following[current]
-            continue
-        key = (closer.char, closer.can_open, closer.length % 3)
-        bottom = bottoms.get(key, -1)
-        candidate = previous[current]
-        while candidate > bottom and not _pairs(delimiters[candidate], closer):
-            candidate = previous[candidate]
-        if candidate <= bottom:
-            bottoms[key] = previous[current]
-            after = following[current]
-            if not closer.can_open:
-                unlink(current)
-            current = after
-            continue
-        opener = delimiters[candidate]
-        used = 2 if opener.remaining >= 2 and closer.remaining >= 2 else 1
-        kind = "strike" if closer.char == "~" else ("strong" if used == 2 else "em")
-        opener.remaining -= used
-        closer.remaining -= used
-        opener.opens.append(kind)
-        closer.closes.append(kind)
-        following[candidate], previous[current] = current, candidate  # drop delimiters in between
-        if opener.remaining == 0:
-            unlink(candidate)
-        if closer.remaining == 0:
-            after = following[current]
-            unlink(current)
-            current = after
-
-
-def _pairs(opener: _Delimiter, closer: _Delimiter) -> bool:
-    if opener.char != closer.char or not opener.can_open or opener.remaining == 0:
-        return False
-    if closer.char == "~":
-        return opener.remaining == closer.remaining == 2
-    # CommonMark's "rule of 3", which keeps `*foo**bar*` from pairing the wrong runs.
-    if (opener.can_close or closer.can_open) and (opener.length + closer.length) % 3 == 0:
-        return opener.length % 3 == 0 and closer.length % 3 == 0
-    return True
-
-
-def _emit(tokens: list[str | _Delimiter], mode: InlineMode) -> str:
-    # Slack cannot nest a marker inside itself (`*a *b* c*` breaks), so only the outermost of
-    # each kind is written; a heading is bold already, so bold inside it is dropped.
-    depth = {"strong": 1 if mode == "heading" else 0, "em": 0, "strike": 0}
-    markup = mode != "plain"
-    parts: list[str] = []
-    for token in tokens:
-        if isinstance(token, str):
-            parts.append(token)
-            continue
-        for kind in token.closes:
-            depth[kind] -= 1
-            if markup and depth[kind] == 0:
-                parts.append(_MARKER[kind])
-        parts.append(token.char * token.remaining)
-        for kind in reversed(token.opens):
-            if markup and depth[kind] == 0:
-                parts.append(_MARKER[kind])
-            depth[kind] += 1
-    return "".join(parts)

@@ -36,3 +36,112 @@ def test_slack_control_sequences_never_reach_slack_unescaped(md: str, expected: 
     out = markdown_to_mrkdwn(md)
     assert out == expected
     assert "<!" not in out and "<@" not in out and "<#" not in out
+
+
+@pytest.mark.parametrize(
+    ("md", "expected"),
+    [
+        ("&lt;!channel&gt;", "&lt;!channel&gt;"),
+        ("&#60;!here&#62;", "&lt;!here&gt;"),
+        ("<<!-- x -->!channel>", "&lt;!channel&gt;"),
+    ],
+)
+def test_decoded_or_joined_control_sequences_stay_escaped(md: str, expected: str) -> None:
+    assert markdown_to_mrkdwn(md) == expected
+
+
+@pytest.mark.parametrize(
+    ("md", "expected"),
+    [
+        ("これは**重要**です", f"これは{ZWSP}*重要*{ZWSP}です"),
+        ("これは*重要*です", f"これは{ZWSP}_重要_{ZWSP}です"),
+        ("これは_重要_です", "これは_重要_です"),  # `_` inside a word is never emphasis (CommonMark)
+        ("これは~~重要~~です", f"これは{ZWSP}~重要~{ZWSP}です"),
+        ("**重要：**この手順", f"*重要：*{ZWSP}この手順"),  # wide punctuation before the closer
+        (
+            "「**注意**」してください",
+            f"「{ZWSP}*注意*{ZWSP}」してください",
+        ),  # Slack wants it by wide punctuation too
+        ("这是**重要**的", f"这是{ZWSP}*重要*{ZWSP}的"),
+        ("**bold**text", f"*bold*{ZWSP}text"),
+        ("text**bold**", f"text{ZWSP}*bold*"),
+        ("un*frigging*believable", f"un{ZWSP}_frigging_{ZWSP}believable"),
+        ("~~old~~new", f"~old~{ZWSP}new"),
+        ("**bold** text", "*bold* text"),
+        ("(**bold**)", "(*bold*)"),
+        ("2*3*4", "2*3*4"),
+        ("snake_case_name", "snake_case_name"),
+    ],
+)
+def test_emphasis_next_to_letters_gets_a_word_boundary(md: str, expected: str) -> None:
+    assert markdown_to_mrkdwn(md) == expected
+
+
+@pytest.mark.parametrize(
+    ("md", "expected"),
+    [
+        ("\\*not bold\\*", f"{ZWSP}*{ZWSP}not bold{ZWSP}*{ZWSP}"),
+        ("\\*\\*not bold\\*\\*", f"{ZWSP}*{ZWSP}{ZWSP}*{ZWSP}not bold{ZWSP}*{ZWSP}{ZWSP}*{ZWSP}"),
+        ("\\_not italic\\_", f"{ZWSP}_{ZWSP}not italic{ZWSP}_{ZWSP}"),
+        ("\\~\\~x\\~\\~", f"{ZWSP}~{ZWSP}{ZWSP}~{ZWSP}x{ZWSP}~{ZWSP}{ZWSP}~{ZWSP}"),
+        ("\\`not code\\`", f"{ZWSP}`{ZWSP}not code{ZWSP}`{ZWSP}"),
+        ("a \\* b", f"a {ZWSP}*{ZWSP} b"),
+        ("\\# not a heading", "# not a heading"),
+        ("\\[x\\]", "[x]"),
+    ],
+)
+def test_escaped_markers_are_shown_literally(md: str, expected: str) -> None:
+    out = markdown_to_mrkdwn(md)
+    assert out == expected
+    # Every marker left has a zero-width space inside it, so Slack cannot pair them into markup.
+    assert out.replace(ZWSP, "").replace("\\", "") == md.replace("\\", "")
+
+
+@pytest.mark.parametrize(
+    ("md", "expected"),
+    [
+        ("&copy; 2024", "© 2024"),
+        ("a&nbsp;b", "a\xa0b"),
+        ("&#169; &#xA9; &#x27;quoted&#x27;", "© © 'quoted'"),
+        ("&mdash; &hellip; &euro;", "— … €"),
+        ("&amp; &lt; &gt; &quot;", '&amp; &lt; &gt; "'),
+        ("&#42;not bold&#42;", "*not bold*"),  # an entity is never markup
+        ("&#0;", "\ufffd"),
+        ("&nosuchentity; &copy", "&amp;nosuchentity; &amp;copy"),
+        ("**&copy; Acme**", "*© Acme*"),
+        ("`&copy;`", "`&amp;copy;`"),  # code is verbatim
+        ("```\n&copy;\n```", "```\n&amp;copy;\n```"),
+        ("[&copy; x](https://x.io/?a=1&amp;b=2)", "<https://x.io/?a=1&amp;b=2|© x>"),
+        ("# R&amp;D", "*R&amp;D*"),
+        ("| a |\n|---|\n| &copy; |", "```\na\n-\n©\n```"),
+    ],
+)
+def test_html_entities_are_decoded(md: str, expected: str) -> None:
+    assert markdown_to_mrkdwn(md) == expected
+
+
+@pytest.mark.parametrize(
+    ("md", "expected"),
+    [
+        ("one<br>two", "one\ntwo"),
+        ("one<br/>two<br />three<BR>four", "one\ntwo\nthree\nfour"),
+        ("**a<br>b**", "*a*\n*b*"),  # Slack markers do not span lines
+        ("`<br>`", "`&lt;br&gt;`"),
+        ("<brx>", "&lt;brx&gt;"),
+    ],
+)
+def test_br_is_a_line_break(md: str, expected: str) -> None:
+    assert markdown_to_mrkdwn(md) == expected
+
+
+@pytest.mark.parametrize(
+    ("md", "expected"),
+    [
+        ("a <!-- note --> b", "a b"),
+        ("a<!--x-->b", "ab"),
+        ("`<!-- code -->`", "`&lt;!-- code --&gt;`"),
+        ("**a <!-- x -->b**", "*a b*"),
+    ],
+)
+def test_inline_html_comments_are_dropped(md: str, expected: str) -> None:
+    assert markdown_to_mrkdwn(md) == expected
