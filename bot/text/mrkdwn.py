@@ -10,10 +10,12 @@ for that:
 - total: any string converts, nothing raises;
 - line-local inline formatting: emphasis, links and code spans never span lines, so text still to
   come changes earlier lines only through block structure (a line of pipes becomes a table's
-  header once the delimiter row arrives; list nesting and open fences carry forward as they must);
+  header once the delimiter row arrives, a `===`/`---` underline makes the paragraph above a
+  heading, a `[ref]: url` definition turns `[text][ref]` above into a link; list nesting, open
+  fences and open `<!--` comments carry forward as they must);
 - an unclosed fence renders as a closed code block, so a half-streamed code block looks like code;
-- one pass over the lines with precompiled regexes; emphasis uses CommonMark's delimiter
-  algorithm on a linked list, so it stays linear in practice.
+- one pass over the lines with precompiled regexes (plus a cheap one for link definitions);
+  emphasis uses CommonMark's delimiter algorithm on a linked list, so it stays linear in practice.
 
 Choices worth knowing:
 
@@ -22,31 +24,32 @@ Choices worth knowing:
 - GFM tables become a code block with aligned columns: Slack has no tables, and pipes only line up
   in a monospace font. Inline markup in cells is reduced to plain text (links as `label (url)`).
 - Only `~~double~~` tildes strike through; a single `~` is left alone ("~5 minutes" is common).
-- `*`/`~` runs between two letters or digits stay literal: Slack cannot format inside a word and
+- Slack formats only at word boundaries, so a marker glued to a letter or ideograph
+  (`これは**重要**です`, `**bold**text`) gets a zero-width space outside it, and an escaped
+  `\\*` gets them around it so Slack cannot pair it. A `*` run between two digits stays literal:
   `2*3*4` is more likely arithmetic than emphasis.
-- HTML and Slack control sequences written by the model are escaped, so an answer can never ping
-  `@channel` or mention people by writing `<!channel>` or `<@U123>`.
+- HTML entities are decoded (then escaped again), `<br>` breaks the line, comments disappear;
+  any other HTML and Slack control sequences written by the model are escaped, so an answer can
+  never ping `@channel` or mention people by writing `<!channel>` or `<@U123>`.
 
-This module does the block level (fences, headings, lists, quotes, tables) and the public
-entry points; each line's inline text goes to `bot.text.mrkdwn_inline`.
+This module does fences, tables, comments and link definitions and the public entry point; the
+other blocks are `bot.text.mrkdwn_blocks`, tables `bot.text.mrkdwn_table`, and each line's inline
+text goes to `bot.text.mrkdwn_inline` (emphasis in `mrkdwn_emphasis`, HTML in `mrkdwn_html`).
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Final
 
-from bot.text.mrkdwn_inline import escape_mrkdwn, render_inline
+from bot.text import mrkdwn_table
+from bot.text.mrkdwn_blocks import RULE, Blocks
+from bot.text.mrkdwn_html import COMMENT_CLOSE, COMMENT_OPEN, open_comment_at
+from bot.text.mrkdwn_inline import escape_mrkdwn, reference_key
 
 __all__ = ["RULE", "escape_mrkdwn", "markdown_to_mrkdwn"]
 
-RULE: Final = "─" * 20
-"""What a horizontal rule (`---`, `***`, `___`) becomes: Slack has no rule of its own."""
-
-_BULLETS: Final = ("•", "◦", "▪")
-_LIST_INDENT: Final = "    "
 _FENCE: Final = "```"
 
 # -- block patterns ------------------------------------------------------------------------------
@@ -54,22 +57,20 @@ _FENCE: Final = "```"
 # the three spaces CommonMark allows, and an unrecognised fence would mangle the whole block.
 _FENCE_OPEN = re.compile(r"^([ \t]*)(`{3,}|~{3,})(.*)$")
 _FENCE_CLOSE = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*$")
-_HR = re.compile(r"^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$")
-_HEADING = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*))?$")
-_QUOTE = re.compile(r"^(?:[ \t]{0,3}>[ \t]?)+")
-_BULLET = re.compile(r"^([ \t]*)[-*+][ \t]+(.*)$")
-_ORDERED = re.compile(r"^([ \t]*)(\d{1,9}[.)])[ \t]+(.*)$")
-_TASK = re.compile(r"^\[([ xX])\][ \t]+")
-_TABLE_DELIMITER_CELL = re.compile(r":?-+:?")
-_CELL_SPLIT = re.compile(r"(?<!\\)\|")
+_DEFINITION = re.compile(
+    r" {0,3}\[((?:\\.|[^\[\]\\\n])++)\]:[ \t]*+(<[^<>\n]*+>|\S++)"
+    r"(?:[ \t]++(?:\"[^\"\n]*+\"|'[^'\n]*+'|\([^()\n]*+\)))?[ \t]*+"
+)
 
 
 def markdown_to_mrkdwn(md: str) -> str:
     """Render Markdown (possibly a partial, still-streaming answer) as Slack mrkdwn."""
     lines = md.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    refs, definitions = _definitions(lines)
     out: list[str] = []
-    nesting = _ListNesting()
+    blocks = Blocks(refs)
     fence: _OpenFence | None = None
+    in_comment = False
     index = 0
     while index < len(lines):
         line = lines[index]
@@ -81,25 +82,75 @@ def markdown_to_mrkdwn(md: str) -> str:
             else:
                 out.append(escape_mrkdwn(fence.dedent(line)))
             continue
+        if in_comment:  # inside a multi-line `<!-- … -->`: nothing shows until it closes
+            close = line.find(COMMENT_CLOSE)
+            if close < 0:
+                continue
+            in_comment = False
+            line = line[close + len(COMMENT_CLOSE) :].lstrip()
+            if not line:
+                continue
+        if definitions and index - 1 in definitions:  # `[ref]: url` lines only feed the links that use them
+            blocks.interrupt()
+            continue
         opening = _FENCE_OPEN.match(line)
         if opening and not (opening.group(2)[0] == "`" and "`" in opening.group(3)):
             indent, marker = opening.group(1), opening.group(2)
             if not indent:
-                nesting.reset()
+                blocks.nesting.reset()
+            blocks.interrupt()
             fence = _OpenFence(marker[0], len(marker), len(indent.expandtabs(4)), len(out))
             out.append(_FENCE)
             continue
-        table = _table(lines, index - 1)
+        comment = open_comment_at(line) if COMMENT_OPEN in line else -1
+        if comment >= 0:
+            in_comment = True
+            line = line[:comment].rstrip()
+            if not line:
+                continue
+        table = mrkdwn_table.table(lines, index - 1, refs)
         if table is not None:
             consumed, rendered = table
-            nesting.reset()
+            blocks.nesting.reset()
+            blocks.interrupt()
             out.extend(rendered)
             index += consumed - 1
             continue
-        out.append(_block_line(line, nesting))
+        blocks.add(line, out, last=index == len(lines))
     if fence is not None:
         _close_streaming_fence(out, fence.out_index)
+    if definitions and max(definitions) == _last_nonblank(lines):
+        while len(out) > 1 and not out[-1]:
+            out.pop()  # the blank lines that only separated the text from its definitions
     return "\n".join(out)
+
+
+def _definitions(lines: list[str]) -> tuple[dict[str, str], set[int]]:
+    """Link reference definitions outside code, as (key → destination, their line indexes)."""
+    refs: dict[str, str] = {}
+    at: set[int] = set()
+    fence: _OpenFence | None = None
+    for index, line in enumerate(lines):
+        if fence is not None:
+            if fence.is_closed_by(line):
+                fence = None
+            continue
+        opening = _FENCE_OPEN.match(line)
+        if opening and not (opening.group(2)[0] == "`" and "`" in opening.group(3)):
+            fence = _OpenFence(opening.group(2)[0], len(opening.group(2)), 0, 0)
+            continue
+        definition = _DEFINITION.fullmatch(line) if "]:" in line else None
+        if definition and definition.group(1).strip():
+            refs.setdefault(reference_key(definition.group(1)), definition.group(2))
+            at.add(index)
+    return refs, at
+
+
+def _last_nonblank(lines: list[str]) -> int:
+    index = len(lines) - 1
+    while index > 0 and not lines[index].strip():
+        index -= 1
+    return index
 
 
 @dataclass(slots=True)
@@ -131,135 +182,3 @@ def _close_streaming_fence(out: list[str], opened_at: int) -> None:
         out.pop()  # nothing inside yet: an empty code block would show as stray backticks
         return
     out.append(_FENCE)
-
-
-@dataclass(slots=True)
-class _ListNesting:
-    """Indentation columns of the open list items, so nesting works with 2, 3 or 4 space indents."""
-
-    columns: list[int] = field(default_factory=list)
-
-    def depth(self, column: int) -> int:
-        while self.columns and self.columns[-1] > column:
-            self.columns.pop()
-        if not self.columns or self.columns[-1] < column:
-            self.columns.append(column)
-        return len(self.columns) - 1
-
-    def reset(self) -> None:
-        self.columns.clear()
-
-
-def _block_line(line: str, nesting: _ListNesting) -> str:
-    if not line.strip():
-        return ""
-    quote = _QUOTE.match(line)
-    if quote:
-        inner = line[quote.end() :]
-        rendered = _block_line(inner, nesting) if inner.strip() else ""
-        return f"> {rendered}" if rendered else ">"
-    if _HR.match(line):
-        nesting.reset()
-        return RULE
-    heading = _HEADING.match(line)
-    if heading:
-        nesting.reset()
-        title = render_inline(_without_closing_hashes(heading.group(2) or ""), "heading")
-        return f"*{title}*" if title else ""
-    bullet = _BULLET.match(line)
-    if bullet:
-        indent, content = bullet.groups()
-        depth = nesting.depth(len(indent.expandtabs(4)))
-        task = _TASK.match(content)
-        if task:
-            box = "☐" if task.group(1) == " " else "☑"
-            content = f"{box} {content[task.end() :]}"
-        return f"{_LIST_INDENT * depth}{_BULLETS[depth % len(_BULLETS)]} {render_inline(content, 'mrkdwn')}"
-    ordered = _ORDERED.match(line)
-    if ordered:
-        indent, number, content = ordered.groups()
-        depth = nesting.depth(len(indent.expandtabs(4)))
-        return f"{_LIST_INDENT * depth}{number} {render_inline(content, 'mrkdwn')}"
-    indent = line[: len(line) - len(line.lstrip(" \t"))]
-    if not indent:
-        nesting.reset()
-    return indent + render_inline(line[len(indent) :], "mrkdwn")
-
-
-def _without_closing_hashes(title: str) -> str:
-    """`## Title ##` → `Title`; a `#` that ends a word (`C#`) is part of the title."""
-    title = title.strip()
-    bare = title.rstrip("#")
-    if bare != title and (not bare or bare[-1] in " \t"):
-        return bare.rstrip()
-    return title
-
-
-# -- tables --------------------------------------------------------------------------------------
-
-
-def _table(lines: list[str], at: int) -> tuple[int, list[str]] | None:
-    """A GFM table starting at `lines[at]` as (lines consumed, code block lines), or None."""
-    header = lines[at]
-    if "|" not in header or at + 1 >= len(lines):
-        return None
-    delimiter = lines[at + 1]
-    if "|" not in delimiter:
-        return None
-    delimiter_cells = _cells(delimiter)
-    if not all(_TABLE_DELIMITER_CELL.fullmatch(cell) for cell in delimiter_cells):
-        return None
-    head = _cells(header)
-    aligns = [_alignment(cell) for cell in delimiter_cells]
-    if len(head) != len(aligns):
-        return None
-    end = at + 2
-    while end < len(lines) and lines[end].strip() and "|" in lines[end] and not _FENCE_OPEN.match(lines[end]):
-        end += 1
-    width = len(aligns)
-    rows = [head] + [_cells(line) for line in lines[at + 2 : end]]
-    plain = [[render_inline(cell, "plain") for cell in (row + [""] * width)[:width]] for row in rows]
-    widths = [max(_display_width(row[column]) for row in plain) for column in range(width)]
-    rendered = [_FENCE, _table_row(plain[0], widths, aligns)]
-    rendered.append("-+-".join("-" * w for w in widths))
-    rendered.extend(_table_row(row, widths, aligns) for row in plain[1:])
-    rendered.append(_FENCE)
-    return end - at, rendered
-
-
-def _cells(row: str) -> list[str]:
-    row = row.strip()
-    if row.startswith("|"):
-        row = row[1:]
-    if row.endswith("|") and not row.endswith("\\|"):
-        row = row[:-1]
-    return [cell.strip().replace("\\|", "|") for cell in _CELL_SPLIT.split(row)]
-
-
-def _alignment(delimiter_cell: str) -> str:
-    if delimiter_cell.endswith(":"):
-        return "^" if delimiter_cell.startswith(":") else ">"
-    return "<"
-
-
-def _table_row(cells: list[str], widths: list[int], aligns: list[str]) -> str:
-    padded = []
-    for cell, width, align in zip(cells, widths, aligns, strict=True):
-        gap = width - _display_width(cell)
-        if align == ">":
-            padded.append(" " * gap + cell)
-        elif align == "^":
-            padded.append(" " * (gap // 2) + cell + " " * (gap - gap // 2))
-        else:
-            padded.append(cell + " " * gap)
-    return escape_mrkdwn(" | ".join(padded).rstrip())
-
-
-def _display_width(text: str) -> int:
-    """Columns in a monospace font: East Asian wide characters take two, combining marks none."""
-    width = 0
-    for char in text:
-        if unicodedata.combining(char):
-            continue
-        width += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
-    return width

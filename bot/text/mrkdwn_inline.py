@@ -131,7 +131,8 @@ def render_inline(src: str, mode: InlineMode, refs: Mapping[str, str] | None = N
 
 def _text(text: str, plain: bool) -> str:
     # Entities hold no character that starts inline syntax, so each is whole inside one text run.
-    text = decode_entities(text)
+    if "&" in text:
+        text = decode_entities(text)
     return text if plain else escape_mrkdwn(text)
 
 

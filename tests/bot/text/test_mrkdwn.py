@@ -4,7 +4,7 @@ import re
 import time
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from bot.text.mrkdwn import RULE, escape_mrkdwn, markdown_to_mrkdwn
@@ -337,9 +337,15 @@ def test_slack_control_characters_are_always_escaped(md: str) -> None:
     assert not re.search(r"&(?!amp;|lt;|gt;)", out)
 
 
+# A setext underline rewrites the paragraph above it into a heading, as a table's delimiter row
+# rewrites its header; tests/bot/text/test_mrkdwn_models.py covers that look-back on its own.
+_UNDERLINE = re.compile(r"^ {0,3}-+[ \t]*$", re.MULTILINE)
+
+
 @settings(max_examples=300)
 @given(streamable, streamable)
 def test_earlier_lines_do_not_change_as_more_text_arrives(head: str, tail: str) -> None:
+    assume(not _UNDERLINE.search(head + tail))
     before = markdown_to_mrkdwn(head).split("\n")
     after = markdown_to_mrkdwn(head + tail).split("\n")
     assert after[: len(before) - 1] == before[:-1]
@@ -368,6 +374,15 @@ def test_inline_formatting_never_spans_lines(first: str, second: str) -> None:
         "<a@" + "a-" * 7_500 + "!",
         "a | b\n|:" + "-" * 7_000 + ":" + " " * 7_000 + "x",
         "- " * 7_500 + "x",
+        *(
+            unit * (15_000 // len(unit))
+            for unit in ["<!--", "<!---->", "<br>", "&copy;", "&#x", "\\*", "**a**b"]
+        ),
+        *(unit * (15_000 // len(unit)) for unit in ["a\n", "a\n=\n", "> a\nb\n", "[a]: x\n", "<!--\n"]),
+        "[r]: https://x.io\n" + "[a][r]" * 2_500,
+        "[r]: https://x.io\n" + "[" * 15_000,
+        "[r]: " + "x" * 15_000 + ' "',
+        "| a |\n|---|\n| " + "x<br>" * 3_000 + " |",
     ],
 )
 def test_large_pathological_input_is_fast(md: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.text.mrkdwn import markdown_to_mrkdwn
+from bot.text.mrkdwn import RULE, markdown_to_mrkdwn
 
 ZWSP = "\u200b"
 
@@ -144,4 +144,109 @@ def test_br_is_a_line_break(md: str, expected: str) -> None:
     ],
 )
 def test_inline_html_comments_are_dropped(md: str, expected: str) -> None:
+    assert markdown_to_mrkdwn(md) == expected
+
+
+@pytest.mark.parametrize(
+    ("md", "expected"),
+    [
+        ("| a | b |\n|---|---|\n| x<br>y | z |", "```\na | b\n--+--\nx | z\ny |\n```"),
+        (
+            "| Step | Notes |\n|---|---|\n| 1 | first<br/>second<br>third |\n| 2 | done |",
+            "```\nStep | Notes\n-----+-------\n1    | first\n     | second\n     | third\n2    | done\n```",
+        ),
+        ("| h<br>i |\n|---|\n| v |", "```\nh\ni\n-\nv\n```"),
+        ("> one<br>two", "> one\n> two"),
+        ("- one<br>two", "• one\n  two"),
+        ("1. one<br>two", "1. one\n   two"),
+        ("# one<br>two", "*one*\n*two*"),
+        ("[a<br>b](https://x.io)", "<https://x.io|a b>"),
+    ],
+)
+def test_br_in_tables_and_blocks(md: str, expected: str) -> None:
+    assert markdown_to_mrkdwn(md) == expected
+
+
+@pytest.mark.parametrize(
+    ("md", "expected"),
+    [
+        ("<!-- a note -->\ntext", "text"),
+        ("before\n<!--\nmulti\nline\n-->\nafter", "before\nafter"),
+        ("text <!-- starts\nhidden\nends --> shown", "text\nshown"),
+        ("a\n<!-- TODO: **x** -->\nb", "a\nb"),
+        ("```html\n<!-- kept in code -->\n```", "```\n&lt;!-- kept in code --&gt;\n```"),
+        ("`<!--` opens a comment", "`&lt;!--` opens a comment"),
+        ("text\n<!-- still streaming", "text"),  # an unclosed comment hides what follows
+        ("<!--\n```\n-->\nafter", "after"),  # a fence inside a comment is part of it
+    ],
+)
+def test_html_comments_are_dropped_across_lines(md: str, expected: str) -> None:
+    assert markdown_to_mrkdwn(md) == expected
+
+
+@pytest.mark.parametrize(
+    ("md", "expected"),
+    [
+        ("See [the docs][docs].\n\n[docs]: https://x.io/docs", "See <https://x.io/docs|the docs>."),
+        ("[Docs][] and [docs]\n\n[docs]: https://x.io", "<https://x.io|Docs> and <https://x.io|docs>"),
+        ('[a][ONE]\n[one]: https://x.io "Title"', "<https://x.io|a>"),
+        ("[a][x y]\n\n[X   Y]: <https://x.io/a b>", "<https://x.io/a%20b|a>"),
+        ("![logo][img]\n\n[img]: https://x.io/l.png", "<https://x.io/l.png|logo>"),
+        ("[1]: https://a.io\nsee [1]", "see <https://a.io|1>"),
+        ("[a][missing]", "[a][missing]"),
+        ("[x]: https://first.io\n[x]: https://second.io\n[x]", "<https://first.io|x>"),
+        ("[a][r]\n\n[r]: /relative", "a"),
+        ("```\n[r]: https://x.io\n```\n[r]", "```\n[r]: https://x.io\n```\n[r]"),
+        ("[a][r] and `[r]`\n\n[r]: https://x.io\n\n", "<https://x.io|a> and `[r]`"),
+        ("| l |\n|---|\n| [a][r] |\n\n[r]: https://x.io", "```\nl\n----------------\na (https://x.io)\n```"),
+        ('[r]: https://x.io "open title', '[r]: https://x.io "open title'),
+    ],
+)
+def test_reference_links(md: str, expected: str) -> None:
+    assert markdown_to_mrkdwn(md) == expected
+
+
+@pytest.mark.parametrize(
+    ("md", "expected"),
+    [
+        ("Title\n=====", "*Title*"),
+        ("Title\n-----", "*Title*"),
+        ("Title\n---\nbody", "*Title*\nbody"),
+        ("A **bold** title\n===", "*A bold title*"),
+        ("Two\nlines\n===", "*Two*\n*lines*"),
+        ("Title\n=", "*Title*"),
+        ("text\n\n---", f"text\n\n{RULE}"),  # after a blank line it is a rule
+        ("---", RULE),
+        ("text\n***", f"text\n{RULE}"),  # only `=` and `-` underline
+        ("text\n- - -", f"text\n{RULE}"),
+        ("- item\n---", f"• item\n{RULE}"),  # not under a paragraph
+        ("# Heading\n---", f"*Heading*\n{RULE}"),
+        ("> quote\n---", f"> quote\n{RULE}"),
+        ("===", "==="),
+        ("Intro\n-", "Intro\n-"),  # streaming: a list item or rule is probably being typed
+        ("Intro\n- ", "Intro\n• "),
+        ("Intro\n- item", "Intro\n• item"),
+    ],
+)
+def test_setext_headings(md: str, expected: str) -> None:
+    assert markdown_to_mrkdwn(md) == expected
+
+
+@pytest.mark.parametrize(
+    ("md", "expected"),
+    [
+        ("> first\nsecond", "> first\n> second"),
+        ("> first\nsecond\nthird", "> first\n> second\n> third"),
+        ("> **a**\n*b*", "> *a*\n> _b_"),
+        ("> first\n\nafter", "> first\n\nafter"),
+        ("> first\n- item", "> first\n• item"),
+        ("> first\n# Heading", "> first\n*Heading*"),
+        ("> first\n---", f"> first\n{RULE}"),
+        ("> # Heading\ntext", "> *Heading*\ntext"),
+        (">\ntext", ">\ntext"),
+        ("> - item\nmore", "> • item\n> more"),
+        ("> first\n===", "> first\n> ==="),
+    ],
+)
+def test_lazy_block_quote_continuation(md: str, expected: str) -> None:
     assert markdown_to_mrkdwn(md) == expected
