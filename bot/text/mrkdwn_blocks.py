@@ -71,6 +71,11 @@ class Blocks:
         self.paragraph.clear()
 
     def add(self, line: str, out: list[str], *, last: bool) -> None:
+        if not line or line.isspace():
+            self.previous = "blank"
+            self.paragraph.clear()
+            out.append("")
+            return
         underline = _SETEXT.match(line) if self.paragraph else None
         if underline and (underline.group(1)[0] == "=" or not last or len(underline.group(1)) >= 3):
             for at, source in self.paragraph:
@@ -89,7 +94,7 @@ class Blocks:
         else:
             self.paragraph.clear()
         self.previous = kind
-        if rendered or not (line.strip() and "<!--" in line):  # a line holding only a comment goes
+        if rendered or "<!--" not in line:  # a line holding only a comment goes
             out.append(rendered)
 
     def _inline(self, text: str) -> str:
@@ -97,6 +102,8 @@ class Blocks:
 
     def _heading(self, title: str) -> str:
         rendered = render_inline(title, "heading", self.refs)
+        if "\n" not in rendered:
+            return f"*{rendered}*" if rendered.strip() else ""
         return "\n".join(f"*{part}*" if part.strip() else "" for part in rendered.split("\n"))
 
     def _line(self, line: str) -> tuple[str, _Kind]:
@@ -144,13 +151,15 @@ class Blocks:
 
 def _is_plain(line: str) -> bool:
     """A line that would be paragraph text: nothing that starts a block of its own."""
-    return bool(line.strip()) and not any(
-        pattern.match(line) for pattern in (_QUOTE, _HR, _HEADING, _BULLET, _ORDERED)
-    )
+    if _QUOTE.match(line) or _HR.match(line) or _HEADING.match(line):
+        return False
+    return not (_BULLET.match(line) or _ORDERED.match(line))
 
 
 def _prefixed(rendered: str, prefix: str) -> str:
     """Quote every line of `rendered`; a `<br>` inside a quote stays inside it."""
+    if "\n" not in rendered:
+        return f"{prefix}{rendered}" if rendered else prefix.rstrip()
     return "\n".join(f"{prefix}{part}" if part else prefix.rstrip() for part in rendered.split("\n"))
 
 

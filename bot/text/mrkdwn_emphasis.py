@@ -35,6 +35,8 @@ class Delimiter:
     can_open: bool
     can_close: bool
     remaining: int
+    glued_before: bool  # a letter or ideograph right before the run
+    glued_after: bool
     opens: list[str] = field(default_factory=list)  # innermost first
     closes: list[str] = field(default_factory=list)  # innermost first
 
@@ -59,13 +61,17 @@ def delimiter_at(src: str, start: int, end: int) -> Delimiter | None:
         can_open, can_close = left, right
     if not (can_open or can_close):
         return None
-    return Delimiter(char, length, can_open, can_close, length)
+    return Delimiter(char, length, can_open, can_close, length, _is_glued(before), _is_glued(after))
 
 
 def _is_punctuation(char: str) -> bool:
     # Wide punctuation (`：`, `「`) counts as a letter, as CJK-friendly Markdown parsers do: Japanese
     # and Chinese put no spaces around words, so `**重要：**です` would never close otherwise.
     return unicodedata.category(char)[0] in ("P", "S") and not _is_wide(char)
+
+
+def _is_glued(char: str) -> bool:
+    return char.isalnum() or _is_wide(char)
 
 
 def _is_wide(char: str) -> bool:
@@ -139,55 +145,31 @@ def emit(tokens: list[str | Delimiter], mode: InlineMode) -> str:
     markup = mode != "plain"
     parts: list[str] = []
     opened: list[str] = []  # kinds whose marker is written and not closed yet, outermost first
-    openers: set[int] = set()  # indexes into parts of the markers written
-    closers: set[int] = set()
     for token in tokens:
         if isinstance(token, str):
             if token == LINE_BREAK and opened:  # Slack's markers do not span lines: close, reopen
-                for kind in reversed(opened):
-                    closers.add(len(parts))
-                    parts.append(_MARKER[kind])
+                parts.extend(_MARKER[kind] for kind in reversed(opened))
                 parts.append("\n")
-                for kind in opened:
-                    openers.add(len(parts))
-                    parts.append(_MARKER[kind])
+                parts.extend(_MARKER[kind] for kind in opened)
             else:
                 parts.append(token)
             continue
+        closing = opening = ""
         for kind in token.closes:
             depth[kind] -= 1
             if markup and depth[kind] == 0:
-                closers.add(len(parts))
-                parts.append(_MARKER[kind])
+                closing += _MARKER[kind]
                 opened.remove(kind)
-        parts.append(token.char * token.remaining)
         for kind in reversed(token.opens):
             if markup and depth[kind] == 0:
-                openers.add(len(parts))
-                parts.append(_MARKER[kind])
+                opening += _MARKER[kind]
                 opened.append(kind)
             depth[kind] += 1
-    if openers:
-        _separate_markers(parts, openers, closers)
+        literal = token.char * token.remaining
+        # `これは*重要*です`, `*bold*text`: Slack wants a word boundary outside each marker.
+        if opening and token.glued_before and not (closing or literal):
+            opening = ZWSP + opening
+        if closing and token.glued_after and not (opening or literal):
+            closing += ZWSP
+        parts.append(closing + literal + opening)
     return "".join(parts)
-
-
-def _separate_markers(parts: list[str], openers: set[int], closers: set[int]) -> None:
-    """Put a zero-width space between a marker and a letter or ideograph glued to its outside.
-
-    `これは*重要*です` and `*bold*text` are not formatted by Slack, which wants a word boundary.
-    Two passes, one each way, so every marker knows its neighbour in linear time.
-    """
-    last = ""
-    for index, part in enumerate(parts):
-        if index in openers and last and (last.isalnum() or _is_wide(last)):
-            parts[index] = ZWSP + part
-        if part:
-            last = part[-1]
-    following = ""
-    for index in range(len(parts) - 1, -1, -1):
-        part = parts[index]
-        if index in closers and following and (following.isalnum() or _is_wide(following)):
-            parts[index] = part + ZWSP
-        if part:
-            following = part[0]

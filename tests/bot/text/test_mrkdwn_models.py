@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.text.mrkdwn import RULE, markdown_to_mrkdwn
 
@@ -250,3 +254,29 @@ def test_setext_headings(md: str, expected: str) -> None:
 )
 def test_lazy_block_quote_continuation(md: str, expected: str) -> None:
     assert markdown_to_mrkdwn(md) == expected
+
+
+@pytest.mark.parametrize(
+    ("md", "expected"),
+    [
+        ("これは**重要", "これは**重要"),  # unclosed emphasis stays literal until it closes
+        ("Title\n==", "*Title*"),
+        ("Title\n--", "Title\n--"),  # the last line: maybe a rule still being typed
+        ("Title\n--\n", "*Title*\n"),
+        ("a &cop", "a &amp;cop"),
+        ("a<b", "a&lt;b"),  # a `<br>` half written is text until it is whole
+        ("[a][r]\n\n[r]: https://x.i", "<https://x.i|a>"),
+        ("> quote\nlazy **bo", "> quote\n> lazy **bo"),
+        ("| a |\n|---|\n| x<br>y", "```\na\n-\nx\ny\n```"),
+    ],
+)
+def test_partial_answers_while_streaming(md: str, expected: str) -> None:
+    assert markdown_to_mrkdwn(md) == expected
+
+
+@settings(max_examples=400)
+@given(st.text(alphabet="ab <>!@#^&;:/[]()=-*_~`\\\n x01", max_size=200))
+def test_model_text_never_mentions_or_pings(md: str) -> None:
+    out = markdown_to_mrkdwn(md)
+    assert not re.search(r"<[!@#]", out)
+    assert not re.search(r"&(?!amp;|lt;|gt;)", out)
