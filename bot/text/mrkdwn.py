@@ -140,7 +140,8 @@ def _definitions(lines: list[str]) -> tuple[dict[str, str], set[int]]:
             fence = _OpenFence(opening.group(2)[0], len(opening.group(2)), 0, 0)
             continue
         definition = _DEFINITION.fullmatch(line) if "]:" in line else None
-        if definition and definition.group(1).strip():
+        # `[^1]: …` is a GFM footnote, not a link: its text stays where the model put it.
+        if definition and definition.group(1).strip() and not definition.group(1).startswith("^"):
             refs.setdefault(reference_key(definition.group(1)), definition.group(2))
             at.add(index)
     return refs, at

@@ -23,6 +23,7 @@ ZWSP: Final = "\u200b"
 LINE_BREAK: Final = "\n"
 """The token a `<br>` becomes; no other token holds a newline, as inline text is one line."""
 
+_FIRST_WIDE: Final = "\u1100"  # no assigned East Asian wide or fullwidth character comes before it
 _MARKER: Final = {"strong": "*", "em": "_", "strike": "~"}
 
 
@@ -61,17 +62,15 @@ def delimiter_at(src: str, start: int, end: int) -> Delimiter | None:
         can_open, can_close = left, right
     if not (can_open or can_close):
         return None
-    return Delimiter(char, length, can_open, can_close, length, _is_glued(before), _is_glued(after))
+    glued_before = before.isalnum() or (before >= _FIRST_WIDE and _is_wide(before))
+    glued_after = after.isalnum() or (after >= _FIRST_WIDE and _is_wide(after))
+    return Delimiter(char, length, can_open, can_close, length, glued_before, glued_after)
 
 
 def _is_punctuation(char: str) -> bool:
     # Wide punctuation (`：`, `「`) counts as a letter, as CJK-friendly Markdown parsers do: Japanese
     # and Chinese put no spaces around words, so `**重要：**です` would never close otherwise.
-    return unicodedata.category(char)[0] in ("P", "S") and not _is_wide(char)
-
-
-def _is_glued(char: str) -> bool:
-    return char.isalnum() or _is_wide(char)
+    return unicodedata.category(char)[0] in ("P", "S") and (char < _FIRST_WIDE or not _is_wide(char))
 
 
 def _is_wide(char: str) -> bool:

@@ -204,6 +204,7 @@ def test_html_comments_are_dropped_across_lines(md: str, expected: str) -> None:
         ("[a][r] and `[r]`\n\n[r]: https://x.io\n\n", "<https://x.io|a> and `[r]`"),
         ("| l |\n|---|\n| [a][r] |\n\n[r]: https://x.io", "```\nl\n----------------\na (https://x.io)\n```"),
         ('[r]: https://x.io "open title', '[r]: https://x.io "open title'),
+        ("Fact.[^1]\n\n[^1]: Source.", "Fact.[^1]\n\n[^1]: Source."),  # a GFM footnote, not a link
     ],
 )
 def test_reference_links(md: str, expected: str) -> None:
