@@ -90,6 +90,9 @@ def markdown_to_mrkdwn(md: str) -> str:
             line = line[close + len(COMMENT_CLOSE) :].lstrip()
             if not line:
                 continue
+        if not line or line.isspace():
+            blocks.add_blank(out)
+            continue
         if definitions and index - 1 in definitions:  # `[ref]: url` lines only feed the links that use them
             blocks.interrupt()
             continue

@@ -70,13 +70,16 @@ class Blocks:
         self.previous = "other"
         self.paragraph.clear()
 
+    def add_blank(self, out: list[str]) -> None:
+        self.previous = "blank"
+        self.paragraph.clear()
+        out.append("")
+
     def add(self, line: str, out: list[str], *, last: bool) -> None:
         if not line or line.isspace():
-            self.previous = "blank"
-            self.paragraph.clear()
-            out.append("")
+            self.add_blank(out)
             return
-        underline = _SETEXT.match(line) if self.paragraph else None
+        underline = _SETEXT.match(line) if self.paragraph and line[0] in "=- " else None
         if underline and (underline.group(1)[0] == "=" or not last or len(underline.group(1)) >= 3):
             for at, source in self.paragraph:
                 out[at] = self._heading(source.strip())

@@ -177,7 +177,9 @@ def _link(label: str, destination: str, plain: bool) -> str:
     text = render_inline(label, "plain").replace("\n", " ").strip()
     if destination.startswith("<") and destination.endswith(">"):
         destination = destination[1:-1]
-    destination = decode_entities(_BACKSLASH_ESCAPE.sub(r"\1", destination)).strip()
+    destination = _BACKSLASH_ESCAPE.sub(r"\1", destination).strip()
+    if "&" in destination:
+        destination = decode_entities(destination)
     if plain:
         if text and destination and text != destination:
             return f"{text} ({destination})"
