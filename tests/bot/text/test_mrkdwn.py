@@ -386,6 +386,8 @@ def test_inline_formatting_never_spans_lines(first: str, second: str) -> None:
     ],
 )
 def test_large_pathological_input_is_fast(md: str) -> None:
+    # A guard against quadratic (or worse) blow-ups, not a speed measurement (bench/ measures
+    # speed): linear work on these inputs takes well under 0.1 s; quadratic work, minutes.
     started = time.perf_counter()
     markdown_to_mrkdwn(md)
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < 5.0
