@@ -22,6 +22,7 @@ DEFAULT_SYSTEM_PROMPT = (
 )
 
 T = TypeVar("T")
+Rate = tuple[float, float, float]  # calls, per seconds, burst
 
 # Values `.env.example` ships with (and their usual shapes): a copied example file must not pass as
 # configured, or the first sign of it is Slack or RelayDance refusing the bot much later.
@@ -83,7 +84,7 @@ class Settings:
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     temperature: float | None = None
     max_tokens: int | None = None
-    edit_interval: float = 1.0
+    edit_interval: float = 0.25  # the shortest gap between intermediate edits of one message
     history_budget_tokens: int = 6000
     history_max_messages: int = 500
     history_ttl_days: float = 30.0
@@ -98,6 +99,11 @@ class Settings:
     shutdown_grace: float = 25.0
     health_port: int | None = None
     log_format: str = "text"
+    # Slack's per-method budget, (calls, per seconds, burst): see bot.text.rates and the README.
+    slack_rate_update: Rate = (50.0, 60.0, 40.0)
+    slack_rate_post: Rate = (1.0, 1.0, 8.0)
+    slack_rate_stream: Rate = (20.0, 60.0, 15.0)
+    slack_rate_append: Rate = (100.0, 60.0, 60.0)
     secrets: tuple[str, ...] = field(default=(), repr=False)
     knowledge_channels: tuple[str, ...] = ()  # channels indexed for team knowledge; () = all the bot is in
     knowledge_threads: int = 4  # past threads put in a prompt; 0 turns team knowledge off
@@ -136,7 +142,7 @@ class Settings:
             system_prompt=r.text("SYSTEM_PROMPT", DEFAULT_SYSTEM_PROMPT),
             temperature=r.optional_number("TEMPERATURE", float, low=0, high=2),
             max_tokens=r.optional_number("MAX_TOKENS", int, low=1, high=1_000_000),
-            edit_interval=r.number("EDIT_INTERVAL", 1.0, float, low=0.05, high=60),
+            edit_interval=r.number("EDIT_INTERVAL", 0.25, float, low=0.05, high=60),
             history_budget_tokens=r.number("HISTORY_BUDGET_TOKENS", 6000, int, low=200, high=2_000_000),
             history_max_messages=r.number("HISTORY_MAX_MESSAGES", 500, int, low=10, high=100_000),
             history_ttl_days=r.number("HISTORY_TTL_DAYS", 30.0, float, low=0.01, high=3650),
@@ -151,6 +157,10 @@ class Settings:
             shutdown_grace=r.number("SHUTDOWN_GRACE", 25.0, float, low=0, high=3600),
             health_port=r.optional_number("HEALTH_PORT", int, low=0, high=65535),
             log_format=r.choice("LOG_FORMAT", "TEXT", ("TEXT", "JSON")).lower(),
+            slack_rate_update=_rate(r, "SLACK_RATE_UPDATE", (50.0, 60.0, 40.0)),
+            slack_rate_post=_rate(r, "SLACK_RATE_POST", (1.0, 1.0, 8.0)),
+            slack_rate_stream=_rate(r, "SLACK_RATE_STREAM", (20.0, 60.0, 15.0)),
+            slack_rate_append=_rate(r, "SLACK_RATE_APPEND", (100.0, 60.0, 60.0)),
             secrets=tuple(
                 s.reveal() for s in (bot_token, signing_secret, app_token, api_key) if s is not None
             )
@@ -299,3 +309,20 @@ class _Reader:
 def _shown(value: str) -> str:
     """Quote a non-secret value for an error message, cut short so a pasted blob stays readable."""
     return repr(value if len(value) <= 60 else value[:57] + "...")
+
+
+def _rate(r: _Reader, name: str, default: Rate) -> Rate:
+    """`CALLS/SECONDS` or `CALLS/SECONDS,BURST` (burst defaults to the default's)."""
+    value = r.text(name, "")
+    if not value:
+        return default
+    rate, _, burst = value.partition(",")
+    calls, slash, per = rate.partition("/")
+    try:
+        parsed = (float(calls), float(per), float(burst) if burst.strip() else default[2])
+    except ValueError:
+        parsed = (0.0, 0.0, 0.0)
+    if not slash or not (0 < parsed[0] <= 100_000 and 0 < parsed[1] <= 86_400 and 1 <= parsed[2] <= 100_000):
+        problem = f"must be CALLS/SECONDS[,BURST] with positive numbers, got {_shown(value)}"
+        return r._fail(name, problem, default)
+    return parsed

@@ -9,6 +9,8 @@ import pytest
 
 from bot.errors import ConfigError
 from bot.settings import ConfigErrors, Settings
+from bot.stores.budget import tiers_from
+from bot.text.rates import DEFAULT_TIERS, POST, UPDATE, Tier
 
 EXAMPLE = Path(__file__).resolve().parents[3] / ".env.example"
 
@@ -25,7 +27,7 @@ def test_defaults() -> None:
     assert s.relaydance_model == "grok-4.3"
     assert s.slack_api_url == "https://slack.com/api/"
     assert s.port == 3000 and s.redis_url is None and not s.socket_mode
-    assert s.edit_interval == 1.0 and s.followups_without_mention and not s.answer_other_bots
+    assert s.edit_interval == 0.25 and s.followups_without_mention and not s.answer_other_bots
 
 
 def test_values_are_parsed() -> None:
@@ -157,3 +159,16 @@ def test_knowledge_settings() -> None:
     assert s.knowledge_channels == ("C1", "G22")
     assert s.knowledge_threads == 0
     assert Settings.from_env(BASE).knowledge_channels == ()
+
+
+def test_slack_rates_default_to_the_tiers_and_can_be_changed() -> None:
+    assert tiers_from(Settings.from_env(BASE)) == DEFAULT_TIERS
+    s = Settings.from_env({**BASE, "SLACK_RATE_UPDATE": "100/60", "SLACK_RATE_POST": "2/1,4"})
+    assert tiers_from(s)[UPDATE] == Tier(100, 60, 40) and tiers_from(s)[POST] == Tier(2, 1, 4)
+
+
+@pytest.mark.parametrize("value", ["50", "50/0", "x/60", "50/60,0", "-1/60", "50/60,many"])
+def test_a_bad_slack_rate_is_named(value: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({**BASE, "SLACK_RATE_APPEND": value})
+    assert caught.value.name == "SLACK_RATE_APPEND"

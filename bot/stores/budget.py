@@ -1,0 +1,120 @@
+"""The workspace's Slack budget in Redis: one token bucket per team and method family, for every replica.
+
+Slack counts calls per workspace and app, not per process, so replicas must spend one budget.
+Each bucket is a hash updated by one Lua script (atomic: no two replicas take the same token)
+on Redis's own clock (`TIME`), so replicas' clocks need not agree. The script is
+`bot.text.rates` transcribed; tests hold the two to the same answers. While Redis is away the
+budget falls back to the same rules in this process's memory (`LocalBuckets`).
+"""
+
+from __future__ import annotations
+
+import redis.asyncio as aioredis
+
+from bot.settings import Settings
+from bot.stores.guard import RedisGuard
+from bot.text import rates
+from bot.text.rates import Key, LocalBuckets, Tier
+
+TTL_SECONDS = 3600  # an idle bucket is full again long before; its learned rate may go
+
+# KEYS[1] bucket; ARGV: op ("take"|"penalize"), base rate/s, burst, keep|retry_after, now ("" = TIME),
+# LOWER, FLOOR, PROBE_AFTER, PROBE_STEP, CEILING, ttl. Returns the wait in seconds, as a string.
+_SCRIPT = """
+local now = tonumber(ARGV[5])
+if not now then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+local base, burst, arg = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local lower, floor, probe_after = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local step, ceiling = tonumber(ARGV[9]), tonumber(ARGV[10])
+local h = redis.call('HMGET', KEYS[1], 't', 's', 'r', 'h', 'c')
+local tokens, stamp, rate = tonumber(h[1]) or burst, tonumber(h[2]) or now, tonumber(h[3]) or base
+local hold, clean = tonumber(h[4]) or 0, tonumber(h[5]) or now
+tokens = math.min(burst, tokens + math.max(0, now - stamp) * rate)
+stamp = math.max(stamp, now)
+if now - clean >= probe_after and rate < base * ceiling then
+  rate = math.min(rate * step, base * ceiling)
+  clean = now
+end
+local wait = 0
+if ARGV[1] == 'penalize' then
+  hold = math.max(hold, now + arg)
+  tokens = 0
+  rate = math.max(rate * lower, base * floor)
+  clean = now
+elseif now < hold then
+  wait = hold - now
+else
+  local keep = math.max(0, math.min(arg, burst - 1))
+  if tokens >= 1 + keep then
+    tokens = tokens - 1
+  else
+    wait = math.max(1 + keep - tokens, 0) / rate
+    if wait <= 0 then wait = 0.001 end
+  end
+end
+redis.call('HSET', KEYS[1], 't', tostring(tokens), 's', tostring(stamp), 'r', tostring(rate),
+  'h', tostring(hold), 'c', tostring(clean))
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[11]))
+return tostring(wait)
+"""
+
+_FAILED = -1.0
+
+
+def tiers_from(settings: Settings) -> dict[str, Tier]:
+    specs = {
+        rates.UPDATE: settings.slack_rate_update,
+        rates.POST: settings.slack_rate_post,
+        rates.STREAM: settings.slack_rate_stream,
+        rates.APPEND: settings.slack_rate_append,
+    }
+    return {family: Tier(*spec) for family, spec in specs.items()}
+
+
+class RedisBudget:
+    """`take` and `penalize` for `bot.slack.schedule.Budget`, shared through Redis."""
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        guard: RedisGuard,
+        *,
+        prefix: str,
+        tiers: dict[str, Tier] | None = None,
+        local: LocalBuckets | None = None,
+        clock_override: bool = False,
+    ) -> None:
+        self._redis = redis
+        self._guard = guard
+        self._prefix = prefix
+        self.tiers = dict(tiers or rates.DEFAULT_TIERS)
+        self._local = local or LocalBuckets(tiers=self.tiers)
+        self._script = redis.register_script(_SCRIPT)
+        self._clock_override = clock_override  # tests: pass the local clock's time instead of TIME
+
+    def _key(self, key: Key) -> str:
+        team, family, channel = key
+        return f"{self._prefix}:budget:{team}:{family}:{channel}"
+
+    async def _run(self, key: Key, op: str, arg: float) -> float:
+        tier = self.tiers[key[1]]
+        now = repr(self._local.clock()) if self._clock_override else ""
+        args = [op, repr(tier.rate), repr(tier.burst), repr(arg), now]
+        args += [repr(v) for v in (rates.LOWER, rates.FLOOR, rates.PROBE_AFTER, rates.PROBE_STEP)]
+        args += [repr(rates.CEILING), str(TTL_SECONDS)]
+
+        async def op_() -> float:
+            return float(await self._script(keys=[self._key(key)], args=args))
+
+        return await self._guard.run(op_, _FAILED, what=f"the Slack budget ({op})")
+
+    async def take(self, key: Key, *, keep: float = 0.0) -> float:
+        wait = await self._run(key, "take", keep)
+        return self._local.take(key, keep=keep) if wait == _FAILED else wait
+
+    async def penalize(self, key: Key, retry_after: float) -> None:
+        self._local.penalize(key, retry_after)  # this process holds back even if Redis is away
+        await self._run(key, "penalize", retry_after)

@@ -1,0 +1,127 @@
+"""Token buckets for Slack's per-method limits: the rules, as pure functions of a clock.
+
+Slack limits each Web API method per workspace and app ("tiers"; chat.postMessage also per
+channel), tolerates short bursts, and answers 429 + Retry-After beyond that. One bucket per
+(team, method family[, channel]) holds `burst` calls and refills at the tier's rate. The same
+rules run in Redis as a Lua script (`bot.stores.budget`) so every replica spends one budget;
+`LocalBuckets` runs them in memory when Redis is unavailable, and in tests on a fake clock.
+
+- A 429 holds the bucket for Retry-After, empties it and lowers its rate (never below `FLOOR` of
+  the tier's), because Slack just told us the real limit is lower than we thought.
+- `PROBE_AFTER` seconds without a 429 raise the rate by `PROBE_STEP` (up to `CEILING` times the
+  tier's): Slack's tiers are minimums ("50+ per minute").
+- `keep` asks for a grant only when that many tokens remain afterwards: the scheduler keeps them
+  for answers that will need their final edit.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+LOWER = 0.7
+FLOOR = 0.25
+PROBE_AFTER = 300.0
+PROBE_STEP = 1.1
+CEILING = 2.0
+
+UPDATE = "chat.update"
+POST = "chat.postMessage"  # per channel
+STREAM = "chat.startStream"  # chat.startStream and chat.stopStream (both tier 2)
+APPEND = "chat.appendStream"
+FAMILIES = (UPDATE, POST, STREAM, APPEND)
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    """`calls` per `per` seconds, with up to `burst` calls at once."""
+
+    calls: float
+    per: float
+    burst: float
+
+    @property
+    def rate(self) -> float:
+        return self.calls / self.per
+
+
+# Slack's published tiers; the bursts are ours (configurable: see Settings.slack_rates).
+DEFAULT_TIERS: dict[str, Tier] = {
+    UPDATE: Tier(50, 60, 40),
+    POST: Tier(1, 1, 8),
+    STREAM: Tier(20, 60, 15),
+    APPEND: Tier(100, 60, 60),
+}
+
+
+@dataclass(slots=True)
+class Bucket:
+    tokens: float
+    stamp: float  # when `tokens` was last brought up to date
+    rate: float  # calls per second now (lowered by 429s, raised by probes)
+    hold_until: float = 0.0
+    clean_since: float = 0.0  # the last 429 or probe
+
+
+def fresh(tier: Tier, now: float) -> Bucket:
+    return Bucket(tokens=tier.burst, stamp=now, rate=tier.rate, clean_since=now)
+
+
+def _refill(b: Bucket, tier: Tier, now: float) -> None:
+    elapsed = max(0.0, now - b.stamp)
+    b.tokens = min(tier.burst, b.tokens + elapsed * b.rate)
+    b.stamp = max(b.stamp, now)
+    if now - b.clean_since >= PROBE_AFTER and b.rate < tier.rate * CEILING:
+        b.rate = min(b.rate * PROBE_STEP, tier.rate * CEILING)
+        b.clean_since = now
+
+
+def take(b: Bucket, tier: Tier, now: float, *, keep: float = 0.0) -> float:
+    """Take one token: 0.0 when granted, else the seconds until one could be."""
+    _refill(b, tier, now)
+    if now < b.hold_until:
+        return b.hold_until - now
+    keep = max(0.0, min(keep, tier.burst - 1))
+    if b.tokens >= 1 + keep:
+        b.tokens -= 1
+        return 0.0
+    return max(1 + keep - b.tokens, 0.0) / b.rate or 1e-3
+
+
+def penalize(b: Bucket, tier: Tier, now: float, retry_after: float) -> None:
+    """Slack answered 429: hold everyone for Retry-After and believe a lower rate."""
+    _refill(b, tier, now)
+    b.hold_until = max(b.hold_until, now + retry_after)
+    b.tokens = 0.0
+    b.rate = max(b.rate * LOWER, tier.rate * FLOOR)
+    b.clean_since = now
+
+
+Key = tuple[str, str, str]  # team, family, channel ("" unless the family is per channel)
+
+
+@dataclass
+class LocalBuckets:
+    """The rules in one process's memory: the fallback while Redis is away, and for tests."""
+
+    tiers: dict[str, Tier] = field(default_factory=lambda: dict(DEFAULT_TIERS))
+    clock: Callable[[], float] = time.monotonic
+    _buckets: dict[Key, Bucket] = field(default_factory=dict)
+
+    def _bucket(self, key: Key, now: float) -> Bucket:
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = fresh(self.tiers[key[1]], now)
+        return bucket
+
+    def take(self, key: Key, *, keep: float = 0.0) -> float:
+        now = self.clock()
+        return take(self._bucket(key, now), self.tiers[key[1]], now, keep=keep)
+
+    def penalize(self, key: Key, retry_after: float) -> None:
+        now = self.clock()
+        penalize(self._bucket(key, now), self.tiers[key[1]], now, retry_after)
+
+    def state(self, key: Key) -> Bucket | None:
+        return self._buckets.get(key)

@@ -1,0 +1,84 @@
+"""The Redis budget: one bucket shared by two clients (two replicas), the Lua rules equal to Python's."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as aioredis
+
+from bot.stores.budget import RedisBudget
+from bot.stores.guard import RedisGuard
+from bot.text import rates
+from bot.text.rates import UPDATE, LocalBuckets, Tier
+
+KEY = ("T1", UPDATE, "")
+TIERS = {UPDATE: Tier(60, 60, 3)}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 5000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def second_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    yield client
+    await client.aclose()
+
+
+def budget(client: aioredis.Redis, prefix: str, clock: Clock | None = None) -> RedisBudget:
+    local = LocalBuckets(tiers=TIERS, clock=clock) if clock else None
+    return RedisBudget(
+        client, RedisGuard(timeout=0.5), prefix=prefix, tiers=TIERS, local=local, clock_override=bool(clock)
+    )
+
+
+async def test_two_replicas_spend_one_burst(
+    redis_client: aioredis.Redis, second_client: aioredis.Redis, redis_prefix: str
+) -> None:
+    one, two = budget(redis_client, redis_prefix), budget(second_client, redis_prefix)
+    grants = [await b.take(KEY) for b in (one, two, one, two)]
+    assert grants[:3] == [0.0, 0.0, 0.0]
+    assert 0.9 < grants[3] <= 1.0  # the burst of 3 is gone for both
+
+
+async def test_a_429_seen_by_one_replica_holds_the_other(
+    redis_client: aioredis.Redis, second_client: aioredis.Redis, redis_prefix: str
+) -> None:
+    one, two = budget(redis_client, redis_prefix), budget(second_client, redis_prefix)
+    await one.penalize(KEY, 7.0)
+    wait = await two.take(KEY)
+    assert 6.5 < wait <= 7.0
+    assert await two.take(("T2", UPDATE, "")) == 0.0  # another workspace is not held
+
+
+async def test_the_script_follows_the_python_rules(redis_client: aioredis.Redis, redis_prefix: str) -> None:
+    clock = Clock()
+    shared = budget(redis_client, redis_prefix, clock)
+    mirror = LocalBuckets(tiers=TIERS, clock=clock)
+    rng = random.Random(8)
+    for _ in range(300):
+        clock.now += rng.choice([0.0, 0.1, 0.5, 2.0, rates.PROBE_AFTER])
+        if rng.random() < 0.1:
+            retry = rng.choice([0.0, 1.0, 3.0])
+            await shared.penalize(KEY, retry)
+            mirror.penalize(KEY, retry)
+        else:
+            keep = rng.choice([0, 0, 1, 5])
+            assert await shared.take(KEY, keep=keep) == pytest.approx(mirror.take(KEY, keep=keep), abs=1e-6)
+
+
+async def test_without_redis_the_budget_is_kept_in_memory() -> None:
+    dead = aioredis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.1)
+    b = RedisBudget(dead, RedisGuard(timeout=0.1), prefix="x", tiers=TIERS)
+    assert [await b.take(KEY) for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert await b.take(KEY) > 0
+    await b.penalize(KEY, 4.0)
+    assert 3.5 < await b.take(KEY) <= 4.0
+    await dead.aclose()

@@ -1,0 +1,102 @@
+"""The bucket rules on a fake clock: bursts, refill, holds and lowered rates after a 429, probing up."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.text import rates
+from bot.text.rates import UPDATE, LocalBuckets, Tier
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+KEY = ("T1", UPDATE, "")
+BURST_OF_3 = Tier(60, 60, 3)
+
+
+def buckets(tier: Tier = BURST_OF_3) -> tuple[LocalBuckets, Clock]:
+    clock = Clock()
+    return LocalBuckets(tiers={UPDATE: tier}, clock=clock), clock
+
+
+def test_a_burst_is_granted_then_the_rate_paces_the_rest() -> None:
+    b, clock = buckets()
+    assert [b.take(KEY) for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert b.take(KEY) == pytest.approx(1.0)  # one per second refills
+    clock.now += 0.5
+    assert b.take(KEY) == pytest.approx(0.5)
+    clock.now += 0.5
+    assert b.take(KEY) == 0.0
+
+
+def test_refill_never_exceeds_the_burst() -> None:
+    b, clock = buckets()
+    clock.now += 3600
+    assert [b.take(KEY) for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert b.take(KEY) > 0
+
+
+def test_keep_leaves_tokens_for_others_and_is_capped_below_the_burst() -> None:
+    b, _ = buckets()
+    assert b.take(KEY, keep=2) == 0.0  # 3 -> 2 left
+    assert b.take(KEY, keep=2) == pytest.approx(1.0)  # would leave 1 < 2
+    assert b.take(KEY) == 0.0  # a caller that keeps nothing still gets one
+    assert b.take(KEY, keep=99) == pytest.approx(2.0)  # keep 99 acts as keep 2 (burst - 1)
+
+
+def test_a_429_holds_for_retry_after_and_lowers_the_rate() -> None:
+    b, clock = buckets()
+    b.penalize(KEY, 5.0)
+    assert b.take(KEY) == pytest.approx(5.0)
+    clock.now += 5.0
+    state = b.state(KEY)
+    assert state is not None and state.rate == pytest.approx(rates.LOWER)
+    # Emptied at the 429: after the hold, tokens come at the lowered rate.
+    assert b.take(KEY) == 0.0  # 5 s × 0.7/s = 3.5 → capped at the burst of 3
+    assert b.take(KEY) == 0.0 and b.take(KEY) == 0.0
+    assert b.take(KEY) == pytest.approx(1 / rates.LOWER)
+
+
+def test_repeated_429s_never_push_the_rate_below_the_floor() -> None:
+    b, _ = buckets()
+    for _ in range(20):
+        b.penalize(KEY, 0.0)
+    state = b.state(KEY)
+    assert state is not None and state.rate == pytest.approx(rates.FLOOR)
+
+
+def test_a_long_run_without_429s_probes_upward_to_the_ceiling() -> None:
+    b, clock = buckets()
+    b.take(KEY)
+    clock.now += rates.PROBE_AFTER
+    b.take(KEY)
+    state = b.state(KEY)
+    assert state is not None and state.rate == pytest.approx(rates.PROBE_STEP)
+    for _ in range(50):
+        clock.now += rates.PROBE_AFTER
+        b.take(KEY)
+    assert state.rate == pytest.approx(rates.CEILING)
+
+
+def test_a_429_resets_the_probe_clock() -> None:
+    b, clock = buckets()
+    clock.now += rates.PROBE_AFTER - 1
+    b.penalize(KEY, 0.0)
+    clock.now += 2
+    b.take(KEY)
+    state = b.state(KEY)
+    assert state is not None and state.rate == pytest.approx(rates.LOWER)
+
+
+def test_teams_and_channels_have_their_own_buckets() -> None:
+    b, _ = buckets(Tier(1, 60, 1))
+    assert b.take(("T1", UPDATE, "")) == 0.0
+    assert b.take(("T2", UPDATE, "")) == 0.0
+    assert b.take(("T1", UPDATE, "C2")) == 0.0
+    assert b.take(("T1", UPDATE, "")) > 0
