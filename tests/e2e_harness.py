@@ -25,6 +25,7 @@ from tests.fakes.signing import event_callback, sign
 from tests.fakes.slack import FakeSlack
 
 SIGNING_SECRET = "test-signing-secret-42"
+UNLIMITED = (100_000.0, 1.0, 100_000.0)  # a Slack budget (calls, per seconds, burst) that never waits
 
 
 def make_settings(
@@ -44,6 +45,11 @@ def make_settings(
         edit_interval=0.05,
         first_token_timeout=5,
         idle_timeout=5,
+        # The fake Slack limits nothing unless a test asks it to; neither does the bot's budget.
+        slack_rate_update=UNLIMITED,
+        slack_rate_post=UNLIMITED,
+        slack_rate_stream=UNLIMITED,
+        slack_rate_append=UNLIMITED,
     )
     return replace(base, **overrides)
 

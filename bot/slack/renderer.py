@@ -1,12 +1,14 @@
 """Show a streamed answer in Slack by posting a placeholder and editing it as text arrives.
 
 One `StreamingReply` per answer, used by every surface. Its rules come from Slack's limits:
-- the first content is shown as soon as it arrives; after that at most one edit per `interval`,
-  and never more than one Slack call in flight per answer: text arriving meanwhile is coalesced
-  into the next edit instead of queueing edits;
-- a 429 on an edit blocks edits for the whole workspace (`EditGate`) for Retry-After seconds,
-  because chat.update's limit is per workspace and app: other answers skip their intermediate
-  edits instead of piling into the same limit;
+- every call first asks the process's `EditScheduler` (bot.slack.schedule) for a slot from the
+  workspace's budget, shared by all replicas: first content first, then final edits, then
+  whichever answer is furthest behind. There is no fixed interval: `interval` is only the
+  shortest gap between two intermediate edits of one answer;
+- never more than one Slack call in flight per answer: text arriving while it waits for its slot
+  is coalesced into that call instead of queueing edits;
+- a 429 holds that budget for the whole workspace for Retry-After (every replica sees it) and
+  lowers its rate: other answers skip their intermediate edits instead of piling into the limit;
 - `chat.update` refuses text over 4,000 characters, so the rendered answer is split into
   messages of at most `limit` characters; later parts go on as further replies in the thread;
 - the final edit always carries the complete answer (it waits out rate limits and retries);
@@ -32,7 +34,10 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.errors import RenderError
 from bot.slack.blocks import message_blocks
+from bot.slack.refusals import describe, is_rate_limited, is_transient, retry_after_of
+from bot.slack.schedule import CATCH_UP, FINAL, FIRST, EditScheduler
 from bot.text.mrkdwn import markdown_to_mrkdwn
+from bot.text.rates import POST, UPDATE, Key
 from bot.text.splitting import split_mrkdwn
 
 log = logging.getLogger(__name__)
@@ -42,47 +47,8 @@ PLACEHOLDER = "_Thinking…_"
 TRANSIENT_FAILURES = 3  # network failures in a row before the renderer gives up
 
 
-def retry_after_of(exc: SlackApiError, default: float = 1.0) -> float:
-    headers = getattr(exc.response, "headers", None) or {}
-    value = headers.get("Retry-After") or headers.get("retry-after")
-    try:
-        return max(0.0, float(value)) if value is not None else default
-    except ValueError:
-        return default
-
-
-def is_rate_limited(exc: SlackApiError) -> bool:
-    return getattr(exc.response, "status_code", None) == 429 or exc.response.get("error") == "ratelimited"
-
-
-class EditGate:
-    """Per-workspace hold after a 429, shared by all answers in flight."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._until: dict[str, float] = {}
-        self.rate_limited = 0  # 429s seen, for logs and the benchmark
-
-    def delay(self, team: str) -> float:
-        return max(0.0, self._until.get(team, 0.0) - self._clock())
-
-    def hold(self, team: str, seconds: float) -> None:
-        self.rate_limited += 1
-        self._until[team] = max(self._until.get(team, 0.0), self._clock() + seconds)
-
-
-# Slack's own trouble, worth another try; any other refusal will not change on a retry.
-TRANSIENT_ERRORS = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout"})
-
-
-def _transient(exc: Exception) -> bool:
-    if isinstance(exc, SlackApiError):
-        return exc.response.get("error") in TRANSIENT_ERRORS
-    return True
-
-
-def _describe(exc: Exception) -> str:
-    return str(exc.response.get("error")) if isinstance(exc, SlackApiError) else type(exc).__name__
+# The scheduler was a per-team hold after a 429 under this name; callers still build it so.
+EditGate = EditScheduler
 
 
 Blocks = list[dict[str, Any]]
@@ -111,7 +77,7 @@ class StreamingReply:
         team: str,
         channel: str,
         thread_ts: str | None,
-        gate: EditGate,
+        gate: EditScheduler,
         interval: float,
         limit: int = DEFAULT_LIMIT,
         placeholder: str = PLACEHOLDER,
@@ -137,7 +103,11 @@ class StreamingReply:
         self.message_ts: list[str] = []
         self._sent: list[Rendered] = []
         self._dirty = asyncio.Event()
+        self._finishing = asyncio.Event()
         self._closing = False
+        self._closed_at = 0.0
+        self._behind_since: float | None = None  # when the oldest text Slack does not show arrived
+        self._shown = False  # Slack shows some of the answer's text
         self._flusher: asyncio.Task[None] | None = None
         self.failure: RenderError | None = None
 
@@ -157,6 +127,7 @@ class StreamingReply:
         ts = str(response["ts"])
         self.message_ts.append(ts)
         self._sent.append(first)
+        self._gate.opened(self.team)
         self._flusher = asyncio.create_task(self._flush_loop(), name=f"render:{self.channel}:{ts}")
         return ts
 
@@ -166,6 +137,8 @@ class StreamingReply:
             raise self.failure
         if text:
             self._text.append(text)
+            if self._behind_since is None:
+                self._behind_since = self._clock()
             self._dirty.set()
 
     def status(self, text: str) -> None:
@@ -182,7 +155,10 @@ class StreamingReply:
             return []  # the placeholder never went up: nothing to finish
         self._suffix = note
         self._closing = True
+        self._closed_at = self._clock()
+        self._finishing.set()
         self._dirty.set()
+        self._gate.nudge(self.team)
         await self._flusher
         if self.failure is not None:
             await self._salvage()
@@ -202,52 +178,64 @@ class StreamingReply:
         `failure`, where `append()` and `finish()` see it."""
         try:
             await self._flush_until_done()
+        except asyncio.CancelledError:
+            raise
         except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
-            self._fail(RenderError(_describe(exc)))
+            self._fail(RenderError(describe(exc)))
         except Exception as exc:  # a bug of ours must still end the answer in words
             log.exception("rendering an answer in %s failed", self.channel)
             self._fail(RenderError(type(exc).__name__))
+        finally:
+            self._gate.closed(self.team)
 
     def _fail(self, failure: RenderError) -> None:
         log.warning("Slack refused an answer in %s (%s); ending it there", self.channel, failure.error)
         self.failure = failure
 
     async def _flush_until_done(self) -> None:
-        last_edit: float | None = None
+        last_call: float | None = None
         final_tries = 0
         transient = 0
         while True:
             await self._dirty.wait()
-            if last_edit is not None:
-                # Coalesce: anything arriving while we wait goes into this one edit.
-                await self._sleep_until(last_edit + self._interval)
-            await self._sleep_until(self._clock() + self._gate.delay(self.team))
+            if last_call is not None and not self._closing:
+                await self._pause_until(last_call + self._interval)  # cut short by finish()
             self._dirty.clear()
-            closing = self._closing
-            last_edit = self._clock()
             try:
-                done = await self._flush(final=closing)
+                done, final = await self._flush()
                 transient = 0
             except (aiohttp.ClientError, TimeoutError, SlackApiError) as exc:
                 transient += 1
-                if not _transient(exc) or transient >= TRANSIENT_FAILURES:
+                if not is_transient(exc) or transient >= TRANSIENT_FAILURES:
                     raise
-                log.info("a Slack call failed (%s); trying again with the next edit", _describe(exc))
-                done = False
-            if closing and done:
+                log.info("a Slack call failed (%s); trying again with the next edit", describe(exc))
+                done, final = False, self._closing
+            last_call = self._clock()
+            if final and done:
                 return
-            if closing:
+            if final:
                 final_tries += 1
                 if final_tries >= self._final_attempts:
                     log.error("giving up on the final edit in %s after %d tries", self.channel, final_tries)
                     return
-            if not done:
+            if not done or self._closing:
                 self._dirty.set()
 
-    async def _sleep_until(self, when: float) -> None:
+    async def _pause_until(self, when: float) -> None:
         delay = when - self._clock()
         if delay > 0:
-            await asyncio.sleep(delay)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._finishing.wait()
+
+    def _key(self, family: str) -> Key:
+        return (self.team, family, self.channel if family == POST else "")
+
+    def _rank(self) -> tuple[int, float]:
+        if self._closing:
+            return (FINAL, self._closed_at)
+        since = self._clock() if self._behind_since is None else self._behind_since
+        return (CATCH_UP if self._shown else FIRST, since)
 
     def _chunks(self) -> list[str]:
         # The note is mrkdwn already and goes after the rendered answer: rendered with it, its
@@ -267,31 +255,53 @@ class StreamingReply:
         controls = self._controls(final) if index == len(chunks) - 1 else None
         return Rendered(chunk, message_blocks(chunk, controls))
 
-    async def _flush(self, *, final: bool) -> bool:
-        """Bring Slack in line with the text; False when a rate limit left it behind."""
-        chunks = self._chunks()
-        for index in range(len(chunks)):
+    def _stale(self, chunks: list[str], final: bool, start: int) -> int | None:
+        """The first part from `start` on that Slack shows differently, or None when all are in line."""
+        for index in range(start, len(chunks)):
+            if index >= len(self._sent) or self._sent[index] != self._rendered(chunks, index, final=final):
+                return index
+        return None
+
+    async def _flush(self) -> tuple[bool, bool]:
+        """Bring Slack in line with the text, one budgeted call at a time.
+
+        Returns (in line, final): False when a rate limit left Slack behind.
+        """
+        final = self._closing
+        start = 0
+        while (index := self._stale(self._chunks(), final, start)) is not None:
+            posting = index >= len(self.message_ts)
+            await self._gate.slot(self._key(POST if posting else UPDATE), self._rank)
+            # Everything that arrived while we waited goes into this call.
+            final = self._closing
+            since, self._behind_since = self._behind_since, None
+            chunks = self._chunks()
+            if index >= len(chunks):
+                break
             wanted = self._rendered(chunks, index, final=final)
-            if index < len(self.message_ts):
-                if self._sent[index] == wanted:
-                    continue
-                if not await self._update(index, wanted, final=final):
-                    return False
+            if posting:
+                ok = await self._post(wanted)
             else:
-                if not await self._post(wanted):
-                    return False
+                ok = await self._update(index, wanted)
+            if not ok:
+                if since is not None:
+                    self._behind_since = min(since, self._behind_since or since)
+                return False, final
+            self._shown = self._shown or bool(self._text)
+            start = index + 1  # text that arrived during the call waits for the next flush (and its gap)
+        chunks = self._chunks()
         for index in range(len(chunks), len(self.message_ts)):
             await self._delete_extra(index)
-        return True
+        return True, final
 
-    async def _update(self, index: int, wanted: Rendered, *, final: bool) -> bool:
+    async def _update(self, index: int, wanted: Rendered) -> bool:
         ts = self.message_ts[index]
         try:
             await self._slack.chat_update(channel=self.channel, ts=ts, text=wanted.text, blocks=wanted.blocks)
         except SlackApiError as exc:
             error = exc.response.get("error")
             if is_rate_limited(exc):
-                self._gate.hold(self.team, retry_after_of(exc))
+                await self._gate.penalize(self._key(UPDATE), retry_after_of(exc))
                 return False
             if error == "msg_too_long" and self._limit > 1000:
                 # Slack counted more than we did (e.g. entities); split smaller and try again.
@@ -323,7 +333,7 @@ class StreamingReply:
             )
         except SlackApiError as exc:
             if is_rate_limited(exc):
-                self._gate.hold(self.team, retry_after_of(exc))
+                await self._gate.penalize(self._key(POST), retry_after_of(exc))
                 return False
             raise
         self.message_ts.append(str(response["ts"]))
@@ -368,7 +378,9 @@ class StreamingReply:
     async def _call_with_retry(
         self, what: str, call: Callable[[], Awaitable[AsyncSlackResponse]], attempts: int = 5
     ) -> AsyncSlackResponse:
+        """A post that must happen (the placeholder, a lost part anew): budgeted, 429s waited out."""
         for attempt in range(attempts):
+            await self._gate.slot(self._key(POST), self._rank)
             try:
                 return await call()
             except SlackApiError as exc:
@@ -376,5 +388,5 @@ class StreamingReply:
                     raise
                 delay = retry_after_of(exc)
                 log.info("%s rate limited; retrying in %.1f s", what, delay)
-                await asyncio.sleep(delay)
+                await self._gate.penalize(self._key(POST), delay)
         raise AssertionError("unreachable")

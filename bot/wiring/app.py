@@ -31,9 +31,10 @@ from bot.settings import Settings
 from bot.slack.access import Access
 from bot.slack.identity import BotIdentity
 from bot.slack.payloads import describe, problem_with
-from bot.slack.renderer import EditGate
+from bot.slack.schedule import EditScheduler
 from bot.slack.users import UserDirectory
 from bot.stores import Stores
+from bot.stores.budget import RedisBudget, tiers_from
 from bot.wiring.metrics import Metrics
 from handlers import actions, assistant, commands, home, mentions, messages, settings_modal, shortcuts
 
@@ -78,7 +79,9 @@ def create_app(
     answerer = Answerer(
         slack=slack,
         llm=llm,
-        gate=EditGate(),
+        gate=EditScheduler(
+            RedisBudget(redis, stores.guard, prefix=settings.redis_prefix, tiers=tiers_from(settings))
+        ),
         stops=stops,
         channels=stores.channels,
         threads=stores.threads,

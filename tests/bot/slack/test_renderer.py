@@ -51,7 +51,7 @@ async def test_fast_stream_is_coalesced_to_one_edit_per_interval(
     updates = slack.calls_to("chat.update")
     assert 3 <= len(updates) <= 1.0 / 0.2 + 3
     gaps = [b.received_at - a.received_at for a, b in zip(updates, updates[1:], strict=False)]
-    assert min(gaps) >= 0.19
+    assert min(gaps[:-1]) >= 0.19  # the final edit does not wait out the interval
     assert slack.message("C1", r.message_ts[0])["text"] == "".join(f"t{i} " for i in range(100))
 
 

@@ -1,0 +1,130 @@
+"""Spend the workspace's Slack budget where a person notices most.
+
+Every Slack call a streaming answer makes first asks `EditScheduler.slot()`. Calls that wait for
+the same bucket (team, method family, channel) queue in this process, and only the most urgent
+one asks the budget (shared by every replica, `bot.stores.budget`) at a time:
+1. the first content of a new answer (and placeholders): someone is watching "Thinking…";
+2. the final edit of a finished answer: the model is done, the message should be too;
+3. the answer whose visible text is furthest behind its stream (its oldest unshown text arrived
+   first): fair shares without a fixed interval, so a lone answer is edited as often as the
+   budget allows and, when many stream at once, each gets its turn.
+Intermediate edits (3) leave one token per answer in flight for the final edits, so the ends of
+answers are not stuck behind the middles of others. A 429 (`penalize`) holds the bucket for
+everyone for Retry-After. Each answer has at most one call in flight (its renderer awaits the
+slot, then the call), and whatever text arrived while it waited goes into that one call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from bot.text.rates import Key, LocalBuckets
+
+FIRST, FINAL, CATCH_UP = 0, 1, 2  # urgency classes, most urgent first
+MAX_WAIT = 1.0  # a queue head re-asks at least this often (another replica may have freed the hold)
+
+Rank = tuple[int, float, int]
+
+
+class Budget(Protocol):
+    async def take(self, key: Key, *, keep: float = 0.0) -> float: ...  # 0 = granted, else wait
+
+    async def penalize(self, key: Key, retry_after: float) -> None: ...
+
+
+class MemoryBudget:
+    """A process-local budget (tests, and a bot built without Redis)."""
+
+    def __init__(self, buckets: LocalBuckets | None = None) -> None:
+        self.buckets = buckets or LocalBuckets()
+
+    async def take(self, key: Key, *, keep: float = 0.0) -> float:
+        return self.buckets.take(key, keep=keep)
+
+    async def penalize(self, key: Key, retry_after: float) -> None:
+        self.buckets.penalize(key, retry_after)
+
+
+@dataclass(eq=False)
+class _Waiter:
+    rank: Callable[[], tuple[int, float]]
+    seq: int
+    woken: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def key(self) -> Rank:
+        urgency, since = self.rank()
+        return (urgency, since, self.seq)
+
+
+class EditScheduler:
+    """One per process, shared by every answer; see the module docstring for the order."""
+
+    def __init__(self, budget: Budget | None = None, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.budget: Budget = budget or MemoryBudget()
+        self.clock = clock
+        self.rate_limited = 0  # 429s seen, for logs and tests
+        self._queues: dict[Key, list[_Waiter]] = {}
+        self._active: dict[str, int] = {}  # team -> answers streaming, each owed a final edit
+        self._seq = itertools.count()
+
+    def opened(self, team: str) -> None:
+        self._active[team] = self._active.get(team, 0) + 1
+
+    def closed(self, team: str) -> None:
+        left = self._active.get(team, 0) - 1
+        if left > 0:
+            self._active[team] = left
+        else:
+            self._active.pop(team, None)
+
+    async def slot(self, key: Key, rank: Callable[[], tuple[int, float]]) -> None:
+        """Return when this call may go to Slack. `rank()` -> (urgency class, since), read afresh
+        at every decision, so an answer that finishes while it waits moves up at once."""
+        waiter = _Waiter(rank, next(self._seq))
+        queue = self._queues.setdefault(key, [])
+        queue.append(waiter)
+        self._wake(key)
+        try:
+            while True:
+                waiter.woken.clear()
+                if self._head(key) is not waiter:
+                    await waiter.woken.wait()
+                    continue
+                urgency, _ = rank()
+                keep = self._active.get(key[0], 0) if urgency == CATCH_UP else 0
+                wait = await self.budget.take(key, keep=keep)
+                if wait <= 0:
+                    return
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(min(wait, MAX_WAIT)):
+                        await waiter.woken.wait()
+        finally:
+            queue.remove(waiter)
+            if not queue:
+                del self._queues[key]
+            else:
+                self._wake(key)
+
+    def nudge(self, team: str) -> None:
+        """Something's rank changed (e.g. an answer finished): let the queues decide again."""
+        for key in [k for k in self._queues if k[0] == team]:
+            self._wake(key)
+
+    async def penalize(self, key: Key, retry_after: float) -> None:
+        self.rate_limited += 1
+        await self.budget.penalize(key, retry_after)
+
+    def _head(self, key: Key) -> _Waiter | None:
+        queue = self._queues.get(key)
+        return min(queue, key=_Waiter.key) if queue else None
+
+    def _wake(self, key: Key) -> None:
+        head = self._head(key)
+        if head is not None:
+            head.woken.set()

@@ -1,0 +1,175 @@
+"""The scheduler's order on a fake clock: who gets the next token, what is kept back, holds, probes.
+
+The budget runs on the fake clock; a test moves it on and nudges the scheduler, which decides
+again at once (a real wait would only cap how long a decision sleeps).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+
+from bot.slack.schedule import CATCH_UP, FINAL, FIRST, EditScheduler, MemoryBudget
+from bot.text import rates
+from bot.text.rates import UPDATE, LocalBuckets, Tier
+
+KEY = ("T1", UPDATE, "")
+ONE_PER_SECOND = Tier(1, 1, 1)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def scheduler(tier: Tier = ONE_PER_SECOND) -> tuple[EditScheduler, LocalBuckets, Clock]:
+    clock = Clock()
+    buckets = LocalBuckets(tiers={UPDATE: tier}, clock=clock)
+    return EditScheduler(MemoryBudget(buckets), clock=clock), buckets, clock
+
+
+class Grants:
+    """Waiters on one scheduler, recording the order in which they were let through."""
+
+    def __init__(self, sched: EditScheduler) -> None:
+        self.sched = sched
+        self.order: list[str] = []
+        self.tasks: list[asyncio.Task[None]] = []
+
+    def want(self, name: str, rank: Callable[[], tuple[int, float]]) -> None:
+        async def run() -> None:
+            await self.sched.slot(KEY, rank)
+            self.order.append(name)
+
+        self.tasks.append(asyncio.create_task(run()))
+
+    async def settle(self) -> None:
+        for _ in range(20):
+            await asyncio.sleep(0)
+
+    async def tick(self, clock: Clock, seconds: float = 1.0) -> None:
+        clock.now += seconds
+        self.sched.nudge("T1")
+        await self.settle()
+
+
+async def drained(sched: EditScheduler) -> None:
+    await sched.slot(KEY, lambda: (FIRST, 0.0))  # the burst of 1 is spent
+
+
+async def test_first_content_then_final_edits_then_catching_up() -> None:
+    sched, _, clock = scheduler()
+    await drained(sched)
+    grants = Grants(sched)
+    grants.want("catch-up", lambda: (CATCH_UP, 1.0))
+    grants.want("final", lambda: (FINAL, 50.0))
+    grants.want("first", lambda: (FIRST, 90.0))
+    await grants.settle()
+    assert grants.order == []
+    for _ in range(3):
+        await grants.tick(clock)
+    assert grants.order == ["first", "final", "catch-up"]
+
+
+async def test_the_answer_furthest_behind_catches_up_first() -> None:
+    sched, _, clock = scheduler()
+    await drained(sched)
+    grants = Grants(sched)
+    grants.want("recent", lambda: (CATCH_UP, 99.0))
+    grants.want("behind", lambda: (CATCH_UP, 97.0))
+    await grants.settle()
+    await grants.tick(clock)
+    assert grants.order == ["behind"]
+
+
+async def test_streams_share_the_budget_in_turns() -> None:
+    sched, _, clock = scheduler()
+    await drained(sched)
+    since = {"a": 90.0, "b": 91.0, "c": 92.0}
+    order: list[str] = []
+
+    async def stream(name: str) -> None:
+        for _ in range(3):
+            await sched.slot(KEY, lambda: (CATCH_UP, since[name]))
+            order.append(name)
+            since[name] = clock.now  # all its text is shown; new text arrives at once
+
+    tasks = [asyncio.create_task(stream(n)) for n in since]
+    grants = Grants(sched)
+    for _ in range(9):
+        await grants.tick(clock)
+    await asyncio.gather(*tasks)
+    assert order == ["a", "b", "c"] * 3
+
+
+async def test_an_answer_that_finishes_while_waiting_moves_up() -> None:
+    sched, _, clock = scheduler()
+    await drained(sched)
+    state = {"urgency": CATCH_UP}
+    grants = Grants(sched)
+    grants.want("other", lambda: (CATCH_UP, 1.0))
+    grants.want("finishing", lambda: (state["urgency"], 50.0))
+    await grants.settle()
+    state["urgency"] = FINAL
+    await grants.tick(clock)
+    assert grants.order == ["finishing"]
+
+
+async def test_catching_up_keeps_a_token_for_each_answer_in_flight() -> None:
+    sched, buckets, clock = scheduler(Tier(1, 1, 3))
+    sched.opened("T1")
+    sched.opened("T1")
+    grants = Grants(sched)
+    grants.want("catch-up 1", lambda: (CATCH_UP, 1.0))
+    await grants.settle()
+    grants.want("catch-up 2", lambda: (CATCH_UP, 2.0))
+    await grants.settle()
+    assert grants.order == ["catch-up 1"]  # 2 tokens left: both are owed to final edits
+    grants.want("final", lambda: (FINAL, 3.0))
+    await grants.settle()
+    assert grants.order == ["catch-up 1", "final"]
+    sched.closed("T1")
+    sched.closed("T1")
+    sched.closed("T1")  # more closes than opens are harmless
+    await grants.tick(clock, 0.0)
+    assert grants.order == ["catch-up 1", "final", "catch-up 2"]
+
+
+async def test_a_429_holds_every_waiter_for_retry_after_and_slows_the_rate() -> None:
+    sched, buckets, clock = scheduler(Tier(1, 1, 2))
+    await sched.penalize(KEY, 5.0)
+    assert sched.rate_limited == 1
+    grants = Grants(sched)
+    grants.want("first", lambda: (FIRST, 1.0))
+    await grants.tick(clock, 4.9)
+    assert grants.order == []
+    await grants.tick(clock, 0.2)
+    assert grants.order == ["first"]
+    state = buckets.state(KEY)
+    assert state is not None and state.rate == pytest.approx(rates.LOWER)
+
+
+async def test_after_a_clean_while_the_rate_probes_upward() -> None:
+    sched, buckets, clock = scheduler(Tier(1, 1, 1))
+    await drained(sched)
+    clock.now += rates.PROBE_AFTER
+    await drained(sched)
+    state = buckets.state(KEY)
+    assert state is not None and state.rate == pytest.approx(rates.PROBE_STEP)
+
+
+async def test_a_queue_head_that_is_cancelled_hands_over() -> None:
+    sched, _, clock = scheduler()
+    await drained(sched)
+    grants = Grants(sched)
+    grants.want("cancelled", lambda: (FIRST, 1.0))
+    grants.want("next", lambda: (CATCH_UP, 1.0))
+    await grants.settle()
+    grants.tasks[0].cancel()
+    await grants.tick(clock)
+    assert grants.order == ["next"]
