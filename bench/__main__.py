@@ -107,6 +107,11 @@ async def run(args: argparse.Namespace) -> tuple[dict[str, Figures], dict[str, A
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["workspace"]:  # edit policies side by side in one workspace: bench/workspace.py
+        from bench.workspace import main as workspace_main
+
+        return workspace_main(argv[1:])
     args = parse_args(argv)
     try:
         results, parameters = asyncio.run(run(args))

@@ -5,6 +5,11 @@ the whole text on EVERY chunk (awaited before reading on). No coalescing, histor
 Markdown or splitting; only the last edit waits out a 429, so every answer ends complete. Slack is
 called with aiohttp as slack_sdk does in the bot: httpx's pool costs ~2.5 ms CPU a request at 50
 concurrent connections (aiohttp ~0.2), which would measure the HTTP client instead.
+
+`BENCH_POLICY` picks when it edits, for the workspace comparison (`bench.workspace`): `every`
+(the default: on every chunk), `chars:N` (once N characters are buffered, slack-sdk's
+`chat_stream` rule, 256 there) or `timer:S` (at most every S seconds, from a task of its own, one
+call in flight; the final edit waits out the timer like the others).
 """
 
 from __future__ import annotations
@@ -48,6 +53,8 @@ class NaiveBot:
         self.http = httpx.AsyncClient(timeout=httpx.Timeout(15, read=None), limits=limits)
         self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=500))
         self.tasks: set[asyncio.Task[None]] = set()
+        kind, _, value = (env.get("BENCH_POLICY") or "every").partition(":")
+        self.policy, self.amount = kind, float(value or 0)
 
     async def events(self, request: web.Request) -> web.Response:
         body = await request.read()
@@ -67,10 +74,25 @@ class NaiveBot:
         async with self.session.post(url, json=params, headers=auth) as response:
             return await response.json(), float(response.headers.get("Retry-After", "1"))
 
+    async def timed(self, channel: str, ts: str, state: dict[str, str]) -> tuple[str, float]:
+        """The `timer` policy: edit at most every `amount` seconds while the text changes; returns
+        what Slack shows and the last Retry-After once the stream is done and a last tick ran."""
+        shown, retry_after = "", 1.0
+        while True:
+            await asyncio.sleep(self.amount)
+            text, done = state["text"], state["done"]
+            if text != shown:
+                edited, retry_after = await self.slack("chat.update", channel=channel, ts=ts, text=text)
+                shown = text if edited.get("ok") else shown
+            if done:
+                return shown, retry_after  # after a 429 the final loop in answer() waits it out
+
     async def answer(self, channel: str, thread_ts: str, question: str) -> None:
         where = {"channel": channel, "thread_ts": thread_ts}
         posted, _ = await self.slack("chat.postMessage", **where, text=PLACEHOLDER)
         ts, text, shown, retry_after = posted["ts"], "", "", 1.0
+        state = {"text": "", "done": ""}
+        timer = asyncio.create_task(self.timed(channel, ts, state)) if self.policy == "timer" else None
         messages = [SYSTEM, {"role": "user", "content": question}]
         chat = {"model": self.model, "stream": True, "messages": messages}
         async with self.http.stream("POST", self.llm_url, json=chat, headers=self.llm_auth) as response:
@@ -81,13 +103,24 @@ class NaiveBot:
                 piece = (choices[0].get("delta") or {}).get("content")
                 if piece:
                     text += piece
+                    if self.policy == "timer":
+                        state["text"] = text
+                        continue
+                    if self.policy == "chars" and len(text) - len(shown) < self.amount:
+                        continue
                     edited, retry_after = await self.slack("chat.update", channel=channel, ts=ts, text=text)
                     shown = text if edited.get("ok") else shown
-        for _ in range(FINAL_ATTEMPTS if shown != text else 0):  # the last edit hit a 429: wait it out
-            await asyncio.sleep(retry_after)
+        if timer is not None:
+            state["done"] = "yes"
+            shown, retry_after = await timer
+        limited = False  # the final edit goes at once, and waits out a 429 before each retry
+        for _ in range(FINAL_ATTEMPTS if shown != text else 0):
+            if limited:
+                await asyncio.sleep(retry_after)
             edited, retry_after = await self.slack("chat.update", channel=channel, ts=ts, text=text)
             if edited.get("ok"):
                 break
+            limited = True
 
 
 async def healthz(_: web.Request) -> web.Response:
@@ -108,7 +141,7 @@ async def serve(env: Mapping[str, str]) -> None:
     try:
         await stop.wait()
     finally:
-        for task in list(bot.core.tasks):
+        for task in list(bot.tasks):
             task.cancel()
         await runner.cleanup()
         await bot.http.aclose()

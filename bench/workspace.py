@@ -1,0 +1,253 @@
+"""`scripts/bench workspace`: many answers in one workspace, edit policies side by side in one run.
+
+N answers at once over M channels, sent round-robin to R replica processes that share one Redis,
+against a fake Slack with Slack's per-method tier limits (sliding windows). Each policy gets fresh
+fakes and fresh processes:
+- `budget`: this bot (the shared Redis budget and its scheduler);
+- `timer-1s`: the bot as it was before the budget (a fixed 1 s edit interval, a per-process hold
+  after a 429), run from its git commit (`--old-ref`);
+- `256-chars`: the naive reference bot editing whenever 256 characters are buffered (slack-sdk's
+  `chat_stream` rule);
+- `every-chunk`: the naive reference bot editing on every chunk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+from bench.answer_text import answer_pieces
+from bench.procstat import cpu_seconds
+from bench.run import ROOT, RunFailed, _environment, _free_port, _start, _stop, _wait_ready
+from bench.workspace_measure import Policy, WorkspaceFigures, measure, table
+from bot.text.mrkdwn import markdown_to_mrkdwn
+from bot.text.splitting import join_chunks
+from bot.wiring.embedded_redis import EmbeddedRedis
+from tests.fakes.relaydance import FakeRelayDance, Script
+from tests.fakes.signing import app_mention, event_callback, sign
+from tests.fakes.slack import FakeSlack
+
+ASKER = "U1"
+TIER_LIMITS = {"chat.update": (50, 60.0), "chat.startStream": (20, 60.0), "chat.appendStream": (100, 60.0)}
+
+
+def _raw(answer: str) -> str:
+    return answer
+
+
+POLICIES = {
+    "budget": Policy("budget", "bot", markdown_to_mrkdwn, {}),
+    "timer-1s": Policy("timer-1s", "bot", markdown_to_mrkdwn, {"EDIT_INTERVAL": "1.0"}, old=True),
+    "256-chars": Policy("256-chars", "bench.baseline_bot", _raw, {"BENCH_POLICY": "chars:256"}),
+    "every-chunk": Policy("every-chunk", "bench.baseline_bot", _raw, {"BENCH_POLICY": "every"}),
+}
+
+
+@dataclass(frozen=True)
+class Load:
+    answers: int
+    channels: int
+    replicas: int
+    pieces: tuple[str, ...]
+    pace: float
+    limits: bool
+    timeout: float
+    edit_interval: float = 0.25  # EDIT_INTERVAL for `_environment`; a policy's env may override it
+
+
+@dataclass
+class Sent:
+    channel: str
+    ts: str
+    tag: str
+    body: str
+    sent_at: float = 0.0
+
+
+def _old_tree(ref: str, into: Path) -> Path:
+    """The bot's package as it was at `ref` (the commit before the budget, by default)."""
+    command = ["git", "-C", str(ROOT), "archive", ref, "bot"]
+    archive = subprocess.run(command, check=True, capture_output=True).stdout  # noqa: S603, S607
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)  # noqa: S603, S607
+    return into
+
+
+def _before_budget() -> str:
+    added = subprocess.run(  # noqa: S603
+        ["git", "-C", str(ROOT), "log", "--diff-filter=A", "--format=%H", "--", "bot/stores/budget.py"],  # noqa: S607
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    return f"{added[-1]}^" if added else "HEAD"
+
+
+async def run_policy(policy: Policy, load: Load, *, redis_url: str, old_ref: str) -> WorkspaceFigures:
+    async with AsyncExitStack() as stack:
+        slack = await stack.enter_async_context(FakeSlack())
+        slack.add_user(ASKER, "ada")
+        channels = [f"C{i + 1:03d}" for i in range(load.channels)]
+        for channel in channels:
+            slack.add_channel(channel, name=channel.lower())
+        relay = await stack.enter_async_context(FakeRelayDance())
+        relay.default = Script.stream(load.pieces, pace=load.pace)
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rdbench-ws-")))
+        prefix = f"bench-{uuid.uuid4().hex[:8]}"  # one Redis prefix: the replicas share everything
+        pythonpath = str(ROOT)
+        if policy.old:
+            (workdir / "old").mkdir()
+            pythonpath = f"{_old_tree(old_ref, workdir / 'old')}:{ROOT}"
+        http = await stack.enter_async_context(aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)))
+        processes, urls = [], []
+        for replica in range(load.replicas):
+            port = _free_port()
+            env = _environment(slack, relay, redis_url=redis_url, port=port, load=load, workdir=workdir)  # type: ignore[arg-type]
+            env.update(REDIS_PREFIX=prefix, PYTHONPATH=pythonpath, STATE_DIR=str(workdir / f"state{replica}"))
+            env.update(policy.env)
+            log_path = workdir / f"replica{replica}.log"
+            process = await _start(policy.module, env, workdir, log_path)
+            stack.push_async_callback(_stop, process)
+            url = f"http://127.0.0.1:{port}"
+            await _wait_ready(
+                http, url, process, lambda why, p=log_path: RunFailed(f"{policy.name}: {why} ({p})")
+            )
+            processes.append(process)
+            urls.append(url)
+        # Warm up each replica with a one-word answer: the budget stays as a quiet workspace has it.
+        warm = [_mention(slack, channels[0], f"bench-warm-{i}") for i in range(load.replicas)]
+        relay.push(*(Script.stream(["ok"], pace=0) for _ in warm))
+        await asyncio.gather(*(_send(http, urls[i], m) for i, m in enumerate(warm)))
+        await _wait_shown(slack, warm, policy.final_text("ok"), 30.0, policy.name)
+        if load.limits:  # fresh windows for the measured batch
+            for method, (calls, per) in TIER_LIMITS.items():
+                slack.rate_limit(method, calls, per)
+        sent = [_mention(slack, channels[i % len(channels)], f"bench-q-{i:04d}") for i in range(load.answers)]
+        first_call, first_request = len(slack.calls), len(relay.requests)
+        cpu = sum(cpu_seconds(p.pid) for p in processes)
+        started = time.monotonic()
+        await asyncio.gather(*(_send(http, urls[i % len(urls)], m) for i, m in enumerate(sent)))
+        expected = policy.final_text("".join(load.pieces))
+        await _wait_shown(slack, sent, expected, load.timeout, policy.name)
+        cpu = sum(cpu_seconds(p.pid) for p in processes) - cpu
+        return measure(
+            policy,
+            calls=slack.calls[first_call:],
+            requests=relay.requests[first_request:],
+            threads={m.tag: (m.channel, m.ts) for m in sent},
+            pieces=load.pieces,
+            cpu_seconds=cpu,
+            started_at=started,
+        )
+    raise AssertionError("unreachable")
+
+
+def _mention(slack: FakeSlack, channel: str, tag: str) -> Sent:
+    event = app_mention(
+        text=f"<@{slack.bot_user_id}> {tag}: how should we rotate our API keys?", user=ASKER, channel=channel
+    )
+    slack.seed_message(channel, event["text"], ASKER, ts=event["ts"])
+    return Sent(channel=channel, ts=event["ts"], tag=tag, body=json.dumps(event_callback(event)))
+
+
+async def _send(http: aiohttp.ClientSession, url: str, sent: Sent) -> None:
+    headers = {**sign("bench-signing-secret", sent.body), "Content-Type": "application/json"}
+    sent.sent_at = time.monotonic()
+    async with http.post(f"{url}/slack/events", data=sent.body.encode(), headers=headers) as response:
+        await response.read()
+        if response.status != 200:
+            raise RunFailed(f"an event was answered {response.status}")
+
+
+def _shown(slack: FakeSlack, sent: Sent) -> str:
+    replies = slack.thread_messages(sent.channel, sent.ts)
+    return join_chunks([str(m.get("text", "")) for m in replies if m.get("user") == slack.bot_user_id])
+
+
+async def _wait_shown(slack: FakeSlack, sent: list[Sent], expected: str, seconds: float, name: str) -> None:
+    pending = list(sent)
+    deadline = time.monotonic() + seconds
+    while pending:
+        pending = [m for m in pending if _shown(slack, m) != expected]
+        if time.monotonic() > deadline:
+            raise RunFailed(f"{name}: {len(pending)} of {len(sent)} answers not complete after {seconds:g} s")
+        await asyncio.sleep(0.05)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="scripts/bench workspace", description="edit policies side by side")
+    p.add_argument("--answers", type=int, default=20, help="answers at once (default 20)")
+    p.add_argument("--channels", type=int, default=5, help="channels they are spread over (default 5)")
+    p.add_argument("--replicas", type=int, default=1, help="bot processes sharing one Redis (default 1)")
+    p.add_argument("--tokens", type=int, default=200, help="pieces per answer (default 200)")
+    p.add_argument("--pace", type=float, default=0.05, help="seconds between pieces (default 0.05: 20/s)")
+    p.add_argument("--no-limits", action="store_true", help="no tier limits in the fake Slack")
+    p.add_argument(
+        "--policies", default=",".join(POLICIES), help=f"comma-separated, of {', '.join(POLICIES)}"
+    )
+    p.add_argument(
+        "--old-ref", default=None, help="git commit of the timer-1s bot (default: before the budget)"
+    )
+    p.add_argument("--timeout", type=float, default=300.0, help="seconds a batch may take (default 300)")
+    p.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    return p.parse_args(argv)
+
+
+async def run(args: argparse.Namespace) -> list[WorkspaceFigures]:
+    load = Load(
+        answers=args.answers,
+        channels=args.channels,
+        replicas=args.replicas,
+        pieces=tuple(answer_pieces(args.tokens)),
+        pace=args.pace,
+        limits=not args.no_limits,
+        timeout=args.timeout,
+    )
+    old_ref = args.old_ref or _before_budget()
+    results = []
+    with tempfile.TemporaryDirectory(prefix="rdbench-redis-") as redis_dir:
+        redis = EmbeddedRedis(Path(redis_dir), persistent=False)
+        redis_url = await redis.start()
+        try:
+            for name in args.policies.split(","):
+                print(f"running {name} …", file=sys.stderr, flush=True)
+                results.append(await run_policy(POLICIES[name], load, redis_url=redis_url, old_ref=old_ref))
+        finally:
+            await redis.stop()
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        results = asyncio.run(run(args))
+    except RunFailed as exc:
+        print(f"benchmark failed: {exc}", file=sys.stderr)
+        return 1
+    limits = "off" if args.no_limits else ", ".join(f"{m} {c}/{p:g} s" for m, (c, p) in TIER_LIMITS.items())
+    print(
+        f"{args.answers} answers at once over {args.channels} channels, {args.replicas} replica(s); "
+        f"{args.tokens} tokens each at one per {args.pace:g} s; tier limits: {limits}\n"
+    )
+    print(table(results))
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(
+            json.dumps(
+                {"options": vars(args) | {"json": None}, "results": [r.as_json() for r in results]},
+                indent=2,
+                default=str,
+            )
+            + "\n"
+        )
+    return 0
