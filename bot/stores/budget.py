@@ -18,8 +18,9 @@ from bot.text.rates import Key, LocalBuckets, Tier
 
 TTL_SECONDS = 3600  # an idle bucket is full again long before; its learned rate may go
 
-# KEYS[1] bucket; ARGV: op ("take"|"penalize"), base rate/s, burst, keep|retry_after, now ("" = TIME),
-# LOWER, FLOOR, PROBE_AFTER, PROBE_STEP, CEILING, ttl. Returns the wait in seconds, as a string.
+# KEYS[1] bucket, KEYS[2] its grants in the window (a sorted set by time); ARGV: op ("take"|"penalize"),
+# base rate/s, burst, keep|retry_after, now ("" = TIME), LOWER, FLOOR, PROBE_AFTER, PROBE_STEP,
+# CEILING, ttl, per (the window, seconds). Returns the wait in seconds, as a string.
 _SCRIPT = """
 local now = tonumber(ARGV[5])
 if not now then
@@ -27,6 +28,7 @@ if not now then
   now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 end
 local base, burst, arg = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local per = tonumber(ARGV[12])
 local lower, floor, probe_after = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local step, ceiling = tonumber(ARGV[9]), tonumber(ARGV[10])
 local h = redis.call('HMGET', KEYS[1], 't', 's', 'r', 'h', 'c')
@@ -47,9 +49,17 @@ if ARGV[1] == 'penalize' then
 elseif now < hold then
   wait = hold - now
 else
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', tostring(now - per))
+  local cap = math.max(1, math.floor(rate * per))
   local keep = math.max(0, math.min(arg, burst - 1))
-  if tokens >= 1 + keep then
+  if redis.call('ZCARD', KEYS[2]) >= cap then
+    local oldest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+    wait = tonumber(oldest[2]) + per - now
+  elseif tokens >= 1 + keep then
     tokens = tokens - 1
+    local n = redis.call('HINCRBY', KEYS[1], 'n', 1)
+    redis.call('ZADD', KEYS[2], now, tostring(n))
+    redis.call('EXPIRE', KEYS[2], tonumber(ARGV[11]))
   else
     wait = math.max(1 + keep - tokens, 0) / rate
     if wait <= 0 then wait = 0.001 end
@@ -104,10 +114,11 @@ class RedisBudget:
         now = repr(self._local.clock()) if self._clock_override else ""
         args = [op, repr(tier.rate), repr(tier.burst), repr(arg), now]
         args += [repr(v) for v in (rates.LOWER, rates.FLOOR, rates.PROBE_AFTER, rates.PROBE_STEP)]
-        args += [repr(rates.CEILING), str(TTL_SECONDS)]
+        args += [repr(rates.CEILING), str(TTL_SECONDS), repr(tier.per)]
 
         async def op_() -> float:
-            return float(await self._script(keys=[self._key(key)], args=args))
+            name = self._key(key)
+            return float(await self._script(keys=[name, f"{name}:granted"], args=args))
 
         return await self._guard.run(op_, _FAILED, what=f"the Slack budget ({op})")
 

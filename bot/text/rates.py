@@ -10,13 +10,18 @@ rules run in Redis as a Lua script (`bot.stores.budget`) so every replica spends
   the tier's), because Slack just told us the real limit is lower than we thought.
 - `PROBE_AFTER` seconds without a 429 raise the rate by `PROBE_STEP` (up to `CEILING` times the
   tier's): Slack's tiers are minimums ("50+ per minute").
+- Besides the bucket, at most `rate × per` grants in any `per` seconds (a sliding window, as
+  Slack counts "50 per minute"): a full burst followed by the refill would otherwise exceed the
+  minute's allowance.
 - `keep` asks for a grant only when that many tokens remain afterwards: the scheduler keeps them
   for answers that will need their final edit.
 """
 
 from __future__ import annotations
 
+import math
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -49,7 +54,7 @@ class Tier:
 # Slack's published tiers; the bursts are ours (configurable: see Settings.slack_rates).
 DEFAULT_TIERS: dict[str, Tier] = {
     UPDATE: Tier(50, 60, 40),
-    POST: Tier(1, 1, 8),
+    POST: Tier(60, 60, 8),
     STREAM: Tier(20, 60, 15),
     APPEND: Tier(100, 60, 60),
 }
@@ -62,6 +67,7 @@ class Bucket:
     rate: float  # calls per second now (lowered by 429s, raised by probes)
     hold_until: float = 0.0
     clean_since: float = 0.0  # the last 429 or probe
+    granted: deque[float] = field(default_factory=deque)  # grant times within the last `per` seconds
 
 
 def fresh(tier: Tier, now: float) -> Bucket:
@@ -82,9 +88,14 @@ def take(b: Bucket, tier: Tier, now: float, *, keep: float = 0.0) -> float:
     _refill(b, tier, now)
     if now < b.hold_until:
         return b.hold_until - now
+    while b.granted and b.granted[0] <= now - tier.per:
+        b.granted.popleft()
+    if len(b.granted) >= max(1, math.floor(b.rate * tier.per)):
+        return b.granted[0] + tier.per - now
     keep = max(0.0, min(keep, tier.burst - 1))
     if b.tokens >= 1 + keep:
         b.tokens -= 1
+        b.granted.append(now)
         return 0.0
     return max(1 + keep - b.tokens, 0.0) / b.rate or 1e-3
 

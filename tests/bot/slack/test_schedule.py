@@ -121,7 +121,7 @@ async def test_an_answer_that_finishes_while_waiting_moves_up() -> None:
 
 
 async def test_catching_up_keeps_a_token_for_each_answer_in_flight() -> None:
-    sched, buckets, clock = scheduler(Tier(1, 1, 3))
+    sched, buckets, clock = scheduler(Tier(3, 3, 3))
     sched.opened("T1")
     sched.opened("T1")
     grants = Grants(sched)

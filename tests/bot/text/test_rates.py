@@ -100,3 +100,12 @@ def test_teams_and_channels_have_their_own_buckets() -> None:
     assert b.take(("T2", UPDATE, "")) == 0.0
     assert b.take(("T1", UPDATE, "C2")) == 0.0
     assert b.take(("T1", UPDATE, "")) > 0
+
+
+def test_a_burst_and_its_refill_never_exceed_the_window() -> None:
+    b, clock = buckets(Tier(5, 10, 5))  # "5 per 10 s": a full burst, then the window is spent
+    assert [b.take(KEY) for _ in range(5)] == [0.0] * 5
+    clock.now += 4  # the bucket has refilled 2 tokens, but 5 were granted in the last 10 s
+    assert b.take(KEY) == pytest.approx(6.0)
+    clock.now += 6
+    assert b.take(KEY) == 0.0
