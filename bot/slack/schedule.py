@@ -2,7 +2,7 @@
 
 Every Slack call a streaming answer makes first asks `EditScheduler.slot()`. Calls that wait for
 the same bucket (team, method family, channel) queue in this process, and only the most urgent
-one asks the budget (shared by every replica, `bot.stores.budget`) at a time:
+ask the budget (shared by every replica, `bot.stores.budget`):
 1. the first content of a new answer (and placeholders): someone is watching "Thinking…";
 2. the final edit of a finished answer: the model is done, the message should be too;
 3. the answer whose visible text is furthest behind its stream (its oldest unshown text arrived
@@ -93,7 +93,7 @@ class EditScheduler:
         try:
             while True:
                 waiter.woken.clear()
-                if self._head(key) is not waiter:
+                if waiter not in self._askers(key):
                     await waiter.woken.wait()
                     continue
                 urgency, _ = rank()
@@ -120,11 +120,19 @@ class EditScheduler:
         self.rate_limited += 1
         await self.budget.penalize(key, retry_after)
 
-    def _head(self, key: Key) -> _Waiter | None:
+    def _askers(self, key: Key) -> list[_Waiter]:
+        """Who may ask the budget now: the queue's head; for first content and final edits, every
+        waiter of the head's class (each is as urgent, and asking one by one would put a Redis
+        round trip per waiter between fifty placeholders)."""
         queue = self._queues.get(key)
-        return min(queue, key=_Waiter.key) if queue else None
+        if not queue:
+            return []
+        head = min(queue, key=_Waiter.key)
+        urgency = head.key()[0]
+        if urgency == CATCH_UP:
+            return [head]
+        return [w for w in queue if w.rank()[0] == urgency]
 
     def _wake(self, key: Key) -> None:
-        head = self._head(key)
-        if head is not None:
-            head.woken.set()
+        for waiter in self._askers(key):
+            waiter.woken.set()

@@ -173,3 +173,31 @@ async def test_a_queue_head_that_is_cancelled_hands_over() -> None:
     grants.tasks[0].cancel()
     await grants.tick(clock)
     assert grants.order == ["next"]
+
+
+class SlowBudget:
+    """Grants everything after a round trip, counting how many asks overlap."""
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+        self.most = 0
+
+    async def take(self, key: tuple[str, str, str], *, keep: float = 0.0) -> float:
+        self.in_flight += 1
+        self.most = max(self.most, self.in_flight)
+        await asyncio.sleep(0.01)
+        self.in_flight -= 1
+        return 0.0
+
+    async def penalize(self, key: tuple[str, str, str], retry_after: float) -> None:
+        raise AssertionError("not expected")
+
+
+async def test_equally_urgent_calls_ask_the_budget_together_catching_up_one_at_a_time() -> None:
+    budget = SlowBudget()
+    sched = EditScheduler(budget)
+    await asyncio.gather(*(sched.slot(KEY, lambda: (FIRST, 1.0)) for _ in range(10)))
+    assert budget.most == 10  # fifty placeholders do not wait for each other's round trips
+    budget.most = 0
+    await asyncio.gather(*(sched.slot(KEY, lambda: (CATCH_UP, 1.0)) for _ in range(5)))
+    assert budget.most == 1  # the one furthest behind asks; the others wait their turn
