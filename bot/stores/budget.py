@@ -20,7 +20,7 @@ TTL_SECONDS = 3600  # an idle bucket is full again long before; its learned rate
 
 # KEYS[1] bucket, KEYS[2] its grants in the window (a sorted set by time); ARGV: op ("take"|"penalize"),
 # base rate/s, burst, keep|retry_after, now ("" = TIME), LOWER, FLOOR, PROBE_AFTER, PROBE_STEP,
-# CEILING, ttl, per (the window, seconds). Returns the wait in seconds, as a string.
+# CEILING, ttl, per (the window, seconds), WINDOW_MARGIN. Returns the wait in seconds, as a string.
 _SCRIPT = """
 local now = tonumber(ARGV[5])
 if not now then
@@ -28,7 +28,7 @@ if not now then
   now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 end
 local base, burst, arg = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local per = tonumber(ARGV[12])
+local per, margin = tonumber(ARGV[12]), tonumber(ARGV[13])
 local lower, floor, probe_after = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local step, ceiling = tonumber(ARGV[9]), tonumber(ARGV[10])
 local h = redis.call('HMGET', KEYS[1], 't', 's', 'r', 'h', 'c')
@@ -49,12 +49,12 @@ if ARGV[1] == 'penalize' then
 elseif now < hold then
   wait = hold - now
 else
-  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', tostring(now - per))
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', tostring(now - per - margin))
   local cap = math.max(1, math.floor(rate * per))
   local keep = math.max(0, math.min(arg, burst - 1))
   if redis.call('ZCARD', KEYS[2]) >= cap then
     local oldest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-    wait = tonumber(oldest[2]) + per - now
+    wait = tonumber(oldest[2]) + per + margin - now
   elseif tokens >= 1 + keep then
     tokens = tokens - 1
     local n = redis.call('HINCRBY', KEYS[1], 'n', 1)
@@ -114,7 +114,7 @@ class RedisBudget:
         now = repr(self._local.clock()) if self._clock_override else ""
         args = [op, repr(tier.rate), repr(tier.burst), repr(arg), now]
         args += [repr(v) for v in (rates.LOWER, rates.FLOOR, rates.PROBE_AFTER, rates.PROBE_STEP)]
-        args += [repr(rates.CEILING), str(TTL_SECONDS), repr(tier.per)]
+        args += [repr(rates.CEILING), str(TTL_SECONDS), repr(tier.per), repr(rates.WINDOW_MARGIN)]
 
         async def op_() -> float:
             name = self._key(key)

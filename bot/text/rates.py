@@ -30,6 +30,7 @@ FLOOR = 0.25
 PROBE_AFTER = 300.0
 PROBE_STEP = 1.1
 CEILING = 2.0
+WINDOW_MARGIN = 0.25  # seconds added to a window: calls reach Slack a little later than granted, unevenly
 
 UPDATE = "chat.update"
 POST = "chat.postMessage"  # per channel
@@ -88,10 +89,11 @@ def take(b: Bucket, tier: Tier, now: float, *, keep: float = 0.0) -> float:
     _refill(b, tier, now)
     if now < b.hold_until:
         return b.hold_until - now
-    while b.granted and b.granted[0] <= now - tier.per:
+    window = tier.per + WINDOW_MARGIN
+    while b.granted and b.granted[0] <= now - window:
         b.granted.popleft()
     if len(b.granted) >= max(1, math.floor(b.rate * tier.per)):
-        return b.granted[0] + tier.per - now
+        return b.granted[0] + window - now
     keep = max(0.0, min(keep, tier.burst - 1))
     if b.tokens >= 1 + keep:
         b.tokens -= 1

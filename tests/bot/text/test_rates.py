@@ -106,6 +106,8 @@ def test_a_burst_and_its_refill_never_exceed_the_window() -> None:
     b, clock = buckets(Tier(5, 10, 5))  # "5 per 10 s": a full burst, then the window is spent
     assert [b.take(KEY) for _ in range(5)] == [0.0] * 5
     clock.now += 4  # the bucket has refilled 2 tokens, but 5 were granted in the last 10 s
-    assert b.take(KEY) == pytest.approx(6.0)
+    assert b.take(KEY) == pytest.approx(6.0 + rates.WINDOW_MARGIN)
     clock.now += 6
+    assert b.take(KEY) == pytest.approx(rates.WINDOW_MARGIN)  # calls may reach Slack a little late
+    clock.now += rates.WINDOW_MARGIN
     assert b.take(KEY) == 0.0
