@@ -8,7 +8,8 @@ ask the budget (shared by every replica, `bot.stores.budget`):
 3. the answer whose visible text is furthest behind its stream (its oldest unshown text arrived
    first): fair shares without a fixed interval, so a lone answer is edited as often as the
    budget allows and, when many stream at once, each gets its turn.
-Intermediate edits (3) leave one token per answer in flight for the final edits, so the ends of
+Intermediate edits (3) leave one token per answer in flight (in every replica: each reports its
+count with its asks) for the final edits, so the ends of
 answers are not stuck behind the middles of others. A 429 (`penalize`) holds the bucket for
 everyone for Retry-After. Each answer has at most one call in flight (its renderer awaits the
 slot, then the call), and whatever text arrived while it waited goes into that one call.
@@ -20,6 +21,7 @@ import asyncio
 import contextlib
 import itertools
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -33,7 +35,9 @@ Rank = tuple[int, float, int]
 
 
 class Budget(Protocol):
-    async def take(self, key: Key, *, keep: float = 0.0) -> float: ...  # 0 = granted, else wait
+    async def take(  # 0 = granted, else the wait; `holder` reports its `active` answers in flight
+        self, key: Key, *, keep: float = 0.0, holder: str = "", active: int = 0
+    ) -> float: ...
 
     async def penalize(self, key: Key, retry_after: float) -> None: ...
 
@@ -44,7 +48,7 @@ class MemoryBudget:
     def __init__(self, buckets: LocalBuckets | None = None) -> None:
         self.buckets = buckets or LocalBuckets()
 
-    async def take(self, key: Key, *, keep: float = 0.0) -> float:
+    async def take(self, key: Key, *, keep: float = 0.0, holder: str = "", active: int = 0) -> float:
         return self.buckets.take(key, keep=keep)
 
     async def penalize(self, key: Key, retry_after: float) -> None:
@@ -72,6 +76,7 @@ class EditScheduler:
         self._queues: dict[Key, list[_Waiter]] = {}
         self._active: dict[str, int] = {}  # team -> answers streaming, each owed a final edit
         self._seq = itertools.count()
+        self.holder = uuid.uuid4().hex  # this process, to the replicas' shared budget
 
     def opened(self, team: str) -> None:
         self._active[team] = self._active.get(team, 0) + 1
@@ -97,8 +102,9 @@ class EditScheduler:
                     await waiter.woken.wait()
                     continue
                 urgency, _ = rank()
-                keep = self._active.get(key[0], 0) if urgency == CATCH_UP else 0
-                wait = await self.budget.take(key, keep=keep)
+                active = self._active.get(key[0], 0)
+                keep = active if urgency == CATCH_UP else 0
+                wait = await self.budget.take(key, keep=keep, holder=self.holder, active=active)
                 if wait <= 0:
                     return
                 with contextlib.suppress(TimeoutError):

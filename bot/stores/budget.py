@@ -16,11 +16,13 @@ from bot.stores.guard import RedisGuard
 from bot.text import rates
 from bot.text.rates import Key, LocalBuckets, Tier
 
+HOLDER_SECONDS = 30  # a replica that has not asked for this long no longer counts (it may be gone)
 TTL_SECONDS = 3600  # an idle bucket is full again long before; its learned rate may go
 
 # KEYS[1] bucket, KEYS[2] its grants in the window (a sorted set by time); ARGV: op ("take"|"penalize"),
 # base rate/s, burst, keep|retry_after, now ("" = TIME), LOWER, FLOOR, PROBE_AFTER, PROBE_STEP,
-# CEILING, ttl, per (the window, seconds), WINDOW_MARGIN. Returns the wait in seconds, as a string.
+# CEILING, ttl, per (the window, seconds), WINDOW_MARGIN, holder ("" = none), its answers in flight;
+# KEYS[3] the holders' reports. Returns the wait in seconds, as a string.
 _SCRIPT = """
 local now = tonumber(ARGV[5])
 if not now then
@@ -29,6 +31,24 @@ if not now then
 end
 local base, burst, arg = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local per, margin = tonumber(ARGV[12]), tonumber(ARGV[13])
+local holder, active = ARGV[14], tonumber(ARGV[15])
+if holder ~= '' and ARGV[1] == 'take' then
+  -- Each replica reports its answers in flight; catching up keeps a token for every one of them.
+  redis.call('HSET', KEYS[3], holder, tostring(active) .. ' ' .. tostring(now))
+  redis.call('EXPIRE', KEYS[3], tonumber(ARGV[11]))
+  if arg > 0 then
+    local total, all = 0, redis.call('HGETALL', KEYS[3])
+    for i = 1, #all, 2 do
+      local count, seen = string.match(all[i + 1], '(%S+) (%S+)')
+      if tonumber(seen) > now - tonumber(ARGV[16]) then
+        total = total + tonumber(count)
+      else
+        redis.call('HDEL', KEYS[3], all[i])
+      end
+    end
+    arg = math.max(arg, total)
+  end
+end
 local lower, floor, probe_after = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local step, ceiling = tonumber(ARGV[9]), tonumber(ARGV[10])
 local h = redis.call('HMGET', KEYS[1], 't', 's', 'r', 'h', 'c')
@@ -109,21 +129,25 @@ class RedisBudget:
         team, family, channel = key
         return f"{self._prefix}:budget:{team}:{family}:{channel}"
 
-    async def _run(self, key: Key, op: str, arg: float) -> float:
+    async def _run(self, key: Key, op: str, arg: float, holder: str = "", active: int = 0) -> float:
         tier = self.tiers[key[1]]
         now = repr(self._local.clock()) if self._clock_override else ""
         args = [op, repr(tier.rate), repr(tier.burst), repr(arg), now]
         args += [repr(v) for v in (rates.LOWER, rates.FLOOR, rates.PROBE_AFTER, rates.PROBE_STEP)]
         args += [repr(rates.CEILING), str(TTL_SECONDS), repr(tier.per), repr(rates.WINDOW_MARGIN)]
+        args += [holder, str(active), str(HOLDER_SECONDS)]
 
         async def op_() -> float:
             name = self._key(key)
-            return float(await self._script(keys=[name, f"{name}:granted"], args=args))
+            keys = [name, f"{name}:granted", f"{name}:holders"]
+            return float(await self._script(keys=keys, args=args))
 
         return await self._guard.run(op_, _FAILED, what=f"the Slack budget ({op})")
 
-    async def take(self, key: Key, *, keep: float = 0.0) -> float:
-        wait = await self._run(key, "take", keep)
+    async def take(self, key: Key, *, keep: float = 0.0, holder: str = "", active: int = 0) -> float:
+        """`holder` (a process) reports `active` answers in flight; a `keep` above 0 then keeps
+        a token for every answer in flight in any replica reporting within HOLDER_SECONDS."""
+        wait = await self._run(key, "take", keep, holder, active)
         return self._local.take(key, keep=keep) if wait == _FAILED else wait
 
     async def penalize(self, key: Key, retry_after: float) -> None:

@@ -48,7 +48,7 @@ async def test_text_arriving_while_the_budget_is_empty_goes_into_one_edit(
     client: AsyncWebClient, slack: FakeSlack
 ) -> None:
     clock = Clock()
-    buckets = LocalBuckets(tiers={UPDATE: Tier(1, 1, 1), POST: Tier(100, 1, 100)}, clock=clock)
+    buckets = LocalBuckets(tiers={UPDATE: Tier(60, 60, 1), POST: Tier(100, 1, 100)}, clock=clock)
     sched = EditScheduler(MemoryBudget(buckets), clock=clock)
     r = reply(client, sched)
     await r.start()

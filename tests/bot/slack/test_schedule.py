@@ -16,7 +16,7 @@ from bot.text import rates
 from bot.text.rates import UPDATE, LocalBuckets, Tier
 
 KEY = ("T1", UPDATE, "")
-ONE_PER_SECOND = Tier(1, 1, 1)
+ONE_PER_SECOND = Tier(60, 60, 1)  # one a second; the 60 s window never binds here
 
 
 class Clock:
@@ -121,7 +121,7 @@ async def test_an_answer_that_finishes_while_waiting_moves_up() -> None:
 
 
 async def test_catching_up_keeps_a_token_for_each_answer_in_flight() -> None:
-    sched, buckets, clock = scheduler(Tier(3, 3, 3))
+    sched, buckets, clock = scheduler(Tier(60, 60, 3))
     sched.opened("T1")
     sched.opened("T1")
     grants = Grants(sched)
@@ -141,7 +141,7 @@ async def test_catching_up_keeps_a_token_for_each_answer_in_flight() -> None:
 
 
 async def test_a_429_holds_every_waiter_for_retry_after_and_slows_the_rate() -> None:
-    sched, buckets, clock = scheduler(Tier(1, 1, 2))
+    sched, buckets, clock = scheduler(Tier(60, 60, 2))
     await sched.penalize(KEY, 5.0)
     assert sched.rate_limited == 1
     grants = Grants(sched)
@@ -155,7 +155,7 @@ async def test_a_429_holds_every_waiter_for_retry_after_and_slows_the_rate() -> 
 
 
 async def test_after_a_clean_while_the_rate_probes_upward() -> None:
-    sched, buckets, clock = scheduler(Tier(1, 1, 1))
+    sched, buckets, clock = scheduler(ONE_PER_SECOND)
     await drained(sched)
     clock.now += rates.PROBE_AFTER
     await drained(sched)
@@ -182,7 +182,9 @@ class SlowBudget:
         self.in_flight = 0
         self.most = 0
 
-    async def take(self, key: tuple[str, str, str], *, keep: float = 0.0) -> float:
+    async def take(
+        self, key: tuple[str, str, str], *, keep: float = 0.0, holder: str = "", active: int = 0
+    ) -> float:
         self.in_flight += 1
         self.most = max(self.most, self.in_flight)
         await asyncio.sleep(0.01)

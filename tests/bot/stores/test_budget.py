@@ -82,3 +82,15 @@ async def test_without_redis_the_budget_is_kept_in_memory() -> None:
     await b.penalize(KEY, 4.0)
     assert 3.5 < await b.take(KEY) <= 4.0
     await dead.aclose()
+
+
+async def test_catching_up_keeps_tokens_for_the_answers_of_every_replica(
+    redis_client: aioredis.Redis, second_client: aioredis.Redis, redis_prefix: str
+) -> None:
+    tiers = {UPDATE: Tier(60, 60, 6)}
+    one = RedisBudget(redis_client, RedisGuard(timeout=0.5), prefix=redis_prefix, tiers=tiers)
+    two = RedisBudget(second_client, RedisGuard(timeout=0.5), prefix=redis_prefix, tiers=tiers)
+    assert await one.take(KEY, holder="one", active=2) == 0.0  # 5 tokens left; replica one has 2 answers
+    assert await two.take(KEY, keep=3, holder="two", active=3) > 0  # would leave 4 < 2 + 3
+    assert await two.take(KEY, holder="two", active=3) == 0.0  # a final edit keeps nothing back
+    assert await one.take(KEY, keep=2, holder="one", active=0) == 0.0  # one's answers ended: keep 3
