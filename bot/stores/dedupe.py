@@ -2,17 +2,35 @@
 
 Slack retries an event it thinks was not acknowledged (up to three times), Socket Mode hides the
 retry headers, and a mention arrives both as `app_mention` and as `message`: a claim in Redis
-(`SET NX`) decides which delivery answers. A small process-local memory catches redeliveries even
-while Redis is down (best effort: then two replicas may both answer).
+decides which delivery answers. A claim names the event and the message, and is one Lua script,
+so it is atomic: of two replicas claiming overlapping names at once, exactly one wins (separate
+`SET NX` commands could interleave so that each won one name and neither answered). A small
+process-local memory catches redeliveries even while Redis is down (best effort: then two
+replicas may both answer).
 """
 
 from __future__ import annotations
 
+import uuid
 from collections import OrderedDict
 
 import redis.asyncio as aioredis
 
 from bot.stores.guard import RedisGuard
+
+# Claims every name still free; wins only when none was held by another claim. ARGV: ttl, token.
+CLAIM = """
+local won = 1
+for _, key in ipairs(KEYS) do
+  local held = redis.call('GET', key)
+  if not held then
+    redis.call('SET', key, ARGV[2], 'EX', ARGV[1])
+  elseif held ~= ARGV[2] then
+    won = 0
+  end
+end
+return won
+"""
 
 
 class Dedupe:
@@ -24,6 +42,7 @@ class Dedupe:
         self._prefix = prefix
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._local_size = local_size
+        self._claim = redis.register_script(CLAIM)
 
     def _key(self, name: str) -> str:
         return f"{self._prefix}:event:{name}"
@@ -37,12 +56,9 @@ class Dedupe:
             self._seen[name] = None
         while len(self._seen) > self._local_size:
             self._seen.popitem(last=False)
+        token = uuid.uuid4().hex  # tells this claim's own keys from another's
 
         async def op() -> bool:
-            async with self._r.pipeline(transaction=False) as pipe:
-                for name in names:
-                    pipe.set(self._key(name), "1", nx=True, ex=ttl)
-                results = await pipe.execute()
-            return all(results)
+            return bool(await self._claim(keys=[self._key(n) for n in names], args=[ttl, token]))
 
         return await self._guard.run(op, True, what="dedupe")
