@@ -20,6 +20,7 @@ import redis.asyncio as aioredis
 
 from bot.wiring.embedded_redis import EmbeddedRedis
 from tests.e2e_harness import BotUnderTest, bot_under_test, make_settings
+from tests.fakes.redis_proxy import RedisProxy
 from tests.fakes.relaydance import FakeRelayDance
 from tests.fakes.slack import FakeSlack
 
@@ -65,6 +66,13 @@ async def redis_client(redis_url: str, redis_prefix: str) -> AsyncIterator[aiore
         if keys:
             await client.delete(*keys)
         await client.aclose()
+
+
+@pytest.fixture
+async def redis_proxy(redis_url: str) -> AsyncIterator[RedisProxy]:
+    """The test Redis behind a network hop that a test can slow down or cut (see RedisProxy)."""
+    async with RedisProxy(redis_url) as proxy:
+        yield proxy
 
 
 # -- the bot end to end: fakes of Slack and RelayDance, and the bot running against them --------

@@ -6,7 +6,8 @@ decides which delivery answers. A claim names the event and the message, and is 
 so it is atomic: of two replicas claiming overlapping names at once, exactly one wins (separate
 `SET NX` commands could interleave so that each won one name and neither answered). A small
 process-local memory catches redeliveries even while Redis is down (best effort: then two
-replicas may both answer).
+replicas may both answer). One failed call is not an outage (see `RedisGuard`): the claim is
+asked again before this process's memory alone decides.
 """
 
 from __future__ import annotations
@@ -61,4 +62,10 @@ class Dedupe:
         async def op() -> bool:
             return bool(await self._claim(keys=[self._key(n) for n in names], args=[ttl, token]))
 
-        return await self._guard.run(op, True, what="dedupe")
+        won = await self._guard.run(op, None, what="dedupe")
+        if won is None and self._guard.healthy:
+            # One call failed (slow, or a dropped connection) but Redis is not judged down: ask
+            # again rather than answer on this process's word alone. If the first call did land,
+            # the token makes this one see its own claim.
+            won = await self._guard.run(op, None, what="dedupe")
+        return True if won is None else won  # Redis unreachable: this process's memory decides

@@ -1,11 +1,14 @@
-"""Keep answering when Redis stalls or is down.
+"""Keep answering when Redis stalls or is down, judging Redis by its calls, not by one of them.
 
 Every Redis call goes through `RedisGuard.run`, which bounds it in time and turns a failure into
 the caller's fallback value. A command Redis refuses (text it cannot encode, a wrong type) costs
-only that call. After a connection failure or a timeout the guard stops trying for a short
-cool-down, so a dead Redis costs each mention nothing instead of a timeout per call; the first
-call after the cool-down probes again, so a Redis that comes back is used again without a
-restart. Outages are logged once when they start and once when they end, not per call.
+only that call. A connection failure or a timeout costs that call too, and counts towards a
+circuit breaker: only `threshold` failures in a row (within `window` seconds) open it, so one
+slow call under load does not switch the whole process to its degraded mode (history from
+Slack, deduplication in this process only). While open, calls return their fallback at once
+instead of each waiting for a timeout; after `cooldown` one call is let through to probe, and
+its success closes the breaker, so a Redis that comes back is used again without a restart.
+Outages are logged once when the breaker opens and once when it closes, not per call.
 """
 
 from __future__ import annotations
@@ -24,6 +27,10 @@ from redis.exceptions import DataError, RedisError, ResponseError
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
+THRESHOLD = 3  # failures in a row that mean "Redis is down"
+WINDOW = 10.0  # seconds within which they must fall
+COOLDOWN = 1.0  # seconds the breaker stays open before it probes
+
 
 def connect(url: str, *, timeout: float) -> aioredis.Redis:
     """A client with short socket timeouts and one immediate retry (for a connection that went
@@ -39,41 +46,81 @@ def connect(url: str, *, timeout: float) -> aioredis.Redis:
 
 
 class RedisGuard:
-    def __init__(self, *, timeout: float, cooldown: float = 1.0, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        *,
+        timeout: float,
+        threshold: int = THRESHOLD,
+        window: float = WINDOW,
+        cooldown: float = COOLDOWN,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.timeout = timeout
+        self.threshold = threshold
+        self.window = window
         self.cooldown = cooldown
         self._clock = clock
-        self._down_until = 0.0
-        self._down = False
+        self._failures = 0
+        self._first_failure_at = 0.0
+        self._open = False
+        self._open_until = 0.0
+        self._probing = False
 
     @property
     def healthy(self) -> bool:
-        return not self._down
+        """False while the breaker is open (Redis judged down)."""
+        return not self._open
 
     async def run(self, op: Callable[[], Awaitable[T]], fallback: T, *, what: str = "redis") -> T:
-        if self._down and self._clock() < self._down_until:
-            return fallback
+        probe = self._open
+        if probe:
+            if self._probing or self._clock() < self._open_until:
+                return fallback
+            self._probing = True  # this call probes; the others keep their fallback meanwhile
         try:
             async with asyncio.timeout(self.timeout * 3):
                 result = await op()
         except (UnicodeError, DataError, ResponseError) as exc:
             # Redis is there but refused this one command (odd text, a wrong type): not an outage.
             log.warning("Redis refused %s (%s); going on without it", what, type(exc).__name__)
+            self._succeeded()
             return fallback
         except (RedisError, OSError, TimeoutError) as exc:
-            if not self._down:
-                log.warning(
-                    "Redis is unavailable (%s during %s); answering without it until it returns",
-                    type(exc).__name__,
-                    what,
-                )
-            self._down = True
-            self._down_until = self._clock() + self.cooldown
+            self._failed(exc, what)
             return fallback
-        if self._down:
-            self._down = False
-            log.warning("Redis is reachable again; history and deduplication are back")
+        finally:
+            if probe:
+                self._probing = False
+        self._succeeded()
         return result
+
+    def _failed(self, exc: BaseException, what: str) -> None:
+        now = self._clock()
+        if self._open:  # the probe failed: stay open for another cool-down
+            self._open_until = now + self.cooldown
+            return
+        if self._failures == 0 or now - self._first_failure_at > self.window:
+            self._failures, self._first_failure_at = 0, now
+        self._failures += 1
+        if self._failures < self.threshold:
+            log.info(
+                "Redis call failed (%s during %s); going on without it for this call",
+                type(exc).__name__,
+                what,
+            )
+            return
+        self._open, self._open_until = True, now + self.cooldown
+        log.warning(
+            "Redis is unavailable (%s during %s); answering without it until it returns",
+            type(exc).__name__,
+            what,
+        )
+
+    def _succeeded(self) -> None:
+        self._failures = 0
+        if self._open:
+            self._open = False
+            log.warning("Redis is reachable again; history and deduplication are back")
 
 
 async def ping(redis: aioredis.Redis, guard: RedisGuard) -> bool:

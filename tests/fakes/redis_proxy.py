@@ -3,7 +3,8 @@
 Races between replicas and slow calls are properties of the network, so tests make the network
 misbehave rather than the bot's own code: `chunk` forwards what clients send a few bytes at a
 time (a pipeline then reaches Redis as several reads, so another client's commands can land in
-between, as they can on a busy network); `latency` holds every reply back; `cut()` drops every
+between, as they can on a busy network); `latency` holds every reply back, `stall()` only the
+next few (Redis has run the command, the client does not hear so in time); `cut()` drops every
 connection and refuses new ones until `heal()`.
 """
 
@@ -25,7 +26,8 @@ class RedisProxy:
         self.chunk: int | None = None  # forward what clients send this many bytes at a time
         self.chunk_delay = 0.0  # pause between those pieces
         self.latency = 0.0  # added before every reply is passed on
-        self.connections = 0  # client connections accepted (refused ones not counted)
+        self.attempts = 0  # client connections made to the proxy, refused ones included
+        self._stalls: list[float] = []
         self._cut = False
 
     async def __aenter__(self) -> Self:
@@ -59,6 +61,10 @@ class RedisProxy:
     def heal(self) -> None:
         self._cut = False
 
+    def stall(self, seconds: float, replies: int = 1) -> None:
+        """Hold the next `replies` replies (on any connection) back for `seconds` each."""
+        self._stalls.extend([seconds] * replies)
+
     def _drop(self) -> None:
         for writer in list(self._writers):
             writer.close()
@@ -70,10 +76,10 @@ class RedisProxy:
         return await asyncio.open_connection(self._upstream.hostname, self._upstream.port or 6379)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.attempts += 1
         if self._cut:
             writer.close()
             return
-        self.connections += 1
         up_reader, up_writer = await self._open_upstream()
         self._writers.update((writer, up_writer))
         pumps = [
@@ -97,8 +103,8 @@ class RedisProxy:
     ) -> None:
         with contextlib.suppress(ConnectionError, OSError):
             while data := await reader.read(65536):
-                if not upstream and self.latency:
-                    await asyncio.sleep(self.latency)
+                if not upstream and (self._stalls or self.latency):
+                    await asyncio.sleep(self._stalls.pop(0) if self._stalls else self.latency)
                 size = self.chunk if upstream and self.chunk else len(data)
                 for start in range(0, len(data), size):
                     writer.write(data[start : start + size])

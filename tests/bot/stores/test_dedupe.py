@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
-import pytest
 import redis.asyncio as aioredis
 
 from bot.stores.dedupe import Dedupe
 from bot.stores.guard import RedisGuard, connect
 from tests.fakes.redis_proxy import RedisProxy
-
-
-@pytest.fixture
-async def proxy(redis_url: str) -> AsyncIterator[RedisProxy]:
-    async with RedisProxy(redis_url) as running:
-        yield running
 
 
 async def replica(proxy: RedisProxy, prefix: str, stack: list[aioredis.Redis]) -> Dedupe:
@@ -27,11 +19,12 @@ async def replica(proxy: RedisProxy, prefix: str, stack: list[aioredis.Redis]) -
 
 
 async def test_two_replicas_claiming_the_same_names_make_exactly_one_winner(
-    proxy: RedisProxy, redis_prefix: str, redis_client: aioredis.Redis
+    redis_proxy: RedisProxy, redis_prefix: str, redis_client: aioredis.Redis
 ) -> None:
     """Slack delivers a mention as `app_mention` and as `message`, each naming the event and the
     message; on a slow network two replicas' claims interleave. Exactly one of them must answer:
     not both, and not neither."""
+    proxy = redis_proxy
     clients: list[aioredis.Redis] = []
     try:
         first = await replica(proxy, redis_prefix, clients)
