@@ -12,6 +12,19 @@ from bot.stores.guard import RedisGuard
 
 LOG_LENGTH = 10_000
 
+# KEYS: votes (user -> vote), counts (vote -> n), log. ARGV: user, vote, ttl, log entry, log length.
+VOTE = """
+local previous = redis.call('HGET', KEYS[1], ARGV[1])
+if previous == ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
+if previous then redis.call('HINCRBY', KEYS[2], previous, -1) end
+redis.call('LPUSH', KEYS[3], ARGV[4])
+redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[5]) - 1)
+return 1
+"""
+
 
 class Feedback:
     def __init__(self, redis: aioredis.Redis, guard: RedisGuard, *, prefix: str, ttl_seconds: int) -> None:
@@ -19,6 +32,7 @@ class Feedback:
         self._guard = guard
         self._prefix = prefix
         self._ttl = ttl_seconds
+        self._vote = redis.register_script(VOTE)
 
     def votes_key(self, answer_id: str) -> str:
         return f"{self._prefix}:votes:{answer_id}"
@@ -30,32 +44,22 @@ class Feedback:
         return f"{self._prefix}:feedbackcounts:{team}"
 
     async def vote(self, record: AnswerRecord, user: str, vote: str) -> bool:
-        """Record 👍/👎 once per user and answer (a changed vote moves the count)."""
+        """Record 👍/👎 once per user and answer (a changed vote moves the count); True when it
+        changed anything. One script: a double click, even reaching two replicas, counts once."""
+        entry = {
+            "answer_id": record.answer_id,
+            "channel": record.channel,
+            "model": record.model,
+            "latency_ms": record.latency_ms,
+            "user": user,
+            "vote": vote,
+            "at": int(time.time()),
+        }
+        keys = [self.votes_key(record.answer_id), self.counts_key(record.team), self.log_key(record.team)]
 
         async def op() -> bool:
-            previous = await self._r.hget(self.votes_key(record.answer_id), user)
-            if previous == vote:
-                return False
-            async with self._r.pipeline(transaction=True) as pipe:
-                pipe.hset(self.votes_key(record.answer_id), user, vote)
-                pipe.expire(self.votes_key(record.answer_id), self._ttl)
-                counts = self.counts_key(record.team)
-                pipe.hincrby(counts, vote, 1)
-                if previous:
-                    pipe.hincrby(counts, str(previous), -1)
-                entry = {
-                    "answer_id": record.answer_id,
-                    "channel": record.channel,
-                    "model": record.model,
-                    "latency_ms": record.latency_ms,
-                    "user": user,
-                    "vote": vote,
-                    "at": int(time.time()),
-                }
-                pipe.lpush(self.log_key(record.team), json.dumps(entry))
-                pipe.ltrim(self.log_key(record.team), 0, LOG_LENGTH - 1)
-                await pipe.execute()
-            return True
+            args: list[str | int] = [user, vote, self._ttl, json.dumps(entry), LOG_LENGTH]
+            return bool(await self._vote(keys=keys, args=args))
 
         return await self._guard.run(op, False, what="feedback")
 
