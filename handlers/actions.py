@@ -16,6 +16,12 @@ from bot.slack.blocks import ACTION_FEEDBACK_DOWN, ACTION_FEEDBACK_UP, ACTION_RE
 from bot.stores.answers import AnswerRecords
 from bot.stores.feedback import Feedback
 
+STOP_NOTES = {
+    StopOutcome.NOT_ALLOWED: "Only the person who asked, or an admin, can stop this answer.",
+    StopOutcome.NOT_RUNNING: "This answer has already finished.",
+    StopOutcome.UNREACHABLE: "I couldn't reach this answer to stop it just now. Try again in a moment.",
+}
+
 
 def register(
     app: AsyncApp,
@@ -45,11 +51,11 @@ def register(
         await ack()
         user = body["user"]["id"]
         answer_id = str(action["value"])
-        outcome = stops.stop(answer_id, user, is_admin=False)
+        outcome = await stops.stop(answer_id, user, is_admin=False)
         if outcome is StopOutcome.NOT_ALLOWED and await access.is_admin(user):
-            outcome = stops.stop(answer_id, user, is_admin=True)
-        if outcome is StopOutcome.NOT_ALLOWED:
-            await tell(body, "Only the person who asked, or an admin, can stop this answer.")
+            outcome = await stops.stop(answer_id, user, is_admin=True)
+        if (note := STOP_NOTES.get(outcome)) is not None:
+            await tell(body, note)
 
     async def on_regenerate(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -132,3 +132,13 @@ async def bot_under_test(
 ) -> AsyncIterator[BotUnderTest]:
     async with running(settings) as run, httpx.AsyncClient(timeout=10) as http:
         yield BotUnderTest(running=run, http=http, slack=slack, relay=relay)
+
+
+@asynccontextmanager
+async def replicas(
+    slack: FakeSlack, relay: FakeRelayDance, settings: Settings, count: int = 2
+) -> AsyncIterator[list[BotUnderTest]]:
+    """`count` instances of the bot sharing one Redis (the same settings, so the same prefix), as
+    replicas behind a load balancer are: Slack may deliver any event or button press to any one."""
+    async with AsyncExitStack() as stack:
+        yield [await stack.enter_async_context(bot_under_test(slack, relay, settings)) for _ in range(count)]

@@ -96,7 +96,7 @@ class AnswerLifecycle:
             raise NotPosted(type(exc).__name__) from None
         task = asyncio.current_task()
         if task is not None:
-            self._stops.register(self.outcome.answer_id, task, self._asker)
+            await self._stops.register(self.outcome.answer_id, task, self._asker)
         return self
 
     async def stream(
@@ -127,7 +127,7 @@ class AnswerLifecycle:
         answer_id = outcome.answer_id
         stopped_by = self._stops.stopped_by(answer_id)
         # From here a Stop has nothing to stop, and must not cancel the final edit.
-        self._stops.unregister(answer_id)
+        await self._stops.unregister(answer_id)
         suppress = True
         deadline = self._finish_seconds
         if exc is None:

@@ -16,6 +16,7 @@ from bot.stores.guard import RedisGuard, ping
 from bot.stores.history import HistoryStore
 from bot.stores.index import KnowledgeIndex
 from bot.stores.names import NameCache
+from bot.stores.stop_signals import StopSignals
 from bot.stores.threads import ActiveThreads
 from bot.stores.usage import UsageLedger
 
@@ -34,6 +35,7 @@ class Stores:
     feedback: Feedback
     usage: UsageLedger
     index: KnowledgeIndex
+    stops: StopSignals
 
     @classmethod
     def open(cls, redis: aioredis.Redis, settings: Settings) -> Stores:
@@ -57,6 +59,7 @@ class Stores:
             index=KnowledgeIndex(
                 redis, guard, prefix=prefix, ttl_seconds=ttl, channels=settings.knowledge_channels
             ),
+            stops=StopSignals(redis, guard, prefix=prefix),
         )
 
     async def ping(self) -> bool:

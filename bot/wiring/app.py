@@ -75,7 +75,7 @@ def create_app(
         identity=identity,
         max_messages=settings.history_max_messages,
     )
-    stops = StopRegistry(admin_users=settings.admin_users)
+    stops = StopRegistry(stores.stops, admin_users=settings.admin_users)
     answerer = Answerer(
         slack=slack,
         llm=llm,

@@ -18,7 +18,7 @@ import redis.asyncio as aioredis
 from bot.slack.blocks import ACTION_FEEDBACK_DOWN, ACTION_FEEDBACK_UP, ACTION_REGENERATE, ACTION_STOP
 from bot.stores.feedback import Feedback
 from bot.stores.guard import RedisGuard
-from tests.e2e_harness import BotUnderTest, bot_under_test, make_settings
+from tests.e2e_harness import BotUnderTest, bot_under_test, make_settings, replicas
 from tests.fakes.interactions import app_home_opened, block_actions, buttons
 from tests.fakes.relaydance import FakeRelayDance, Script
 from tests.fakes.signing import app_mention
@@ -142,6 +142,52 @@ async def test_stop_pressed_as_the_answer_completes_leaves_the_complete_answer(b
     final = bot.slack.message("C1", ts)
     assert final["text"] == "Hello world."
     assert set(buttons(final["blocks"])) == {ACTION_REGENERATE, ACTION_FEEDBACK_UP, ACTION_FEEDBACK_DOWN}
+
+
+async def test_stop_pressed_on_another_replica_stops_the_answer(
+    slack: FakeSlack, relay: FakeRelayDance, redis_url: str, redis_prefix: str, redis_client: aioredis.Redis
+) -> None:
+    """Slack delivers the press to any replica; the one streaming the answer must still stop it."""
+    relay.push(SLOW)
+    settings = make_settings(slack, relay, redis_url=redis_url, prefix=redis_prefix)
+    async with replicas(slack, relay, settings) as (streaming_one, other):
+        _, ts = await streaming(streaming_one, FIRST)
+        await press(other, ACTION_STOP, user="U1", ts=ts)
+        await relay.requests[0].wait_disconnected()
+        await streaming_one.answered(1)
+        final = slack.message("C1", ts)
+        assert final["text"] == f"{FIRST}\n\n⏹️ _Stopped by <@U1>._"
+        assert buttons(final["blocks"])[ACTION_REGENERATE]
+        await other.idle()
+        assert slack.ephemeral == []
+
+
+async def test_another_replica_checks_who_may_stop_and_says_when_there_is_nothing_to_stop(
+    slack: FakeSlack, relay: FakeRelayDance, redis_url: str, redis_prefix: str, redis_client: aioredis.Redis
+) -> None:
+    slack.add_user("U3", "linus", is_admin=True)
+    relay.push(SLOW)
+    settings = make_settings(slack, relay, redis_url=redis_url, prefix=redis_prefix)
+    async with replicas(slack, relay, settings) as (streaming_one, other):
+        _, ts = await streaming(streaming_one, FIRST)
+        while_streaming = slack.message("C1", ts)
+
+        await press(other, ACTION_STOP, user="U2", ts=ts)  # grace: not the asker, not an admin
+        [refused] = await slack.wait_for("chat.postEphemeral")
+        assert refused.params["user"] == "U2" and "Only the person who asked" in refused.params["text"]
+        assert not relay.requests[0].disconnected
+
+        await press(other, ACTION_STOP, user="U3", ts=ts)  # a workspace admin, checked on the other replica
+        await relay.requests[0].wait_disconnected()
+        await streaming_one.answered(1)
+        assert slack.message("C1", ts)["text"].endswith("⏹️ _Stopped by <@U3>._")
+
+        # The Stop button of the message as it was while streaming, pressed again now it is over.
+        again = block_actions(ACTION_STOP, user="U1", message=while_streaming, channel="C1")
+        assert (await other.send_interaction(again)).status_code == 200
+        [_, finished] = await slack.wait_for("chat.postEphemeral", count=2)
+        assert finished.params["user"] == "U1"
+        assert finished.params["text"] == "This answer has already finished."
 
 
 # -- Regenerate and feedback ---------------------------------------------------------------------------

@@ -78,7 +78,7 @@ class Rig:
         self.web = web
         self.llm = llm
         self.stores = stores
-        self.stops = StopRegistry(admin_users=())
+        self.stops = StopRegistry(stores.stops, admin_users=())
         self.answerer = self.answerer_with(stores.history)
 
     def answerer_with(self, history: HistoryStore) -> Answerer:
@@ -308,7 +308,7 @@ async def test_a_stop_while_the_prompt_is_built_ends_the_message(rig: Rig) -> No
     task = asyncio.create_task(rig.answerer.answer(rig.question(), simple_prompt(wait_forever)))
     await building.wait()
     answer_id = await stop_button_value(rig.slack)
-    assert rig.stops.stop(answer_id, "U1", is_admin=False) is StopOutcome.STOPPED
+    assert await rig.stops.stop(answer_id, "U1", is_admin=False) is StopOutcome.STOPPED
     outcome = await task
     assert outcome.stopped_by == "U1" and "Stopped by <@U1>" in rig.final_text(outcome)
     assert rig.relay.requests == []
