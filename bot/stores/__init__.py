@@ -15,6 +15,7 @@ from bot.stores.feedback import Feedback
 from bot.stores.guard import RedisGuard, ping
 from bot.stores.history import HistoryStore
 from bot.stores.index import KnowledgeIndex
+from bot.stores.locks import Locks
 from bot.stores.names import NameCache
 from bot.stores.stop_signals import StopSignals
 from bot.stores.threads import ActiveThreads
@@ -36,6 +37,7 @@ class Stores:
     usage: UsageLedger
     index: KnowledgeIndex
     stops: StopSignals
+    locks: Locks
 
     @classmethod
     def open(cls, redis: aioredis.Redis, settings: Settings) -> Stores:
@@ -60,6 +62,7 @@ class Stores:
                 redis, guard, prefix=prefix, ttl_seconds=ttl, channels=settings.knowledge_channels
             ),
             stops=StopSignals(redis, guard, prefix=prefix),
+            locks=Locks(redis, guard, prefix=prefix),
         )
 
     async def ping(self) -> bool:

@@ -73,6 +73,7 @@ def create_app(
         history=stores.history,
         users=users,
         identity=identity,
+        locks=stores.locks,
         max_messages=settings.history_max_messages,
     )
     stops = StopRegistry(stores.stops, admin_users=settings.admin_users)

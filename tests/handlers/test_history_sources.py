@@ -42,6 +42,45 @@ async def test_a_thread_redis_never_saw_is_backfilled_once(bot: BotUnderTest) ->
     assert last[-2]["role"] == "assistant" and last[-1]["content"] == "grace: and who agreed?"
 
 
+async def test_a_backfill_cut_short_by_a_rate_limit_is_used_now_and_done_again_next_time(
+    bot: BotUnderTest,
+) -> None:
+    root = seed_thread(bot.slack, 250)  # two pages of conversations.replies
+    bot.slack.rate_limit("conversations.replies", calls=1, per_seconds=60)  # the second page: 429
+    await bot.send(app_mention(text="<@UBOT> what was decided?", user="U1", thread_ts=root))
+    await bot.answered(1)
+    assert [c.status for c in bot.slack.calls_to("conversations.replies")] == [200, 429]
+    contents = [m["content"] for m in bot.relay.requests[0].json["messages"][1:]]
+    assert "grace: reply 0" in contents and "ada: reply 197" in contents  # the first page was used
+    assert "ada: reply 249" not in contents
+    assert contents[-1] == "ada: what was decided?"
+
+    bot.slack.rate_limit("conversations.replies", calls=100, per_seconds=1)  # the limit has passed
+    await bot.send(app_mention(text="<@UBOT> and who agreed?", user="U2", thread_ts=root))
+    await bot.answered(2)
+    assert [c.status for c in bot.slack.calls_to("conversations.replies")] == [200, 429, 200, 200]
+    contents = [m["content"] for m in bot.relay.requests[1].json["messages"][1:]]
+    assert "ada: reply 249" in contents and contents[-1] == "grace: and who agreed?"
+
+    await bot.send(app_mention(text="<@UBOT> thanks", user="U2", thread_ts=root))
+    await bot.answered(3)
+    assert len(bot.slack.calls_to("conversations.replies")) == 4  # complete now: never again
+
+
+async def test_two_mentions_at_once_in_an_unseen_thread_read_it_from_slack_once(bot: BotUnderTest) -> None:
+    root = seed_thread(bot.slack, 250)
+    bot.slack.latency = 0.05  # both answers are under way before either has read the thread
+    await asyncio.gather(
+        bot.send(app_mention(text="<@UBOT> what was decided?", user="U1", thread_ts=root)),
+        bot.send(app_mention(text="<@UBOT> who decided it?", user="U2", thread_ts=root)),
+    )
+    await bot.answered(2)
+    assert len(bot.slack.calls_to("conversations.replies")) == 2  # one read of two pages
+    for request in bot.relay.requests:
+        contents = [m["content"] for m in request.json["messages"][1:]]
+        assert "ada: reply 249" in contents
+
+
 async def test_budget_keeps_newest_and_says_older_were_left_out(
     slack: FakeSlack, relay: FakeRelayDance, redis_url: str, redis_prefix: str, redis_client: aioredis.Redis
 ) -> None:

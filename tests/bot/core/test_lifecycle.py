@@ -99,7 +99,12 @@ class Rig:
     def reader(self, slack: AsyncWebClient) -> ConversationReader:
         users = UserDirectory(slack=slack, cache=self.stores.names)
         return ConversationReader(
-            slack=slack, history=self.stores.history, users=users, identity=BOT, max_messages=50
+            slack=slack,
+            history=self.stores.history,
+            users=users,
+            identity=BOT,
+            locks=self.stores.locks,
+            max_messages=50,
         )
 
     def question(self, text: str = "what now?") -> Question:
