@@ -18,6 +18,7 @@ from collections import OrderedDict
 import redis.asyncio as aioredis
 
 from bot.stores.guard import RedisGuard
+from bot.stores.scripts import Script
 
 # Claims every name still free; wins only when none was held by another claim. ARGV: ttl, token.
 CLAIM = """
@@ -43,7 +44,7 @@ class Dedupe:
         self._prefix = prefix
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._local_size = local_size
-        self._claim = redis.register_script(CLAIM)
+        self._claim = Script(redis, CLAIM)
 
     def _key(self, name: str) -> str:
         return f"{self._prefix}:event:{name}"

@@ -9,6 +9,7 @@ import redis.asyncio as aioredis
 
 from bot.stores.answers import AnswerRecord
 from bot.stores.guard import RedisGuard
+from bot.stores.scripts import Script
 
 LOG_LENGTH = 10_000
 
@@ -32,7 +33,7 @@ class Feedback:
         self._guard = guard
         self._prefix = prefix
         self._ttl = ttl_seconds
-        self._vote = redis.register_script(VOTE)
+        self._vote = Script(redis, VOTE)
 
     def votes_key(self, answer_id: str) -> str:
         return f"{self._prefix}:votes:{answer_id}"

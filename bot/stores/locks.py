@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 
 from bot.stores.guard import RedisGuard
+from bot.stores.scripts import Script
 
 # Compare-and-delete: only the holder's token releases the lock.
 RELEASE = """
@@ -40,8 +41,8 @@ class Locks:
         self._r = redis
         self._guard = guard
         self._prefix = prefix
-        self._release = redis.register_script(RELEASE)
-        self._refresh = redis.register_script(REFRESH)
+        self._release = Script(redis, RELEASE)
+        self._refresh = Script(redis, REFRESH)
 
     def key(self, name: str) -> str:
         return f"{self._prefix}:lock:{name}"

@@ -24,6 +24,7 @@ from typing import Literal
 import redis.asyncio as aioredis
 
 from bot.stores.guard import RedisGuard
+from bot.stores.scripts import Script
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ class StopSignals:
         self._prefix = prefix
         self.ttl = ttl_seconds
         self.channel = f"{prefix}:stops"
-        self._request = redis.register_script(REQUEST)
+        self._request = Script(redis, REQUEST)
 
     def _key(self, answer_id: str) -> str:
         return f"{self._prefix}:run:{answer_id}"
