@@ -1,6 +1,7 @@
 """The vocabulary every layer shares: where messages live and how one is kept.
 
-Slack timestamps identify messages; `ts_key` orders them the way Slack does.
+Slack timestamps identify messages; `ts_key` orders them the way Slack does, and `order_key`
+orders a conversation's history: by ts, except that an answer sorts right after its question.
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ class StoredMessage:
     bot_id: str | None = None
     own: bool = False  # the bot's own answer: an `assistant` turn
     thread_ts: str | None = None
+    # An answer's question: the answer sorts right after it, whenever its placeholder was posted
+    # (the real `ts` still names the message, for edits and deletions).
+    after: str | None = None
 
     def dumps(self) -> str:
         return json.dumps(
@@ -60,7 +64,17 @@ class StoredMessage:
             bot_id=data.get("bot_id"),
             own=bool(data.get("own", False)),
             thread_ts=data.get("thread_ts"),
+            after=data.get("after"),
         )
+
+
+def order_key(message: StoredMessage) -> tuple[tuple[int, int], int, tuple[int, int]]:
+    """Where `message` sorts in its conversation. Answers are posted as placeholders when their
+    question arrives, so by ts alone two quick questions would read Q1, Q2, A1, A2; an answer
+    recorded `after` its question reads Q1, A1, Q2, A2 (answers to one question by their ts)."""
+    if message.after is None:
+        return ts_key(message.ts), 0, (0, 0)
+    return ts_key(message.after), 1, ts_key(message.ts)
 
 
 class AnswerKind(StrEnum):

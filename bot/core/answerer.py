@@ -5,11 +5,18 @@ the dedupe claim made by the caller; the question is recorded, the channel's set
 prompt built once it is up (measured in bench/: doing that work alongside the post delays the post
 under load); the renderer shows text as it streams. `AnswerLifecycle` guarantees the message ends
 in words however the answer ends.
+
+Answers in one conversation take turns (`Turns`, shared by replicas), in the order of their
+questions: from building the prompt until the answer is kept in history, so a question asked
+while the previous answer streams is answered with that answer's final text in its prompt. A
+waiting answer says so on its placeholder, and goes on anyway after `TURN_WAIT_SECONDS`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Protocol
@@ -17,7 +24,7 @@ from typing import Protocol
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import log_context
-from bot.core.archive import AnswerArchive
+from bot.core.archive import ANSWERS_TO_A_MESSAGE, AnswerArchive
 from bot.core.knowledge import Citations
 from bot.core.lifecycle import AnswerLifecycle, AnswerOutcome, NotPosted
 from bot.core.question import PromptBuilder, Question
@@ -25,12 +32,16 @@ from bot.core.stop import StopRegistry
 from bot.llm.client import ChatRequest, RelayDanceClient
 from bot.model import AnswerKind, Conversation
 from bot.slack.blocks import final_controls, streaming_controls
-from bot.slack.renderer import Blocks, EditGate, StreamingReply
-from bot.stores.channel_settings import ChannelSettings
+from bot.slack.renderer import PLACEHOLDER, Blocks, EditGate, StreamingReply
+from bot.stores.channel_settings import ChannelSettings, Effective
 from bot.stores.history import HistoryStore
 from bot.stores.threads import ActiveThreads
+from bot.stores.turns import Turn, Turns
 
 log = logging.getLogger(__name__)
+
+WAITING = "_Waiting for the previous answer…_"
+TURN_WAIT_SECONDS = 120.0  # then an answer goes on without waiting for the one before it
 
 
 class AnswerObserver(Protocol):
@@ -53,9 +64,11 @@ class Answerer:
         threads: ActiveThreads,
         history: HistoryStore,
         archive: AnswerArchive,
+        turns: Turns,
         edit_interval: float,
         max_tokens: int | None,
         observer: AnswerObserver | None = None,
+        turn_wait_seconds: float = TURN_WAIT_SECONDS,
     ) -> None:
         self._slack = slack
         self._llm = llm
@@ -65,6 +78,8 @@ class Answerer:
         self._threads = threads
         self._history = history
         self._archive = archive
+        self._turns = turns
+        self._turn_wait = turn_wait_seconds
         self._edit_interval = edit_interval
         self._max_tokens = max_tokens
         self._observer = observer
@@ -100,17 +115,31 @@ class Answerer:
             controls=controls,
         )
         lifecycle = AnswerLifecycle(reply, self._stops, answer_id=answer_id, asker=question.asked_by)
+        where = Conversation(conv.team, conv.channel, question.reply_thread_ts)
+        turn: Turn | None = None
         model = ""
         if self._observer is not None:
             self._observer.answer_started()
         try:
             async with lifecycle as run:
-                if record_in is not None:
-                    await self._history.record(record_in, question.message)
-                config = await self._channels.effective(conv.team, conv.channel)
+                # What needs no turn goes on while the turn is taken: under a burst of mentions
+                # each step an answer waits for before its request delays all of them.
+                prepared = asyncio.create_task(self._prepare(question, record_in))
+                try:
+                    turn = await self._turns.take(
+                        where,
+                        order=_order(question),
+                        wait_seconds=self._turn_wait,
+                        on_wait=lambda: reply.status(WAITING),
+                    )
+                except BaseException:
+                    prepared.cancel()
+                    await asyncio.wait([prepared])
+                    raise
+                config = await prepared
+                if turn.waited:
+                    reply.status(PLACEHOLDER)
                 model = config.model
-                if question.kind in (AnswerKind.CHAT, AnswerKind.ASK):
-                    await self._threads.mark(conv)
                 request = ChatRequest(
                     model=config.model,
                     messages=await prompt(reply, config),
@@ -120,13 +149,31 @@ class Answerer:
                 await run.stream(self._llm.stream_chat(request), on_first_token=on_first_token)
                 if citations is not None and (footer := citations.footer(reply.text)):
                     reply.append(footer)  # the threads the answer used, as links
+            # Kept before the turn passes on, so the next answer here reads this one whole.
+            await self._archive.keep(question, lifecycle.outcome, where=where, model=model)
         except NotPosted as exc:
             log.warning("could not post in %s: %s", conv.channel, exc.error)
-            return lifecycle.outcome
         finally:
             if self._observer is not None:
                 self._observer.answer_finished(question.kind.value, lifecycle.outcome, model)
-        outcome = lifecycle.outcome
-        where = Conversation(conv.team, conv.channel, question.reply_thread_ts)
-        await self._archive.keep(question, outcome, where=where, model=model)
-        return outcome
+            if turn is not None:
+                await turn.release()
+        return lifecycle.outcome
+
+    async def _prepare(self, question: Question, record_in: Conversation | None) -> Effective:
+        """Record the question (with `record_in`), read the channel's settings, mark the thread
+        as one the bot takes part in."""
+        conv = question.conversation
+        if record_in is not None:
+            await self._history.record(record_in, question.message)
+        config = await self._channels.effective(conv.team, conv.channel)
+        if question.kind in (AnswerKind.CHAT, AnswerKind.ASK):
+            await self._threads.mark(conv)
+        return config
+
+
+def _order(question: Question) -> str:
+    """Where the answer's turn comes: after earlier questions in its conversation."""
+    if question.kind in ANSWERS_TO_A_MESSAGE:
+        return question.message.ts
+    return f"{time.time():.6f}"  # a summary or recap: in the order it was asked for

@@ -1,15 +1,20 @@
 """What is kept once an answer has ended: its text as the bot's turn in the conversation (so a
-follow-up sees it), its record for Regenerate and feedback, and the asker's usage."""
+follow-up sees it, right after the question it answers), its record for Regenerate and feedback,
+and the asker's usage."""
 
 from __future__ import annotations
 
 from bot.core.lifecycle import AnswerOutcome
 from bot.core.question import Question
-from bot.model import Conversation, StoredMessage
+from bot.model import AnswerKind, Conversation, StoredMessage
 from bot.slack.identity import BotIdentity
 from bot.stores.answers import AnswerRecord, AnswerRecords
 from bot.stores.history import HistoryStore
 from bot.stores.usage import UsageLedger
+
+# Kinds whose question is a message of the conversation the answer is posted in: they are
+# recorded right after it. A summary or a recap answers a request, not a message there.
+ANSWERS_TO_A_MESSAGE = (AnswerKind.CHAT, AnswerKind.ASK)
 
 
 class AnswerArchive:
@@ -35,6 +40,7 @@ class AnswerArchive:
                     user=self._identity.user_id,
                     own=True,
                     thread_ts=where.thread_ts,
+                    after=question.message.ts if question.kind in ANSWERS_TO_A_MESSAGE else None,
                 ),
             )
         conv = question.conversation

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.model import Conversation, StoredMessage, ts_key
+from bot.model import Conversation, StoredMessage, order_key, ts_key
 from bot.slack.identity import BotIdentity
 from bot.slack.reads import Read, fetch_channel_since, fetch_recent, fetch_thread
 from bot.slack.users import UserDirectory
@@ -48,7 +48,7 @@ class ConversationReader:
         self._backfill_wait = backfill_wait_seconds
 
     async def read(self, conv: Conversation, asked: StoredMessage | None = None) -> list[StoredMessage]:
-        """The conversation (up to and including `asked`), oldest first."""
+        """The conversation (up to and including `asked`), in order (see `order_key`)."""
         snapshot = await self._history.load(conv)
         messages: Sequence[StoredMessage]
         if snapshot is None:
@@ -59,10 +59,10 @@ class ConversationReader:
             messages = snapshot.messages
         by_ts = {m.ts: m for m in messages}
         if asked is None:
-            return sorted(by_ts.values(), key=lambda m: ts_key(m.ts))
+            return sorted(by_ts.values(), key=order_key)
         by_ts[asked.ts] = asked
-        limit = ts_key(asked.ts)
-        return sorted((m for m in by_ts.values() if ts_key(m.ts) <= limit), key=lambda m: ts_key(m.ts))
+        limit = order_key(asked)  # earlier answers come in, answers to `asked` itself do not
+        return sorted((m for m in by_ts.values() if order_key(m) <= limit), key=order_key)
 
     async def channel_since(self, conv: Conversation, oldest: str) -> list[StoredMessage]:
         """Top-level messages of a channel since `oldest`, oldest first (backfilled once)."""
@@ -85,7 +85,7 @@ class ConversationReader:
             messages = snapshot.messages
         floor = ts_key(oldest)
         found = {m.ts: m for m in messages if ts_key(m.ts) >= floor}
-        return sorted(found.values(), key=lambda m: ts_key(m.ts))
+        return sorted(found.values(), key=order_key)
 
     async def names(self, team: str, history: Sequence[StoredMessage]) -> dict[str, str]:
         """Display names of the authors and the people mentioned (not the bot's own)."""

@@ -19,6 +19,7 @@ from bot.stores.locks import Locks
 from bot.stores.names import NameCache
 from bot.stores.stop_signals import StopSignals
 from bot.stores.threads import ActiveThreads
+from bot.stores.turns import Turns
 from bot.stores.usage import UsageLedger
 
 
@@ -38,6 +39,7 @@ class Stores:
     index: KnowledgeIndex
     stops: StopSignals
     locks: Locks
+    turns: Turns
 
     @classmethod
     def open(cls, redis: aioredis.Redis, settings: Settings) -> Stores:
@@ -63,6 +65,7 @@ class Stores:
             ),
             stops=StopSignals(redis, guard, prefix=prefix),
             locks=Locks(redis, guard, prefix=prefix),
+            turns=Turns(redis, guard, prefix=prefix),
         )
 
     async def ping(self) -> bool:

@@ -12,11 +12,11 @@ caller falls back to Slack, so a mention is still answered.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import redis.asyncio as aioredis
 
-from bot.model import Conversation, StoredMessage, ts_key
+from bot.model import Conversation, StoredMessage, order_key, ts_key
 from bot.stores.guard import RedisGuard
 
 
@@ -75,8 +75,7 @@ class HistoryStore:
             raw = await self._r.hget(key, ts)
             if raw is None:
                 return
-            old = StoredMessage.loads(str(raw))
-            updated = StoredMessage(old.ts, text, old.user, old.bot_id, old.own, old.thread_ts)
+            updated = replace(StoredMessage.loads(str(raw)), text=text)
             await self._r.hset(key, ts, updated.dumps())
 
         await self._guard.run(op, None, what="edit")
@@ -85,7 +84,8 @@ class HistoryStore:
         await self._guard.run(lambda: self._r.hdel(self.messages_key(conv), ts), 0, what="delete")
 
     async def load(self, conv: Conversation) -> ThreadSnapshot | None:
-        """The conversation in order (a thread includes its root), or None when Redis is unavailable."""
+        """The conversation in order (`order_key`; a thread includes its root), or None when Redis is
+        unavailable."""
 
         async def op() -> ThreadSnapshot:
             async with self._r.pipeline(transaction=False) as pipe:
@@ -98,7 +98,7 @@ class HistoryStore:
             root_raw = results[2] if conv.thread_ts is not None else None
             if root_raw is not None and conv.thread_ts not in found:
                 found[conv.thread_ts] = StoredMessage.loads(root_raw)  # type: ignore[index]
-            messages = sorted(found.values(), key=lambda m: ts_key(m.ts))
+            messages = sorted(found.values(), key=order_key)
             return ThreadSnapshot(messages, known=bool(results[1]) or root_raw is not None)
 
         return await self._guard.run(op, None, what="load")

@@ -90,6 +90,7 @@ def create_app(
         archive=AnswerArchive(
             history=stores.history, answers=stores.answers, usage=stores.usage, identity=identity
         ),
+        turns=stores.turns,
         edit_interval=settings.edit_interval,
         max_tokens=settings.max_tokens,
         observer=metrics,

@@ -92,6 +92,7 @@ class Rig:
             threads=stores.threads,
             history=history,
             archive=AnswerArchive(history=history, answers=stores.answers, usage=stores.usage, identity=BOT),
+            turns=stores.turns,
             edit_interval=0.02,
             max_tokens=None,
         )
