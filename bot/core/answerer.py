@@ -9,7 +9,8 @@ in words however the answer ends.
 Answers in one conversation take turns (`Turns`, shared by replicas), in the order of their
 questions: from building the prompt until the answer is kept in history, so a question asked
 while the previous answer streams is answered with that answer's final text in its prompt. A
-waiting answer says so on its placeholder, and goes on anyway after `TURN_WAIT_SECONDS`.
+waiting answer says so on its placeholder, and goes on anyway after `TURN_WAIT_SECONDS`. Recording
+the question and reading the channel's settings need no turn, and go on while it is taken.
 """
 
 from __future__ import annotations
@@ -135,6 +136,8 @@ class Answerer:
                 except BaseException:
                     prepared.cancel()
                     await asyncio.wait([prepared])
+                    if not prepared.cancelled():
+                        prepared.exception()  # retrieved: the turn's failure is the one to report
                     raise
                 config = await prepared
                 if turn.waited:

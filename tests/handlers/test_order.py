@@ -7,7 +7,9 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from bot.slack.blocks import ACTION_STOP
 from tests.e2e_harness import BotUnderTest, make_settings, replicas
+from tests.fakes.interactions import block_actions
 from tests.fakes.relaydance import FakeRelayDance, Script
 from tests.fakes.signing import app_mention
 from tests.fakes.slack import Call, FakeSlack
@@ -93,3 +95,21 @@ async def test_on_two_replicas_the_second_question_sees_the_first_answer(
         ("assistant", "Blue-green, with a canary first."),
         ("user", "grace: and how do we roll back?"),
     ]
+
+
+async def test_an_answer_stopped_while_it_waits_for_its_turn_never_asks_and_leaves_the_line(
+    bot: BotUnderTest,
+) -> None:
+    bot.relay.push(Script.stream(FIRST_ANSWER, pace=0.3), Script.stream(["The third answer."]))
+    root = await two_quick_questions(bot, bot)
+    await bot.slack.wait_for(shows("_Waiting for the previous answer…_"))
+    waiting_ts = bot.slack.calls_to("chat.postMessage")[1].response["ts"]
+    press = block_actions(ACTION_STOP, user="U2", message=bot.slack.message("C1", waiting_ts), channel="C1")
+    assert (await bot.send_interaction(press)).status_code == 200
+    await bot.answered(2)
+    assert bot.slack.message("C1", waiting_ts)["text"] == "⏹️ _Stopped by <@U2>._"
+    assert len(bot.relay.requests) == 1  # the stopped one never reached RelayDance
+
+    await bot.send(app_mention(text="<@UBOT> so?", user="U1", thread_ts=root))  # not stuck behind it
+    await bot.answered(3)
+    assert contents(bot.relay.requests[1])[-1] == ("user", "ada: so?")
