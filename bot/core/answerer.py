@@ -117,21 +117,22 @@ class Answerer:
         )
         lifecycle = AnswerLifecycle(reply, self._stops, answer_id=answer_id, asker=question.asked_by)
         where = Conversation(conv.team, conv.channel, question.reply_thread_ts)
+        ticket = self._turns.ticket(where, order=_order(question))
+        # In line while the placeholder is posted: a later question must not get its turn first.
+        joining = asyncio.create_task(self._turns.join(ticket))
         turn: Turn | None = None
         model = ""
         if self._observer is not None:
             self._observer.answer_started()
         try:
             async with lifecycle as run:
+                await joining
                 # What needs no turn goes on while the turn is taken: under a burst of mentions
                 # each step an answer waits for before its request delays all of them.
                 prepared = asyncio.create_task(self._prepare(question, record_in))
                 try:
                     turn = await self._turns.take(
-                        where,
-                        order=_order(question),
-                        wait_seconds=self._turn_wait,
-                        on_wait=lambda: reply.status(WAITING),
+                        ticket, wait_seconds=self._turn_wait, on_wait=lambda: reply.status(WAITING)
                     )
                 except BaseException:
                     prepared.cancel()
@@ -159,8 +160,11 @@ class Answerer:
         finally:
             if self._observer is not None:
                 self._observer.answer_finished(question.kind.value, lifecycle.outcome, model)
+            await asyncio.wait([joining])  # bounded by the guard
             if turn is not None:
                 await turn.release()
+            else:
+                await self._turns.leave(ticket)  # never got that far (not posted, or a failure)
         return lifecycle.outcome
 
     async def _prepare(self, question: Question, record_in: Conversation | None) -> Effective:

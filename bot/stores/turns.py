@@ -31,9 +31,9 @@ ALIVE_SECONDS = 3.0  # a waiter not heard from for this long has gone
 POLL_SECONDS = 0.1
 
 # KEYS: lock, queue (token -> question order), alive (token -> ms deadline). ARGV: token, hold ms,
-# order, alive ms. Joins the queue (or stays in it) and takes the lock when it is free and this
-# waiter is first among those still alive.
-TAKE = """
+# order, alive ms. JOIN puts (or keeps) the waiter in the queue; TAKE also takes the lock when it
+# is free and this waiter is first among those still alive.
+JOIN = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local alive = tonumber(ARGV[4])
@@ -41,6 +41,10 @@ redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
 redis.call('HSET', KEYS[3], ARGV[1], string.format('%.0f', now + alive))
 redis.call('PEXPIRE', KEYS[2], alive * 10)
 redis.call('PEXPIRE', KEYS[3], alive * 10)
+"""
+TAKE = (
+    JOIN
+    + """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 while true do
   local head = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
@@ -55,6 +59,17 @@ while true do
   redis.call('HDEL', KEYS[3], head)
 end
 """
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """One answer's place in a conversation's queue (made without I/O; `join` sends it)."""
+
+    conv: Conversation
+    keys: tuple[str, str, str]  # lock, queue, alive
+    token: str
+    args: tuple[str | int, ...]
 
 
 @dataclass(slots=True)
@@ -88,30 +103,30 @@ class Turns:
         self._hold = hold_seconds
         self._alive = alive_seconds
         self._poll = poll_seconds
+        self._join = Script(redis, JOIN)
         self._take = Script(redis, TAKE)
         self._refresh = Script(redis, REFRESH)
         self._release = Script(redis, RELEASE)
 
-    def _keys(self, conv: Conversation) -> list[str]:
+    def ticket(self, conv: Conversation, *, order: str) -> Ticket:
+        """A place in `conv`'s queue; `order` is the question's ts (earlier questions go first)."""
         base = f"{self._prefix}:turn:{conv.id}"
-        return [base, f"{base}:queue", f"{base}:alive"]
-
-    async def take(
-        self, conv: Conversation, *, order: str, wait_seconds: float, on_wait: Callable[[], None]
-    ) -> Turn:
-        """Wait for `conv`'s turn; `order` is the question's ts (earlier questions go first).
-        `on_wait` is called once if the turn is not free at once."""
-        keys, token = self._keys(conv), uuid.uuid4().hex
         seconds, micros = ts_key(order)
-        args: list[str | int] = [
-            token,
-            int(self._hold * 1000),
-            seconds * 1_000_000 + micros,
-            int(self._alive * 1000),
-        ]
+        token = uuid.uuid4().hex
+        args = (token, int(self._hold * 1000), seconds * 1_000_000 + micros, int(self._alive * 1000))
+        return Ticket(conv, (base, f"{base}:queue", f"{base}:alive"), token, args)
+
+    async def join(self, ticket: Ticket) -> None:
+        """Stand in line without waiting yet, so a later question that gets here first does not
+        go ahead (the answerer joins while its placeholder is being posted)."""
+        await self._guard.run(lambda: self._join(keys=ticket.keys, args=ticket.args), None, what="turn")
+
+    async def take(self, ticket: Ticket, *, wait_seconds: float, on_wait: Callable[[], None]) -> Turn:
+        """Wait for the ticket's turn (joining the line if not yet in it). `on_wait` is called
+        once if the turn is not free at once."""
 
         async def attempt() -> bool:
-            return bool(await self._take(keys=keys, args=args))
+            return bool(await self._take(keys=ticket.keys, args=ticket.args))
 
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_seconds
@@ -122,24 +137,27 @@ class Turns:
                 if got is None:
                     return Turn(held=False, waited=waited)  # Redis unreachable: no turns to take
                 if got:
-                    return self._held(keys[0], token, waited)
+                    return self._held(ticket.keys[0], ticket.token, waited)
                 if not waited:
                     waited = True
                     on_wait()
                 if loop.time() >= deadline:
-                    log.info("the previous answer in %s took too long; answering anyway", conv.id)
-                    await self._leave(keys, token)
+                    log.info("the previous answer in %s took too long; answering anyway", ticket.conv.id)
+                    await self.leave(ticket)
                     return Turn(held=False, waited=True)
                 await asyncio.sleep(self._poll)
         except BaseException:
-            await self._leave(keys, token)
+            await self.leave(ticket)
             raise
 
-    async def _leave(self, keys: list[str], token: str) -> None:
+    async def leave(self, ticket: Ticket) -> None:
+        """Step out of the line (a no-op for a ticket no longer in it)."""
+        _, queue, alive = ticket.keys
+
         async def op() -> None:
             async with self._r.pipeline(transaction=False) as pipe:
-                pipe.zrem(keys[1], token)
-                pipe.hdel(keys[2], token)
+                pipe.zrem(queue, ticket.token)
+                pipe.hdel(alive, ticket.token)
                 await pipe.execute()
 
         await self._guard.run(op, None, what="turn")

@@ -26,7 +26,7 @@ async def take(store: Turns, order: str, *, wait: float = 5.0, waits: list[str] 
         if waits is not None:
             waits.append(order)
 
-    return await store.take(CONV, order=order, wait_seconds=wait, on_wait=on_wait)
+    return await store.take(store.ticket(CONV, order=order), wait_seconds=wait, on_wait=on_wait)
 
 
 async def test_answers_take_turns_in_the_order_of_their_questions(
@@ -58,6 +58,23 @@ async def test_answers_take_turns_in_the_order_of_their_questions(
     await asyncio.gather(*later)
     assert finished == ["1700000000.000250", "1700000000.000300", "1700000000.000400"]
     assert sorted(waits) == finished
+
+
+async def test_an_earlier_question_in_line_goes_first_even_if_a_later_one_asks_for_the_turn_first(
+    redis_client: aioredis.Redis, redis_prefix: str
+) -> None:
+    """The first answer joins the line while its placeholder is posted; the second answer's
+    placeholder was quicker, but it must not take the turn first."""
+    store = turns(redis_client, redis_prefix)
+    first = store.ticket(CONV, order="1700000000.000200")
+    await store.join(first)
+    second = asyncio.create_task(take(store, "1700000000.000300"))
+    await asyncio.sleep(0.1)
+    assert not second.done()
+    turn = await store.take(first, wait_seconds=1, on_wait=lambda: None)
+    assert turn.held and not turn.waited
+    await turn.release()
+    assert (await second).held
 
 
 async def test_a_waiter_goes_on_after_its_wait_and_a_holder_keeps_its_turn_past_the_ttl(
@@ -97,6 +114,11 @@ async def test_a_cancelled_waiter_leaves_the_queue(redis_client: aioredis.Redis,
     await asyncio.wait([waiting])
     assert await redis_client.zcard(f"{redis_prefix}:turn:{CONV.id}:queue") == 0
     await held.release()
+
+    gone = store.ticket(CONV, order="1700000000.000400")  # joined, then its placeholder failed
+    await store.join(gone)
+    await store.leave(gone)
+    assert (await take(store, "1700000000.000500", wait=0)).held
 
 
 async def test_without_redis_turns_are_granted_at_once(redis_proxy: RedisProxy, redis_prefix: str) -> None:
