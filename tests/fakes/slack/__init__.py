@@ -13,6 +13,10 @@ It follows Slack's Web API protocol as slack_sdk uses it:
   for `apps.connections.open` and the bot token everywhere else (`not_allowed_token_type`).
 - Slack errors are HTTP 200 with `{"ok": false, "error": …}`; rate limits are HTTP 429 with
   `Retry-After: <seconds>` and `{"ok": false, "error": "ratelimited"}`.
+- Channels exist only once added (`add_channel`, or implicitly by `seed_message`). Posting
+  (chat.postMessage / update / postEphemeral) and reading (conversations.replies / history) need
+  the bot in the channel, as on Slack: an unknown id or a private channel without the bot answers
+  `channel_not_found`, a public channel without it `not_in_channel`. DMs are always the bot's.
 
 Every call is recorded as a `Call`; `wait_for()` awaits calls without polling. Faults are injected
 with `fail_next()` and `rate_limit()`, and `latency` delays every answer.

@@ -78,6 +78,7 @@ class WebApi(Workspace):
 
     def _chat_post_message(self, params: Params) -> Params:
         channel = required(params, "channel", "channel_not_found")
+        self._joined(channel)
         content = message_content(params)
         if "text" in content:
             content["text"] = content["text"][:POST_TEXT_LIMIT]
@@ -93,6 +94,7 @@ class WebApi(Workspace):
     def _chat_update(self, params: Params) -> Params:
         channel = required(params, "channel", "channel_not_found")
         ts = required(params, "ts", "message_not_found")
+        self._joined(channel)
         message = self._find(channel, ts)
         if not self._is_ours(message):
             raise SlackError("cant_update_message")
@@ -129,6 +131,7 @@ class WebApi(Workspace):
 
     def _chat_post_ephemeral(self, params: Params) -> Params:
         channel = required(params, "channel", "channel_not_found")
+        self._joined(channel)
         user = required(params, "user", "user_not_found")
         content = message_content(params)
         ts = new_ts(after=self._latest_ts)
@@ -147,7 +150,7 @@ class WebApi(Workspace):
     def _conversations_replies(self, params: Params) -> Params:
         channel = required(params, "channel", "channel_not_found")
         ts = required(params, "ts", "thread_not_found")
-        self._readable(channel)
+        self._joined(channel)
         message = self.messages[channel].get(ts)
         if message is None:
             raise SlackError("thread_not_found")
@@ -168,7 +171,7 @@ class WebApi(Workspace):
 
     def _conversations_history(self, params: Params) -> Params:
         channel = required(params, "channel", "channel_not_found")
-        self._readable(channel)
+        self._joined(channel)
         shown = list(reversed(in_window(self._top_level(channel), params)))
         limit = page_limit(params, default=HISTORY_DEFAULT_LIMIT, maximum=HISTORY_MAX_LIMIT)
         start = cursor_index(shown, params, newest_first=True)

@@ -94,10 +94,14 @@ class Workspace:
     ) -> Params:
         """Describe a conversation for conversations.info: `D…` is a DM (with `user`), `G…` private.
 
-        `bot_member=False`: the bot is not in the channel, so conversations.info says
-        `is_member: false` (`channel_not_found` for a private one, which the bot cannot see) and
-        reading its messages answers `not_in_channel`. `members`: the people in it, for
+        The bot is in it unless `bot_member=False`. Then, as on Slack, a public channel shows
+        `is_member: false` in conversations.info and posting into it or reading it answers
+        `not_in_channel`; a private one the bot cannot see at all (`channel_not_found` for every
+        method). A DM with the bot is always open to it. `members`: the people in it, for
         conversations.members (default: every human user of the workspace).
+
+        A channel id never added (nor seeded with `seed_message`) does not exist: every method
+        answers `channel_not_found` for it.
         """
         created = 1_700_000_000
         if id.startswith("D"):
@@ -151,7 +155,12 @@ class Workspace:
         *,
         blocks: list[Params] | None = None,
     ) -> str:
-        """Store a message as if someone had posted it earlier; returns its ts."""
+        """Store a message as if someone had posted it earlier; returns its ts.
+
+        A channel not added yet is added first with `add_channel(channel)` (the bot in it).
+        """
+        if channel not in self.channels:
+            self.add_channel(channel)
         message: Params = {"type": "message", "user": user, "text": text}
         if bot_id is not None:
             message["bot_id"] = bot_id
@@ -179,8 +188,7 @@ class Workspace:
     # -- message store ---------------------------------------------------------------------------
 
     def _store(self, channel: str, message: Params, *, thread_ts: str | None, ts: str | None = None) -> str:
-        if channel not in self.channels:
-            self.add_channel(channel)
+        """Keep a message in a channel that exists; returns its ts."""
         store = self.messages[channel]
         ts = ts or new_ts(after=self._latest_ts)
         if self._latest_ts is None or ts_to_micros(ts) > ts_to_micros(self._latest_ts):
@@ -262,7 +270,14 @@ class Workspace:
             raise SlackError("channel_not_found")
         return info
 
-    def _readable(self, channel: str) -> None:
-        """Refuse to read messages of a channel the bot is not in, as Slack does."""
-        if not self._visible(channel).get("is_member", True):
+    def _joined(self, channel: str) -> Params:
+        """The channel's info if the bot is in it, so it may post there and read it.
+
+        Refused as Slack does: `channel_not_found` when the bot cannot see the channel (an id
+        nobody added, or a private channel without the bot), `not_in_channel` when it can (a public
+        channel the bot has not joined). A DM is always the bot's own.
+        """
+        info = self._visible(channel)
+        if not info.get("is_member", True):
             raise SlackError("not_in_channel")
+        return info
