@@ -52,12 +52,18 @@ class ChatRequest:
     stop: Sequence[str] | None = None
 
     def to_body(self, *, stream: bool) -> dict[str, object]:
-        """The request body; unset options are left out so the server's defaults apply."""
+        """The request body; unset options are left out so the server's defaults apply.
+
+        A streamed request asks for `usage` too: OpenAI-style servers send it, in a last chunk
+        with empty `choices`, only when `stream_options.include_usage` is set.
+        """
         body: dict[str, object] = {
             "model": self.model,
             "messages": [dict(message) for message in self.messages],
             "stream": stream,
         }
+        if stream:
+            body["stream_options"] = {"include_usage": True}
         for name in ("temperature", "max_tokens", "top_p"):
             value = getattr(self, name)
             if value is not None:

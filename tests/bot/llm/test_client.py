@@ -46,6 +46,7 @@ async def test_request_body_and_headers(fake: FakeRelayDance, client: RelayDance
         "model": MODEL,
         "messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}],
         "stream": True,
+        "stream_options": {"include_usage": True},
         "temperature": 0.2,
         "stop": ["\n\n"],
     }  # max_tokens and top_p were None, so they are left out
