@@ -66,6 +66,17 @@ async def test_parameter_out_of_range(client: RelayDanceClient) -> None:
     assert "temperature" in error.detail
 
 
+async def test_a_prompt_too_long_for_the_model_is_a_bad_request_not_retried(
+    fake: FakeRelayDance, client: RelayDanceClient
+) -> None:
+    fake.push(Script.context_length())
+    _, error = await collect_until_error(client)
+    assert isinstance(error, UpstreamBadRequest)
+    assert error.status == 400
+    assert "maximum context length is 131072 tokens" in error.detail
+    assert len(fake.requests) == 1
+
+
 async def test_error_body_that_is_not_json(fake: FakeRelayDance, client: RelayDanceClient) -> None:
     fake.push(Script.error(418, body=b"<html>teapot</html>"))
     _, error = await collect_until_error(client)

@@ -13,7 +13,15 @@ from aiohttp import web
 
 from tests.fakes.relaydance.script import Script
 
-__all__ = ["Writer", "chunk", "completion", "error_response", "invalid_reason"]
+__all__ = [
+    "Writer",
+    "chunk",
+    "completion",
+    "error_response",
+    "invalid_reason",
+    "message_chars",
+    "wants_usage",
+]
 
 
 class Writer:
@@ -64,11 +72,17 @@ class Writer:
 
 
 def error_response(
-    status: int, message: str, kind: str, code: str | None, headers: dict[str, str] | None = None
+    status: int,
+    message: str,
+    kind: str,
+    code: str | None,
+    headers: dict[str, str] | None = None,
+    *,
+    param: str | None = None,
 ) -> web.Response:
-    return web.json_response(
-        {"error": {"message": message, "type": kind, "code": code}}, status=status, headers=headers
-    )
+    """An OpenAI-shaped error: `{"error": {"message", "type", "param", "code"}}`."""
+    error = {"message": message, "type": kind, "param": param, "code": code}
+    return web.json_response({"error": error}, status=status, headers=headers)
 
 
 def invalid_reason(body: Any) -> str:
@@ -88,7 +102,24 @@ def invalid_reason(body: Any) -> str:
     temperature = body.get("temperature")
     if temperature is not None and not (isinstance(temperature, int | float) and 0 <= temperature <= 2):
         return f"Invalid 'temperature': {temperature!r}. Expected a value between 0 and 2."
+    options = body.get("stream_options")
+    if options is not None:
+        if not isinstance(options, dict):
+            return "Invalid type for 'stream_options': expected an object."
+        if not body.get("stream"):
+            return "The 'stream_options' parameter is only allowed when 'stream' is enabled."
     return ""
+
+
+def wants_usage(body: dict[str, Any]) -> bool:
+    """Whether a (valid) streamed request asked for the usage chunk."""
+    options = body.get("stream_options")
+    return isinstance(options, dict) and options.get("include_usage") is True
+
+
+def message_chars(body: dict[str, Any]) -> int:
+    """Characters of every message's content in a (valid) chat request."""
+    return sum(len(message["content"]) for message in body["messages"])
 
 
 def chunk(cid: str, model: str, delta: dict[str, str], finish_reason: str | None) -> dict[str, Any]:

@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["Script", "echo_answer", "words"]
+__all__ = ["CONTEXT_LIMIT_TOKENS", "Script", "echo_answer", "words"]
+
+CONTEXT_LIMIT_TOKENS = 131_072  # what `Script.context_length()` says the model's window is
 
 
 def echo_answer(text: str) -> str:
@@ -22,7 +24,9 @@ def words(text: str) -> list[str]:
 
 @dataclass(frozen=True)
 class Script:
-    """How the fake answers one request. Build with `stream()`, `echo()`, `error()` or `hang()`.
+    """How the fake answers one request.
+
+    Build with `stream()`, `echo()`, `error()`, `context_length()` or `hang()`.
 
     Stream options:
       first_delay   seconds after the headers (and an empty role delta) before the first piece
@@ -32,7 +36,9 @@ class Script:
       crlf          frame lines with CRLF instead of LF
       split         write the bytes in slices of this size (or cycle through these sizes), with
                     `split_pause` between slices, so reads end anywhere, even inside a UTF-8 char
-      usage         (prompt, completion, total) sent as a final chunk with empty `choices`
+      usage         (prompt, completion, total) sent as a final chunk with empty `choices` - in a
+                    stream only if the request asked with `stream_options.include_usage`, as
+                    OpenAI does; a whole JSON answer always carries it
       finish_reason sent in a last empty delta; None sends none
       error_after   after K pieces send `data: {"error": …}` and end (no [DONE])
       cut_after     after K pieces drop the connection mid-body (no [DONE], no last chunk)
@@ -60,6 +66,7 @@ class Script:
     status: int = 200
     error_type: str = "server_error"
     error_code: str | None = None
+    error_param: str | None = None
     retry_after: str | None = None
     body: bytes | None = None  # raw error body instead of the OpenAI shape
     raw_prefix: bytes = b""  # written as-is right after the headers (odd lines, `event: error` …)
@@ -85,18 +92,32 @@ class Script:
         *,
         type: str = "",  # the OpenAI field name
         code: str | None = None,
+        param: str | None = None,
         retry_after: float | str | None = None,
         body: bytes | None = None,
     ) -> Script:
-        """Answer `status` with `{"error": {"message", "type", "code"}}` (or a raw `body`)."""
+        """Answer `status` with `{"error": {"message", "type", "param", "code"}}` (or a raw `body`)."""
         return cls(
             kind="error",
             status=status,
             error_message=message or f"fake error {status}",
             error_type=type or ("server_error" if status >= 500 else "invalid_request_error"),
             error_code=code,
+            error_param=param,
             retry_after=None if retry_after is None else str(retry_after),
             body=body,
+        )
+
+    @classmethod
+    def context_length(cls, *, limit: int = CONTEXT_LIMIT_TOKENS, used: int = 140_000) -> Script:
+        """Refuse the request as too long for the model: HTTP 400 `context_length_exceeded`."""
+        return cls.error(
+            400,
+            f"This model's maximum context length is {limit} tokens. "
+            f"However, your messages resulted in {used} tokens.",
+            type="invalid_request_error",
+            code="context_length_exceeded",
+            param="messages",
         )
 
     @classmethod

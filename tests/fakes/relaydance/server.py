@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
@@ -17,7 +18,15 @@ from typing import Any, Literal, Self
 import pytest
 from aiohttp import web
 
-from tests.fakes.relaydance.answers import Writer, chunk, completion, error_response, invalid_reason
+from tests.fakes.relaydance.answers import (
+    Writer,
+    chunk,
+    completion,
+    error_response,
+    invalid_reason,
+    message_chars,
+    wants_usage,
+)
 from tests.fakes.relaydance.script import Script, echo_answer, words
 
 __all__ = ["API_KEY", "MODELS", "FakeRelayDance", "Request", "relaydance_fake"]
@@ -25,6 +34,7 @@ __all__ = ["API_KEY", "MODELS", "FakeRelayDance", "Request", "relaydance_fake"]
 API_KEY = "rd-fake-key-0123456789abcdef"
 MODELS = ("grok-4.3", "grok-4.3-mini")
 Route = Literal["chat", "models"]
+CHARS_PER_TOKEN = 4  # how the fake counts tokens when it refuses a request as too long
 
 
 @dataclass
@@ -57,9 +67,18 @@ class _Cut(Exception):
 class FakeRelayDance:
     """A RelayDance account with one API key, served on a loopback port. See the package docstring."""
 
-    def __init__(self, *, api_key: str = API_KEY, models: Sequence[str] = MODELS) -> None:
+    def __init__(
+        self,
+        *,
+        api_key: str = API_KEY,
+        models: Sequence[str] = MODELS,
+        context_limit_chars: int | None = None,
+    ) -> None:
         self.api_key = api_key
         self.models = list(models)
+        self.context_limit_chars = context_limit_chars
+        """Refuse a chat request whose messages hold more characters than this, as a model
+        refuses one longer than its context window (`Script.context_length()`). None: no limit."""
         self.default = Script.echo()
         self.requests: list[Request] = []
         self._scripts: dict[Route, deque[Script]] = {"chat": deque(), "models": deque()}
@@ -190,6 +209,14 @@ class FakeRelayDance:
                 "invalid_request_error",
                 "model_not_found",
             )
+        chars = message_chars(body)
+        if self.context_limit_chars is not None and chars > self.context_limit_chars:
+            # Refused before any model runs: a pushed script stays queued for the next request.
+            record.script = Script.context_length(
+                limit=math.ceil(self.context_limit_chars / CHARS_PER_TOKEN),
+                used=math.ceil(chars / CHARS_PER_TOKEN),
+            )
+            return await self._play_status(record.script, record)
         script = self._scripts["chat"].popleft() if self._scripts["chat"] else self.default
         record.script = script
         if script.kind in ("error", "hang"):
@@ -204,6 +231,8 @@ class FakeRelayDance:
         if script.as_json or not body.get("stream"):
             record.finished = True
             return web.json_response(completion(body["model"], "".join(pieces), script))
+        if not wants_usage(body):
+            script = replace(script, usage=None)  # OpenAI streams usage only when asked for it
         return await self._play_stream(request, record, replace(script, pieces=pieces), body["model"])
 
     async def _play_status(self, script: Script, record: Request) -> web.StreamResponse:
@@ -219,7 +248,12 @@ class FakeRelayDance:
         if script.body is not None:
             return web.Response(status=script.status, body=script.body, headers=headers)
         return error_response(
-            script.status, script.error_message, script.error_type, script.error_code, headers
+            script.status,
+            script.error_message,
+            script.error_type,
+            script.error_code,
+            headers,
+            param=script.error_param,
         )
 
     async def _play_stream(
