@@ -24,14 +24,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
 import json
 import logging
-import math
 import random
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any, cast
 
 import httpx
@@ -48,7 +44,17 @@ from bot.errors import (
     UpstreamTimeout,
 )
 from bot.llm.sse import ServerSentEvent, SSEDecoder
+from bot.llm.wire import (
+    ChatDelta,
+    ChatRequest,
+    Usage,
+    answer_delta,
+    chunk_delta,
+    error_message,
+    parse_retry_after,
+)
 
+# The request and answer types live in bot.llm.wire; they are importable from here as before.
 __all__ = ["ChatDelta", "ChatRequest", "RelayDanceClient", "Usage", "parse_retry_after"]
 
 log = logging.getLogger(__name__)
@@ -57,47 +63,6 @@ _DETAIL_CHARS = 200  # upstream error text kept in `detail`
 _ERROR_BODY_BYTES = 64 * 1024  # an error body is read only this far
 _JSON_BODY_BYTES = 8 * 1024 * 1024  # a non-streamed answer or model list
 _DRAIN_SECONDS = 1.0  # after [DONE], wait this long for the body's end so the connection is reused
-
-
-@dataclass(frozen=True)
-class Usage:
-    prompt_tokens: int
-    completion_tokens: int
-    total_tokens: int
-
-
-@dataclass(frozen=True)
-class ChatDelta:
-    """A piece of the answer. `finish_reason` ("stop", "length", …) and `usage` come near the end."""
-
-    text: str = ""
-    finish_reason: str | None = None
-    usage: Usage | None = None
-
-
-@dataclass(frozen=True)
-class ChatRequest:
-    model: str
-    messages: Sequence[Mapping[str, str]]
-    temperature: float | None = None
-    max_tokens: int | None = None
-    top_p: float | None = None
-    stop: Sequence[str] | None = None
-
-    def to_body(self, *, stream: bool) -> dict[str, object]:
-        """The request body; unset options are left out so the server's defaults apply."""
-        body: dict[str, object] = {
-            "model": self.model,
-            "messages": [dict(message) for message in self.messages],
-            "stream": stream,
-        }
-        for name in ("temperature", "max_tokens", "top_p"):
-            value = getattr(self, name)
-            if value is not None:
-                body[name] = value
-        if self.stop is not None:
-            body["stop"] = list(self.stop)
-        return body
 
 
 class _Retryable(Exception):
@@ -294,7 +259,7 @@ class RelayDanceClient:
     def _status_error(self, response: httpx.Response, body: bytes, model: str) -> Exception:
         """Map a non-2xx answer to a typed error, wrapped in `_Retryable` when a retry may help."""
         status = response.status_code
-        detail = f"HTTP {status} from {response.request.url.path}: {self._clip(_error_message(body))}"
+        detail = f"HTTP {status} from {response.request.url.path}: {self._clip(error_message(body))}"
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         if status in (401, 403):
             return UpstreamAuthError(detail, status=status)
@@ -385,23 +350,8 @@ class RelayDanceClient:
             log.debug("skipping a stream event that is not an object: %.80r", data)
             return None
         if chunk.get("error") is not None or event.event == "error":
-            raise UpstreamStreamError(f"error in stream: {self._clip(_error_message(chunk))}")
-        text, finish_reason = "", None
-        choices = chunk.get("choices")
-        if isinstance(choices, list) and choices and isinstance(choices[0], dict):
-            choice = choices[0]
-            delta = choice.get("delta")
-            if isinstance(delta, dict):
-                content = delta.get("content")
-                if isinstance(content, str):
-                    text = content
-            reason = choice.get("finish_reason")
-            if isinstance(reason, str) and reason:
-                finish_reason = reason
-        usage = _usage(chunk.get("usage"))
-        if text or finish_reason or usage:
-            return ChatDelta(text, finish_reason, usage)
-        return None
+            raise UpstreamStreamError(f"error in stream: {self._clip(error_message(chunk))}")
+        return chunk_delta(chunk)
 
     def _whole_answer(self, body: bytes) -> ChatDelta | None:
         """A `chat.completion` object (stream=true ignored) as one delta."""
@@ -410,17 +360,8 @@ class RelayDanceClient:
         except ValueError:
             raise UpstreamStreamError(f"unreadable answer: {self._clip(body)}") from None
         if not isinstance(answer, dict) or answer.get("error") is not None:
-            raise UpstreamStreamError(f"error in answer: {self._clip(_error_message(answer))}")
-        text, finish_reason = "", None
-        choices = answer.get("choices")
-        if isinstance(choices, list) and choices and isinstance(choices[0], dict):
-            message = choices[0].get("message")
-            if isinstance(message, dict) and isinstance(message.get("content"), str):
-                text = message["content"]
-            reason = choices[0].get("finish_reason")
-            finish_reason = reason if isinstance(reason, str) and reason else None
-        usage = _usage(answer.get("usage"))
-        return ChatDelta(text, finish_reason, usage) if text or finish_reason or usage else None
+            raise UpstreamStreamError(f"error in answer: {self._clip(error_message(answer))}")
+        return answer_delta(answer)
 
     def _clip(self, text: str | bytes) -> str:
         """Upstream text made fit for `detail`: one line, short, and never containing the key."""
@@ -433,62 +374,6 @@ class RelayDanceClient:
         return text if len(text) <= _DETAIL_CHARS else text[: _DETAIL_CHARS - 1] + "…"
 
 
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header: delay-seconds or an HTTP-date; None if absent/bad.
-
-    Fractional seconds are accepted too (not in RFC 9110, but harmless and handy in tests).
-    """
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - (now or datetime.now(UTC))).total_seconds()
-    if not math.isfinite(seconds):
-        return None
-    return max(0.0, seconds)
-
-
 def _is_json(response: httpx.Response) -> bool:
     content_type: str = response.headers.get("Content-Type", "")
     return content_type.lower().startswith("application/json")
-
-
-def _error_message(body: object) -> str:
-    """The human part of an OpenAI-shaped error (`{"error": {"message": …}}`), else the raw text."""
-    parsed: Any = body
-    if isinstance(body, bytes | str):
-        try:
-            parsed = json.loads(body)
-        except ValueError:
-            return body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-    if isinstance(parsed, dict):
-        error = parsed.get("error", parsed)
-        if isinstance(error, str):
-            return error
-        if isinstance(error, dict):
-            message = error.get("message")
-            if isinstance(message, str) and message:
-                kind = error.get("type") or error.get("code")
-                return f"{message} ({kind})" if isinstance(kind, str) and kind else message
-    return json.dumps(parsed)[:1000]
-
-
-def _usage(value: object) -> Usage | None:
-    if not isinstance(value, dict):
-        return None
-    try:
-        return Usage(
-            prompt_tokens=int(value.get("prompt_tokens") or 0),
-            completion_tokens=int(value.get("completion_tokens") or 0),
-            total_tokens=int(value.get("total_tokens") or 0),
-        )
-    except (TypeError, ValueError):
-        return None

@@ -6,7 +6,8 @@ import asyncio
 import hashlib
 import hmac
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import aiohttp
 import pytest
@@ -24,6 +25,7 @@ from tests.fakes.slack import FakeSlack
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeSlack]:
     async with FakeSlack() as fake:
+        fake.add_channel("C1", name="general")
         yield fake
 
 
@@ -73,6 +75,80 @@ async def test_update_refuses_long_text_and_other_peoples_messages(
     assert not_ours.value.response["error"] == "cant_update_message"
     assert missing.value.response["error"] == "message_not_found"
     assert fake.message("C1", mine)["text"] == "start"
+
+
+# Every method that needs the bot in the channel, called on `channel`.
+IN_CHANNEL_CALLS: dict[str, Callable[[AsyncWebClient, str], Awaitable[Any]]] = {
+    "chat.postMessage": lambda c, channel: c.chat_postMessage(channel=channel, text="hi"),
+    "chat.update": lambda c, channel: c.chat_update(channel=channel, ts="1700000000.000100", text="hi"),
+    "chat.postEphemeral": lambda c, channel: c.chat_postEphemeral(channel=channel, user="U1", text="hi"),
+    "conversations.replies": lambda c, channel: c.conversations_replies(
+        channel=channel, ts="1700000000.000100"
+    ),
+    "conversations.history": lambda c, channel: c.conversations_history(channel=channel),
+}
+
+
+@pytest.mark.parametrize("method", IN_CHANNEL_CALLS)
+@pytest.mark.parametrize(
+    ("channel", "error"),
+    [
+        ("C404", "channel_not_found"),  # nobody created it
+        ("C7", "not_in_channel"),  # public, the bot has not joined
+        ("G7", "channel_not_found"),  # private without the bot: the bot cannot see it
+    ],
+)
+async def test_channels_the_bot_is_not_in_are_refused_like_slack(
+    fake: FakeSlack, client: AsyncWebClient, method: str, channel: str, error: str
+) -> None:
+    fake.add_channel("C7", name="random", bot_member=False)
+    fake.add_channel("G7", name="secret", bot_member=False)
+
+    with pytest.raises(SlackApiError) as refused:
+        await IN_CHANNEL_CALLS[method](client, channel)
+
+    assert refused.value.response.status_code == 200
+    assert refused.value.response["error"] == error
+    assert fake.messages.get(channel, {}) == {} and fake.ephemeral == []  # nothing was stored
+
+
+async def test_public_channel_without_the_bot_is_listed_as_not_joined(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    fake.add_channel("C7", name="random", bot_member=False)
+    fake.add_channel("G7", name="secret", bot_member=False)
+
+    info = (await client.conversations_info(channel="C7"))["channel"]
+    with pytest.raises(SlackApiError) as hidden:
+        await client.conversations_info(channel="G7")
+
+    assert info["is_member"] is False
+    assert hidden.value.response["error"] == "channel_not_found"
+
+
+@pytest.mark.parametrize("method", IN_CHANNEL_CALLS)
+async def test_channels_and_dms_the_bot_is_in_accept_every_call(
+    fake: FakeSlack, client: AsyncWebClient, method: str
+) -> None:
+    fake.add_channel("D1", user="U1")
+    fake.add_channel("G1", name="leadership")  # private, the bot in it (the default)
+
+    for channel in ("C1", "D1", "G1"):
+        ts = (await client.chat_postMessage(channel=channel, text="mine"))["ts"]
+        if method == "chat.update":
+            await client.chat_update(channel=channel, ts=ts, text="edited")
+        elif method == "conversations.replies":
+            await client.conversations_replies(channel=channel, ts=ts)
+        else:
+            await IN_CHANNEL_CALLS[method](client, channel)
+
+    assert all(c.ok for c in fake.calls)
+
+
+def test_seeding_a_message_adds_its_channel_with_the_bot_in_it(fake: FakeSlack) -> None:
+    fake.seed_message("C9", "earlier", "U1")
+
+    assert fake.channels["C9"]["is_member"] is True
 
 
 async def test_rate_limit_surfaces_as_429_with_retry_after(fake: FakeSlack, client: AsyncWebClient) -> None:

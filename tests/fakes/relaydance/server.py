@@ -1,31 +1,16 @@
-"""A loopback RelayDance for tests and benchmarks: OpenAI-style chat completions over SSE.
+"""The fake RelayDance server: `FakeRelayDance`, the `Request`s it records, and its routes.
 
-`FakeRelayDance` is a real aiohttp server on 127.0.0.1 (any free port), started inside the test's
-event loop. Point the client at it with `base_url=fake.base_url, api_key=fake.api_key`, or use
-the `relaydance_fake` fixture below.
-
-- `POST /v1/chat/completions`: checks `Authorization: Bearer <api_key>` (401, OpenAI error shape,
-  otherwise), validates the body (400 for bad JSON / messages / temperature, 404 for a model not
-  in `fake.models`), then plays the next `Script` pushed with `push()` - or `fake.default`, which
-  echoes the last user message (`echo_answer()`) in word-sized pieces.
-- `GET /v1/models`: the model list, unless a script was pushed with `push(..., route="models")`
-  (only its status/error/hang part applies there).
-
-Every request is recorded as a `Request` in `fake.requests` (method, path, headers, JSON body,
-arrival time, when the first and latest content pieces were written, client port, and whether the
-client went away before the answer was complete);
-`wait_requests()` and `Request.wait_disconnected()` await those without polling.
+See the package docstring (`tests.fakes.relaydance`) for what it serves.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
-import re
+import math
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Any, Literal, Self
@@ -33,106 +18,23 @@ from typing import Any, Literal, Self
 import pytest
 from aiohttp import web
 
-__all__ = ["API_KEY", "FakeRelayDance", "Request", "Script", "echo_answer", "relaydance_fake"]
+from tests.fakes.relaydance.answers import (
+    Writer,
+    chunk,
+    completion,
+    error_response,
+    invalid_reason,
+    message_chars,
+    wants_usage,
+)
+from tests.fakes.relaydance.script import Script, echo_answer, words
+
+__all__ = ["API_KEY", "MODELS", "FakeRelayDance", "Request", "relaydance_fake"]
 
 API_KEY = "rd-fake-key-0123456789abcdef"
 MODELS = ("grok-4.3", "grok-4.3-mini")
 Route = Literal["chat", "models"]
-
-
-def echo_answer(text: str) -> str:
-    """What the default script answers to a last user message `text`."""
-    return f"Echo: {text}"
-
-
-def _words(text: str) -> list[str]:
-    """Word-sized pieces that join back to `text` exactly."""
-    return re.findall(r"\s*\S+\s*", text) or [text]
-
-
-@dataclass(frozen=True)
-class Script:
-    """How the fake answers one request. Build with `stream()`, `echo()`, `error()` or `hang()`.
-
-    Stream options:
-      first_delay   seconds after the headers (and an empty role delta) before the first piece
-      pace          seconds between pieces
-      keepalive     while waiting, send a `: keep-alive` comment every this many seconds
-      comments      put a `: ping` comment before every piece
-      crlf          frame lines with CRLF instead of LF
-      split         write the bytes in slices of this size (or cycle through these sizes), with
-                    `split_pause` between slices, so reads end anywhere, even inside a UTF-8 char
-      usage         (prompt, completion, total) sent as a final chunk with empty `choices`
-      finish_reason sent in a last empty delta; None sends none
-      error_after   after K pieces send `data: {"error": …}` and end (no [DONE])
-      cut_after     after K pieces drop the connection mid-body (no [DONE], no last chunk)
-      done          send `data: [DONE]` at the end
-      as_json       answer one `chat.completion` JSON object even if the client asked to stream
-      raw_prefix    bytes written as-is right after the headers
-    """
-
-    kind: Literal["stream", "echo", "error", "hang"] = "stream"
-    pieces: tuple[str, ...] = ()
-    first_delay: float = 0.0
-    pace: float = 0.0
-    keepalive: float | None = None
-    comments: bool = False
-    crlf: bool = False
-    split: int | tuple[int, ...] | None = None
-    split_pause: float = 0.0  # sleep(0) already makes each slice a separate read on loopback
-    usage: tuple[int, int, int] | None = None
-    finish_reason: str | None = "stop"
-    error_after: int | None = None
-    error_message: str = "The upstream model failed."
-    cut_after: int | None = None
-    done: bool = True
-    as_json: bool = False
-    status: int = 200
-    error_type: str = "server_error"
-    error_code: str | None = None
-    retry_after: str | None = None
-    body: bytes | None = None  # raw error body instead of the OpenAI shape
-    raw_prefix: bytes = b""  # written as-is right after the headers (odd lines, `event: error` …)
-
-    @classmethod
-    def stream(cls, pieces: Sequence[str], **options: Any) -> Script:
-        """Stream these text pieces, e.g. `Script.stream(["Hel", "lo"], pace=0.01)`."""
-        return cls(kind="stream", pieces=tuple(pieces), **options)
-
-    @classmethod
-    def echo(cls, **options: Any) -> Script:
-        """Stream `echo_answer(last user message)` in word-sized pieces (the default).
-
-        With `max_tokens` in the request, only that many pieces are sent, with finish "length".
-        """
-        return cls(kind="echo", **options)
-
-    @classmethod
-    def error(
-        cls,
-        status: int,
-        message: str = "",
-        *,
-        type: str = "",  # the OpenAI field name
-        code: str | None = None,
-        retry_after: float | str | None = None,
-        body: bytes | None = None,
-    ) -> Script:
-        """Answer `status` with `{"error": {"message", "type", "code"}}` (or a raw `body`)."""
-        return cls(
-            kind="error",
-            status=status,
-            error_message=message or f"fake error {status}",
-            error_type=type or ("server_error" if status >= 500 else "invalid_request_error"),
-            error_code=code,
-            retry_after=None if retry_after is None else str(retry_after),
-            body=body,
-        )
-
-    @classmethod
-    def hang(cls) -> Script:
-        """Accept the request and never answer, not even a status line."""
-        return cls(kind="hang")
+CHARS_PER_TOKEN = 4  # how the fake counts tokens when it refuses a request as too long
 
 
 @dataclass
@@ -163,11 +65,20 @@ class _Cut(Exception):
 
 
 class FakeRelayDance:
-    """A RelayDance account with one API key, served on a loopback port. See the module docstring."""
+    """A RelayDance account with one API key, served on a loopback port. See the package docstring."""
 
-    def __init__(self, *, api_key: str = API_KEY, models: Sequence[str] = MODELS) -> None:
+    def __init__(
+        self,
+        *,
+        api_key: str = API_KEY,
+        models: Sequence[str] = MODELS,
+        context_limit_chars: int | None = None,
+    ) -> None:
         self.api_key = api_key
         self.models = list(models)
+        self.context_limit_chars = context_limit_chars
+        """Refuse a chat request whose messages hold more characters than this, as a model
+        refuses one longer than its context window (`Script.context_length()`). None: no limit."""
         self.default = Script.echo()
         self.requests: list[Request] = []
         self._scripts: dict[Route, deque[Script]] = {"chat": deque(), "models": deque()}
@@ -263,7 +174,7 @@ class FakeRelayDance:
         # Echo the key it got, in full: the worst an upstream could do, so tests prove the client
         # keeps it out of its errors anyway.
         message = f"Incorrect API key provided: {key}." if key else "You didn't provide an API key."
-        return _error(401, message, "invalid_request_error", "invalid_api_key")
+        return error_response(401, message, "invalid_request_error", "invalid_api_key")
 
     async def _models(self, request: web.Request) -> web.StreamResponse:
         record = await self._record(request)
@@ -288,16 +199,24 @@ class FakeRelayDance:
         if refused is not None:
             return refused
         body = record.json
-        invalid = _invalid(body)
+        invalid = invalid_reason(body)
         if invalid:
-            return _error(400, invalid, "invalid_request_error", None)
+            return error_response(400, invalid, "invalid_request_error", None)
         if body["model"] not in self.models:
-            return _error(
+            return error_response(
                 404,
                 f"The model `{body['model']}` does not exist.",
                 "invalid_request_error",
                 "model_not_found",
             )
+        chars = message_chars(body)
+        if self.context_limit_chars is not None and chars > self.context_limit_chars:
+            # Refused before any model runs: a pushed script stays queued for the next request.
+            record.script = Script.context_length(
+                limit=math.ceil(self.context_limit_chars / CHARS_PER_TOKEN),
+                used=math.ceil(chars / CHARS_PER_TOKEN),
+            )
+            return await self._play_status(record.script, record)
         script = self._scripts["chat"].popleft() if self._scripts["chat"] else self.default
         record.script = script
         if script.kind in ("error", "hang"):
@@ -305,13 +224,15 @@ class FakeRelayDance:
         pieces = script.pieces
         if script.kind == "echo":
             last = next((m["content"] for m in reversed(body["messages"]) if m["role"] == "user"), "")
-            pieces = tuple(_words(echo_answer(last)))
+            pieces = tuple(words(echo_answer(last)))
             limit = body.get("max_tokens")
             if isinstance(limit, int) and len(pieces) > limit:  # one piece stands for one token
                 pieces, script = pieces[:limit], replace(script, finish_reason="length")
         if script.as_json or not body.get("stream"):
             record.finished = True
-            return web.json_response(_completion(body["model"], "".join(pieces), script))
+            return web.json_response(completion(body["model"], "".join(pieces), script))
+        if not wants_usage(body):
+            script = replace(script, usage=None)  # OpenAI streams usage only when asked for it
         return await self._play_stream(request, record, replace(script, pieces=pieces), body["model"])
 
     async def _play_status(self, script: Script, record: Request) -> web.StreamResponse:
@@ -326,7 +247,14 @@ class FakeRelayDance:
         record.finished = True
         if script.body is not None:
             return web.Response(status=script.status, body=script.body, headers=headers)
-        return _error(script.status, script.error_message, script.error_type, script.error_code, headers)
+        return error_response(
+            script.status,
+            script.error_message,
+            script.error_type,
+            script.error_code,
+            headers,
+            param=script.error_param,
+        )
 
     async def _play_stream(
         self, request: web.Request, record: Request, script: Script, model: str
@@ -335,12 +263,12 @@ class FakeRelayDance:
             headers={"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"}
         )
         await response.prepare(request)
-        writer = _Writer(response, script)
+        writer = Writer(response, script)
         cid = f"chatcmpl-fake{len(self.requests)}"
         try:
             if script.raw_prefix:
                 await writer.raw(script.raw_prefix)
-            await writer.event(_chunk(cid, model, {"role": "assistant", "content": ""}, None))
+            await writer.event(chunk(cid, model, {"role": "assistant", "content": ""}, None))
             await writer.wait(script.first_delay)
             for index, piece in enumerate(script.pieces):
                 if index:
@@ -348,17 +276,17 @@ class FakeRelayDance:
                 await self._interrupt(writer, request, script, index)
                 if script.comments:
                     await writer.line(": ping")
-                await writer.event(_chunk(cid, model, {"content": piece}, None))
+                await writer.event(chunk(cid, model, {"content": piece}, None))
                 record.last_piece_at = time.monotonic()
                 if record.first_piece_at is None:
                     record.first_piece_at = record.last_piece_at
             await self._interrupt(writer, request, script, len(script.pieces))
             if script.finish_reason is not None:
-                await writer.event(_chunk(cid, model, {}, script.finish_reason))
+                await writer.event(chunk(cid, model, {}, script.finish_reason))
             if script.usage is not None:
                 prompt, completion, total = script.usage
                 usage = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": total}
-                await writer.event({**_chunk(cid, model, {}, None), "choices": [], "usage": usage})
+                await writer.event({**chunk(cid, model, {}, None), "choices": [], "usage": usage})
             if script.done:
                 await writer.line("data: [DONE]")
                 await writer.line("")
@@ -373,7 +301,7 @@ class FakeRelayDance:
             raise
         return response
 
-    async def _interrupt(self, writer: _Writer, request: web.Request, script: Script, index: int) -> None:
+    async def _interrupt(self, writer: Writer, request: web.Request, script: Script, index: int) -> None:
         """Play `error_after` / `cut_after` once `index` pieces have been sent."""
         if script.error_after == index:
             await writer.event(
@@ -396,111 +324,6 @@ class FakeRelayDance:
         if not self._stopping.is_set():
             record.disconnected = True
             record._disconnect.set()
-
-
-class _Writer:
-    """Writes SSE lines with the script's framing, slicing and keep-alives."""
-
-    def __init__(self, response: web.StreamResponse, script: Script) -> None:
-        self.response = response
-        self.script = script
-        self.newline = "\r\n" if script.crlf else "\n"
-        sizes = script.split if isinstance(script.split, tuple) else (script.split,) if script.split else ()
-        self._sizes: Iterator[int] | None = itertools.cycle(sizes) if sizes else None
-
-    async def line(self, text: str) -> None:
-        await self._write((text + self.newline).encode())
-
-    async def event(self, payload: object) -> None:
-        await self._write(
-            f"data: {json.dumps(payload, ensure_ascii=False)}{self.newline}{self.newline}".encode()
-        )
-
-    async def wait(self, seconds: float) -> None:
-        """Sleep, sending keep-alive comments meanwhile if the script asks for them."""
-        every = self.script.keepalive
-        if every is None:
-            if seconds > 0:
-                await asyncio.sleep(seconds)
-            return
-        loop = asyncio.get_running_loop()
-        end = loop.time() + seconds
-        while (left := end - loop.time()) > 0:
-            await asyncio.sleep(min(every, left))
-            if loop.time() < end:
-                await self.line(": keep-alive")
-                await self.line("")
-
-    async def raw(self, data: bytes) -> None:
-        await self._write(data)
-
-    async def _write(self, data: bytes) -> None:
-        if self._sizes is None:
-            await self.response.write(data)
-            return
-        while data:
-            size = next(self._sizes)
-            await self.response.write(data[:size])
-            data = data[size:]
-            await asyncio.sleep(self.script.split_pause)
-
-
-def _error(
-    status: int, message: str, kind: str, code: str | None, headers: dict[str, str] | None = None
-) -> web.Response:
-    return web.json_response(
-        {"error": {"message": message, "type": kind, "code": code}}, status=status, headers=headers
-    )
-
-
-def _invalid(body: Any) -> str:
-    """Why the chat request body is unacceptable, or ""."""
-    if not isinstance(body, dict) or not isinstance(body.get("model"), str):
-        return "The request body must be JSON with a string `model`."
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        return "`messages` must be a non-empty array."
-    for message in messages:
-        if (
-            not isinstance(message, dict)
-            or message.get("role") not in ("system", "user", "assistant")
-            or not isinstance(message.get("content"), str)
-        ):
-            return "Each message needs a role (system, user or assistant) and a string content."
-    temperature = body.get("temperature")
-    if temperature is not None and not (isinstance(temperature, int | float) and 0 <= temperature <= 2):
-        return f"Invalid 'temperature': {temperature!r}. Expected a value between 0 and 2."
-    return ""
-
-
-def _chunk(cid: str, model: str, delta: dict[str, str], finish_reason: str | None) -> dict[str, Any]:
-    return {
-        "id": cid,
-        "object": "chat.completion.chunk",
-        "created": int(time.time()),
-        "model": model,
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
-    }
-
-
-def _completion(model: str, text: str, script: Script) -> dict[str, Any]:
-    answer: dict[str, Any] = {
-        "id": "chatcmpl-fake",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": text},
-                "finish_reason": script.finish_reason,
-            }
-        ],
-    }
-    if script.usage is not None:
-        prompt, completion, total = script.usage
-        answer["usage"] = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": total}
-    return answer
 
 
 @pytest.fixture

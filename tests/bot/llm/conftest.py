@@ -1,0 +1,58 @@
+"""Fixtures for the RelayDanceClient tests: the loopback fake and a client pointed at it."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.llm.client import RelayDanceClient
+from tests.bot.llm.helpers import MakeClient
+from tests.fakes.relaydance import FakeRelayDance
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeRelayDance]:
+    async with FakeRelayDance() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def tls() -> ssl.SSLContext:
+    """Built once: loading the CA bundle takes ~60 ms, more than most tests here."""
+    return ssl.create_default_context()
+
+
+@pytest.fixture
+async def http(tls: ssl.SSLContext) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(verify=tls) as http:
+        yield http
+
+
+@pytest.fixture
+def make_client(fake: FakeRelayDance, http: httpx.AsyncClient) -> MakeClient:
+    """A client on the fake with test-sized timeouts and backoff; keyword overrides win."""
+
+    def make(**overrides: Any) -> RelayDanceClient:
+        options: dict[str, Any] = {
+            "http": http,
+            "base_url": fake.base_url,
+            "api_key": fake.api_key,
+            "connect_timeout": 1.0,
+            "first_token_timeout": 1.0,
+            "idle_timeout": 1.0,
+            "max_retries": 2,
+            "backoff_base": 0.001,
+            "max_retry_after": 1.0,
+        }
+        return RelayDanceClient(**{**options, **overrides})
+
+    return make
+
+
+@pytest.fixture
+def client(make_client: MakeClient) -> RelayDanceClient:
+    return make_client()

@@ -1,0 +1,126 @@
+"""How the fake RelayDance answers one request: `Script` and what the default echo says."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+__all__ = ["CONTEXT_LIMIT_TOKENS", "Script", "echo_answer", "words"]
+
+CONTEXT_LIMIT_TOKENS = 131_072  # what `Script.context_length()` says the model's window is
+
+
+def echo_answer(text: str) -> str:
+    """What the default script answers to a last user message `text`."""
+    return f"Echo: {text}"
+
+
+def words(text: str) -> list[str]:
+    """Word-sized pieces that join back to `text` exactly."""
+    return re.findall(r"\s*\S+\s*", text) or [text]
+
+
+@dataclass(frozen=True)
+class Script:
+    """How the fake answers one request.
+
+    Build with `stream()`, `echo()`, `error()`, `context_length()` or `hang()`.
+
+    Stream options:
+      first_delay   seconds after the headers (and an empty role delta) before the first piece
+      pace          seconds between pieces
+      keepalive     while waiting, send a `: keep-alive` comment every this many seconds
+      comments      put a `: ping` comment before every piece
+      crlf          frame lines with CRLF instead of LF
+      split         write the bytes in slices of this size (or cycle through these sizes), with
+                    `split_pause` between slices, so reads end anywhere, even inside a UTF-8 char
+      usage         (prompt, completion, total) sent as a final chunk with empty `choices` - in a
+                    stream only if the request asked with `stream_options.include_usage`, as
+                    OpenAI does; a whole JSON answer always carries it
+      finish_reason sent in a last empty delta; None sends none
+      error_after   after K pieces send `data: {"error": …}` and end (no [DONE])
+      cut_after     after K pieces drop the connection mid-body (no [DONE], no last chunk)
+      done          send `data: [DONE]` at the end
+      as_json       answer one `chat.completion` JSON object even if the client asked to stream
+      raw_prefix    bytes written as-is right after the headers
+    """
+
+    kind: Literal["stream", "echo", "error", "hang"] = "stream"
+    pieces: tuple[str, ...] = ()
+    first_delay: float = 0.0
+    pace: float = 0.0
+    keepalive: float | None = None
+    comments: bool = False
+    crlf: bool = False
+    split: int | tuple[int, ...] | None = None
+    split_pause: float = 0.0  # sleep(0) already makes each slice a separate read on loopback
+    usage: tuple[int, int, int] | None = None
+    finish_reason: str | None = "stop"
+    error_after: int | None = None
+    error_message: str = "The upstream model failed."
+    cut_after: int | None = None
+    done: bool = True
+    as_json: bool = False
+    status: int = 200
+    error_type: str = "server_error"
+    error_code: str | None = None
+    error_param: str | None = None
+    retry_after: str | None = None
+    body: bytes | None = None  # raw error body instead of the OpenAI shape
+    raw_prefix: bytes = b""  # written as-is right after the headers (odd lines, `event: error` …)
+
+    @classmethod
+    def stream(cls, pieces: Sequence[str], **options: Any) -> Script:
+        """Stream these text pieces, e.g. `Script.stream(["Hel", "lo"], pace=0.01)`."""
+        return cls(kind="stream", pieces=tuple(pieces), **options)
+
+    @classmethod
+    def echo(cls, **options: Any) -> Script:
+        """Stream `echo_answer(last user message)` in word-sized pieces (the default).
+
+        With `max_tokens` in the request, only that many pieces are sent, with finish "length".
+        """
+        return cls(kind="echo", **options)
+
+    @classmethod
+    def error(
+        cls,
+        status: int,
+        message: str = "",
+        *,
+        type: str = "",  # the OpenAI field name
+        code: str | None = None,
+        param: str | None = None,
+        retry_after: float | str | None = None,
+        body: bytes | None = None,
+    ) -> Script:
+        """Answer `status` with `{"error": {"message", "type", "param", "code"}}` (or a raw `body`)."""
+        return cls(
+            kind="error",
+            status=status,
+            error_message=message or f"fake error {status}",
+            error_type=type or ("server_error" if status >= 500 else "invalid_request_error"),
+            error_code=code,
+            error_param=param,
+            retry_after=None if retry_after is None else str(retry_after),
+            body=body,
+        )
+
+    @classmethod
+    def context_length(cls, *, limit: int = CONTEXT_LIMIT_TOKENS, used: int = 140_000) -> Script:
+        """Refuse the request as too long for the model: HTTP 400 `context_length_exceeded`."""
+        return cls.error(
+            400,
+            f"This model's maximum context length is {limit} tokens. "
+            f"However, your messages resulted in {used} tokens.",
+            type="invalid_request_error",
+            code="context_length_exceeded",
+            param="messages",
+        )
+
+    @classmethod
+    def hang(cls) -> Script:
+        """Accept the request and never answer, not even a status line."""
+        return cls(kind="hang")

@@ -1,0 +1,341 @@
+"""The fake Slack's HTTP side: `FakeSlack` serves the Web API, response URLs and Socket Mode.
+
+See the package docstring (`tests.fakes.slack`) for the protocol it follows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Self, TypeVar
+
+from aiohttp import web
+
+from tests.fakes.slack.faults import Faults
+from tests.fakes.slack.methods import WebApi
+from tests.fakes.slack.params import Params, SlackError, bearer
+from tests.fakes.slack.socket_mode import SocketMode
+
+__all__ = ["APP_TOKEN", "BOT_TOKEN", "GRANTED_SCOPES", "Call", "FakeSlack"]
+
+T = TypeVar("T")
+
+BOT_TOKEN = "xoxb-1-fake-bot-token"
+# What the app was granted when installed; Slack lists it in every answer's `x-oauth-scopes` header.
+GRANTED_SCOPES = (
+    "app_mentions:read,assistant:write,channels:history,channels:read,groups:history,groups:read,"
+    "im:history,im:read,mpim:history,mpim:read,chat:write,commands,users:read"
+)
+APP_TOKEN = "xapp-1-A1-fake-app-token"
+
+
+@dataclass
+class Call:
+    """One Web API request as the fake received it, and (once answered) how it answered."""
+
+    method: str
+    params: Params
+    headers: dict[str, str]
+    received_at: float  # time.monotonic()
+    http_verb: str
+    content_type: str
+    status: int | None = None  # HTTP status of the answer; None while still being handled
+    response: Params = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.response.get("ok"))
+
+    @property
+    def error(self) -> str | None:
+        error = self.response.get("error")
+        return error if isinstance(error, str) else None
+
+
+class FakeSlack(WebApi):
+    """A Slack workspace with one bot, served on a loopback port. See the package docstring.
+
+    The workspace state and its seeding helpers come from `Workspace`, the Web API methods from
+    `WebApi`; this class adds the HTTP transport, tokens, fault injection, Socket Mode and waits.
+    """
+
+    def __init__(
+        self,
+        *,
+        bot_token: str = BOT_TOKEN,
+        app_token: str = APP_TOKEN,
+        bot_user_id: str = "UBOT",
+        bot_id: str = "BBOT",
+        team_id: str = "T1",
+        app_id: str = "A1",
+        team_name: str = "Fake Workspace",
+        bot_name: str = "relaybot",
+        latency: float = 0.0,
+    ) -> None:
+        super().__init__(
+            bot_user_id=bot_user_id,
+            bot_id=bot_id,
+            team_id=team_id,
+            app_id=app_id,
+            team_name=team_name,
+            bot_name=bot_name,
+        )
+        self.bot_token = bot_token
+        self.app_token = app_token
+        self.latency = latency
+        """Seconds slept before answering each Web API call."""
+        self.scopes = GRANTED_SCOPES
+        """The bot token's scopes, comma-separated, as the `x-oauth-scopes` response header shows them."""
+
+        self.calls: list[Call] = []
+        self.responses: list[Params] = []  # what was POSTed to response_url endpoints
+        self.socket_mode = SocketMode(app_id=app_id, notify=self._notify)
+        self.acks = self.socket_mode.acks
+        """Socket Mode acknowledgements received: envelope_id → what the client sent."""
+        self.socket_messages = self.socket_mode.messages
+        self.faults = Faults()
+        self.handlers["apps.connections.open"] = self._apps_connections_open
+        self._changed = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self._port: int | None = None
+
+    @property
+    def connections(self) -> int:
+        """How many Socket Mode websockets have been opened so far."""
+        return self.socket_mode.connections
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> Self:
+        """Bind 127.0.0.1 on a free port and start serving."""
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._api)
+        app.router.add_get("/link/", self.socket_mode.handle)
+        app.router.add_post("/response/{name}", self._response_url)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self._port = int(self._runner.addresses[0][1])
+        return self
+
+    async def stop(self) -> None:
+        """Close open websockets and stop serving."""
+        await self.socket_mode.close_all()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Self:
+        return await self.start()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("FakeSlack is not started")
+        return self._port
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        """Web API base URL, for `AsyncWebClient(base_url=...)`."""
+        return f"{self.base_url}/api/"
+
+    # -- inspection ----------------------------------------------------------------------------
+
+    def calls_to(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
+
+    # The waits take a bounded default `timeout` (ASYNC109): a missing call fails a test, never hangs it.
+    async def wait_for(
+        self,
+        match: str | Callable[[Call], bool],
+        count: int = 1,
+        timeout: float = 5.0,  # noqa: ASYNC109
+    ) -> list[Call]:
+        """Wait until `count` answered calls match (a method name or a predicate); return them all."""
+        predicate = (lambda c: c.method == match) if isinstance(match, str) else match
+
+        def found() -> list[Call] | None:
+            hits = [c for c in self.calls if c.status is not None and predicate(c)]
+            return hits if len(hits) >= count else None
+
+        return await self._wait_until(found, timeout, f"{count} call(s) matching {match!r}")
+
+    # -- fault injection -----------------------------------------------------------------------
+
+    def fail_next(
+        self,
+        method: str,
+        *,
+        error: str | None = None,
+        status: int | None = None,
+        retry_after: int | None = None,
+        times: int = 1,
+    ) -> None:
+        """Make the next `times` calls of `method` fail (see `Faults.fail_next`).
+
+        Defaults to a rate limit (429, `Retry-After: 1`, `ratelimited`). Another `error` alone is
+        answered like Slack answers errors, HTTP 200 with `ok: false`; `status=500` gives a
+        server error with `internal_error`.
+        """
+        self.faults.fail_next(method, error=error, status=status, retry_after=retry_after, times=times)
+
+    def rate_limit(self, method: str, calls: int, per_seconds: float, retry_after: int | None = None) -> None:
+        """Answer 429 once `method` has been granted `calls` calls within the last `per_seconds`.
+
+        Retry-After defaults to the whole seconds until the window frees a slot.
+        """
+        self.faults.rate_limit(method, calls, per_seconds, retry_after)
+
+    # -- Socket Mode ---------------------------------------------------------------------------
+
+    async def wait_connected(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+        """Wait until a Socket Mode client is connected and has been sent `hello`."""
+        connected = self.socket_mode
+        await self._wait_until(
+            lambda: True if connected.connected else None, timeout, "a Socket Mode connection"
+        )
+
+    async def send_envelope(
+        self,
+        type_: str,
+        payload: Params,
+        *,
+        accepts_response_payload: bool = False,
+        retry_attempt: int = 0,
+        retry_reason: str = "",
+    ) -> str:
+        """Deliver an envelope (`events_api`, `slash_commands`, `interactive`); returns its envelope_id."""
+        return await self.socket_mode.send_envelope(
+            type_,
+            payload,
+            accepts_response_payload=accepts_response_payload,
+            retry_attempt=retry_attempt,
+            retry_reason=retry_reason,
+        )
+
+    async def wait_for_ack(self, envelope_id: str, timeout: float = 5.0) -> Params:  # noqa: ASYNC109
+        """Wait for the client's acknowledgement of an envelope (`{"envelope_id", "payload"?}`)."""
+        return await self._wait_until(lambda: self.acks.get(envelope_id), timeout, f"ack of {envelope_id}")
+
+    async def send_disconnect(self, reason: str = "refresh_requested") -> None:
+        """Ask the client to reconnect, as Slack does every few hours."""
+        await self.socket_mode.send_disconnect(reason)
+
+    # -- HTTP plumbing ----------------------------------------------------------------------------
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        query: Params = dict(request.query)
+        form: Params = {}
+        body: Params = {}
+        parse_error: str | None = None
+        if request.method == "POST" and request.can_read_body:
+            if request.content_type == "application/json":
+                try:
+                    loaded = json.loads(await request.text())
+                except ValueError:
+                    parse_error = "invalid_json"
+                else:
+                    if isinstance(loaded, dict):
+                        body = loaded
+                    else:
+                        parse_error = "json_not_object"
+            elif request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+                posted = await request.post()
+                form = {k: v for k, v in posted.items() if isinstance(v, str)}
+        # Slack reads a token from the header, a query parameter or a form field; not from JSON.
+        token_param = form.pop("token", None) or query.pop("token", None)
+        token = bearer(request.headers.get("Authorization")) or token_param
+        params = {**query, **form, **body}
+
+        call = Call(
+            method=method,
+            params=params,
+            headers=dict(request.headers),
+            received_at=time.monotonic(),
+            http_verb=request.method,
+            content_type=request.content_type,
+        )
+        self.calls.append(call)
+        if self.latency > 0:
+            await asyncio.sleep(self.latency)
+
+        headers: dict[str, str] = {}
+        status, answer = 500, {"ok": False, "error": "fake_slack_crashed"}  # kept if _answer raises
+        try:
+            if parse_error is not None:
+                status, answer = 200, {"ok": False, "error": parse_error}
+            else:
+                status, answer, retry_after = self._answer(method, token, params)
+                if retry_after is not None:
+                    headers["Retry-After"] = str(retry_after)
+                if token == self.bot_token:
+                    headers["x-oauth-scopes"] = self.scopes
+        finally:
+            call.status, call.response = status, answer
+            await self._notify()
+        return web.json_response(answer, status=status, headers=headers)
+
+    def _answer(self, method: str, token: str | None, params: Params) -> tuple[int, Params, int | None]:
+        """(HTTP status, body, Retry-After) for one call, applying auth, faults and rate limits."""
+        handler = self.handlers.get(method)
+        if handler is None:
+            return 200, {"ok": False, "error": "unknown_method", "req_method": method}, None
+        auth_error = self._auth_error(method, token)
+        if auth_error is not None:
+            return 200, {"ok": False, "error": auth_error}, None
+        fault = self.faults.take(method, time.monotonic())
+        if fault is not None:
+            return fault.status, {"ok": False, "error": fault.error}, fault.retry_after
+        try:
+            return 200, {"ok": True, **handler(params)}, None
+        except SlackError as e:
+            return 200, {"ok": False, "error": e.error, **e.extra}, None
+
+    def _auth_error(self, method: str, token: str | None) -> str | None:
+        if not token:
+            return "not_authed"
+        if token not in (self.bot_token, self.app_token):
+            return "invalid_auth"
+        wants_app_token = method == "apps.connections.open"
+        if wants_app_token != (token == self.app_token):
+            return "not_allowed_token_type"
+        return None
+
+    async def _response_url(self, request: web.Request) -> web.Response:
+        """A `response_url` (slash commands, shortcuts): Slack answers a plain `ok`."""
+        self.responses.append({"name": request.match_info["name"], **(await request.json())})
+        await self._notify()
+        return web.Response(text="ok")
+
+    def _apps_connections_open(self, params: Params) -> Params:
+        ticket = self.socket_mode.new_ticket()
+        return {"url": f"ws://127.0.0.1:{self.port}/link/?ticket={ticket}&app_id={self.app_id}"}
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def _wait_until(self, check: Callable[[], T | None], seconds: float, what: str) -> T:
+        try:
+            async with asyncio.timeout(seconds), self._changed:
+                while (result := check()) is None:
+                    await self._changed.wait()
+                return result
+        except TimeoutError:
+            seen = ", ".join(f"{c.method}→{c.status}" for c in self.calls[-20:]) or "none"
+            raise TimeoutError(f"timed out after {seconds}s waiting for {what}; last calls: {seen}") from None

@@ -1,0 +1,112 @@
+"""FakeRelayDance refuses and answers the way OpenAI-style servers do, seen over raw HTTP."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.fakes.relaydance import FakeRelayDance, Script
+
+MODEL = "grok-4.3"
+CONTEXT_LENGTH_BODY = {
+    "error": {
+        "message": "This model's maximum context length is 131072 tokens. "
+        "However, your messages resulted in 140000 tokens.",
+        "type": "invalid_request_error",
+        "param": "messages",
+        "code": "context_length_exceeded",
+    }
+}
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeRelayDance]:
+    async with FakeRelayDance() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=5) as http:
+        yield http
+
+
+async def chat(http: httpx.AsyncClient, fake: FakeRelayDance, **body: Any) -> httpx.Response:
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}], **body}
+    headers = {"Authorization": f"Bearer {fake.api_key}"}
+    return await http.post(f"{fake.base_url}/chat/completions", json=body, headers=headers)
+
+
+def events(response: httpx.Response) -> list[Any]:
+    """The `data:` payloads of an SSE answer, JSON-decoded (`[DONE]` kept as the string)."""
+    payloads = [line[len("data: ") :] for line in response.text.splitlines() if line.startswith("data: ")]
+    return [p if p == "[DONE]" else json.loads(p) for p in payloads]
+
+
+@pytest.mark.parametrize(
+    ("options", "asked"),
+    [({"stream_options": {"include_usage": True}}, True), ({"stream_options": {}}, False), ({}, False)],
+)
+async def test_a_stream_ends_with_usage_only_when_the_request_asks(
+    fake: FakeRelayDance, http: httpx.AsyncClient, options: dict[str, Any], asked: bool
+) -> None:
+    fake.push(Script.stream(["a", "b"], usage=(3, 2, 5)))
+
+    answer = events(await chat(http, fake, stream=True, **options))
+
+    assert answer[-1] == "[DONE]"
+    with_usage = [e for e in answer[:-1] if "usage" in e]
+    if asked:
+        assert with_usage == [answer[-2]]  # the last chunk before [DONE]
+        assert answer[-2]["choices"] == []
+        assert answer[-2]["usage"] == {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
+    else:
+        assert with_usage == []
+    assert "".join(e["choices"][0]["delta"].get("content", "") for e in answer[:-1] if e["choices"]) == "ab"
+
+
+async def test_stream_options_without_stream_are_refused(
+    fake: FakeRelayDance, http: httpx.AsyncClient
+) -> None:
+    response = await chat(http, fake, stream=False, stream_options={"include_usage": True})
+
+    assert response.status_code == 400
+    assert response.json()["error"]["type"] == "invalid_request_error"
+
+
+async def test_a_context_length_script_refuses_like_openai(
+    fake: FakeRelayDance, http: httpx.AsyncClient
+) -> None:
+    fake.push(Script.context_length())
+
+    response = await chat(http, fake, stream=True)
+
+    assert response.status_code == 400
+    assert response.json() == CONTEXT_LENGTH_BODY
+
+
+async def test_messages_over_the_context_limit_are_refused_before_any_script(http: httpx.AsyncClient) -> None:
+    async with FakeRelayDance(context_limit_chars=100) as fake:
+        fake.push(Script.stream(["short enough"]))
+        too_long = [{"role": "system", "content": "s" * 60}, {"role": "user", "content": "u" * 41}]
+
+        refused = await chat(http, fake, stream=True, messages=too_long)
+        answered = await chat(http, fake, stream=True, messages=too_long[:1])
+
+    assert refused.status_code == 400
+    error = refused.json()["error"]
+    assert (error["code"], error["param"], error["type"]) == (
+        "context_length_exceeded",
+        "messages",
+        "invalid_request_error",
+    )
+    assert error["message"] == (
+        "This model's maximum context length is 25 tokens. However, your messages resulted in 26 tokens."
+    )
+    assert answered.status_code == 200  # the pushed script waited for a request the model could take
+    assert [e["choices"][0]["delta"].get("content") for e in events(answered)[1:2]] == ["short enough"]
+    assert fake.pending == 0
