@@ -177,6 +177,7 @@ class Jobs:
             question=replay.text,
             asker_name=replay.asker_name,
             context_messages=self._ask_context,
+            budget_tokens=self._budget,
             question_ts=replay.question_ts,
             knowledge=self._knowledge,
             asker=asker,

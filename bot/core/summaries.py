@@ -15,13 +15,15 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from bot.core.context import ConversationReader
-from bot.core.knowledge import Asking, Citations, Knowledge
+from bot.core.knowledge import Asking, Citations, Knowledge, insert
 from bot.core.question import PromptBuilder
 from bot.llm.client import ChatRequest, RelayDanceClient
 from bot.model import Conversation, StoredMessage
 from bot.slack.identity import BotIdentity
 from bot.slack.renderer import StreamingReply
 from bot.stores.channel_settings import Effective
+from bot.text.knowledge_prompt import knowledge_block
+from bot.text.prompt import Quoted, Turn, build_with_quotes, estimate_tokens
 from bot.text.slack_markup import slack_to_plain
 from bot.text.summary_prompts import (
     SourceMessage,
@@ -152,34 +154,35 @@ def ask_prompt(
     question: str,
     asker_name: str,
     context_messages: int,
+    budget_tokens: int,
     question_ts: str | None = None,
     knowledge: Knowledge | None = None,
     asker: str | None = None,
     citations: Citations | None = None,
 ) -> PromptBuilder:
     """/ask: the question plus the channel's recent messages (not the question itself) as context,
-    and with `knowledge`, the past threads that match it."""
+    quoted as data in the user's turn, and with `knowledge` the past threads that match it, all
+    fitted into the same budget as a mention's history."""
 
     async def build(_: StreamingReply, config: Effective) -> list[dict[str, str]]:
         recent: list[StoredMessage] = []
         if context_messages:
             recent = [m for m in await reader.read(conv) if m.ts != question_ts][-context_messages:]
         names = await reader.names(conv.team, recent)
-        lines = [
-            f"{s.author}: {s.text}"
+        quoted = [
+            Quoted(author=s.author, ts=s.ts, text=s.text)
             for s in to_sources(recent, names, identity, channel=conv.channel, thread_ts=None)
         ]
-        system = config.system_prompt
-        if lines:
-            system += "\n\nRecent messages in this channel, for context:\n" + "\n".join(lines)
-        messages = [
-            {"role": "system", "content": system},
-            {"role": "user", "content": f"{asker_name}: {question}"},
-        ]
-        if knowledge is None or not config.knowledge or not asker:
-            return messages
-        exclude = frozenset({(conv.channel, question_ts)}) if question_ts else frozenset()
-        asking = Asking(team=conv.team, asker=asker, posted_in=conv.channel, text=question, exclude=exclude)
-        return await knowledge.augment(messages, asking, citations)
+        asked = Turn(role="user", text=question, author=asker_name)
+        sources = []
+        if knowledge is not None and config.knowledge and asker:
+            exclude = frozenset({(conv.channel, question_ts)}) if question_ts else frozenset()
+            sources = await knowledge.find(
+                Asking(team=conv.team, asker=asker, posted_in=conv.channel, text=question, exclude=exclude)
+            )
+        # The channel's messages keep the budget the past threads leave, as in a chat answer.
+        room = budget_tokens - (estimate_tokens(knowledge_block(sources)) if sources else 0)
+        messages = build_with_quotes(config.system_prompt, quoted, asked, budget_tokens=max(room, 200))
+        return insert(messages, sources, citations)
 
     return build
