@@ -44,7 +44,12 @@ class Stores:
             redis=redis,
             guard=guard,
             history=HistoryStore(
-                redis, guard, prefix=prefix, max_messages=settings.history_max_messages, ttl_seconds=ttl
+                redis,
+                guard,
+                prefix=prefix,
+                max_messages=settings.history_max_messages,
+                ttl_seconds=ttl,
+                max_message_chars=settings.max_stored_message_chars,
             ),
             dedupe=Dedupe(redis, guard, prefix=prefix),
             threads=ActiveThreads(redis, guard, prefix=prefix, ttl_seconds=ttl),
