@@ -16,7 +16,9 @@ from bot.stores.guard import RedisGuard, ping
 from bot.stores.history import HistoryStore
 from bot.stores.index import KnowledgeIndex
 from bot.stores.names import NameCache
+from bot.stores.quotas import DailyQuotas
 from bot.stores.threads import ActiveThreads
+from bot.stores.throttle import Throttle
 from bot.stores.usage import UsageLedger
 
 
@@ -34,6 +36,8 @@ class Stores:
     feedback: Feedback
     usage: UsageLedger
     index: KnowledgeIndex
+    regenerations: Throttle
+    quotas: DailyQuotas
 
     @classmethod
     def open(cls, redis: aioredis.Redis, settings: Settings) -> Stores:
@@ -61,6 +65,16 @@ class Stores:
             usage=UsageLedger(redis, guard, prefix=prefix),
             index=KnowledgeIndex(
                 redis, guard, prefix=prefix, ttl_seconds=ttl, channels=settings.knowledge_channels
+            ),
+            regenerations=Throttle(
+                redis, guard, prefix=prefix, name="regenerate", per_minute=settings.regenerate_per_minute
+            ),
+            quotas=DailyQuotas(
+                redis,
+                guard,
+                prefix=prefix,
+                per_user=settings.daily_tokens_per_user,
+                per_channel=settings.daily_tokens_per_channel,
             ),
         )
 
