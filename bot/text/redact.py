@@ -20,21 +20,22 @@ __all__ = ["DEFAULT_PATTERNS", "REDACTED", "Redaction", "Redactor", "luhn_ok"]
 
 REDACTED: Final = "[redacted]"
 
-_NOT_WORD_BEFORE: Final = r"(?<![A-Za-z0-9_])"
-_NOT_WORD_AFTER: Final = r"(?![A-Za-z0-9_])"
-
+# Each pattern starts with its literal prefix and only then looks behind it (not inside a longer
+# word): a pattern that opens with a lookbehind is tried at every position, some 50 times slower.
 DEFAULT_PATTERNS: Final[dict[str, str]] = {
     # xoxb- (bot), xoxp- (user), xoxa-/xoxr-/xoxs-/xoxe- (app, refresh, session, rotating), xoxo-
-    "slack token": _NOT_WORD_BEFORE + r"xox[abeoprs]-[0-9A-Za-z-]{8,}",
-    "slack app token": _NOT_WORD_BEFORE + r"xapp-[0-9A-Za-z-]{8,}",
+    "slack token": r"xox(?<![A-Za-z0-9_]xox)[abeoprs]-[0-9A-Za-z-]{8,}",
+    "slack app token": r"xapp-(?<![A-Za-z0-9_]xapp-)[0-9A-Za-z-]{8,}",
     # sk-…, sk-proj-…, sk-ant-…: at least 20 characters with a digit, so "sk-learn-pipelines" stays
-    "sk- key": _NOT_WORD_BEFORE + r"sk-(?=[A-Za-z0-9_-]*[0-9])[A-Za-z0-9_-]{20,}",
-    "aws access key": r"(?<![A-Z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}(?![A-Z0-9])",
-    "github token": _NOT_WORD_BEFORE + r"(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})",
-    "google api key": _NOT_WORD_BEFORE + r"AIza[0-9A-Za-z_-]{35}",
+    "sk- key": r"sk-(?<![A-Za-z0-9_]sk-)(?=[A-Za-z0-9_-]*[0-9])[A-Za-z0-9_-]{20,}",
+    "aws access key": r"A[KS]IA(?<![A-Z0-9]A[KS]IA)[0-9A-Z]{16}(?![A-Z0-9])",
+    "github token": r"gh[pousr]_(?<![A-Za-z0-9_]gh[pousr]_)[A-Za-z0-9]{36,}",
+    "github fine-grained token": r"github_pat_(?<![A-Za-z0-9_]github_pat_)[A-Za-z0-9_]{22,}",
+    "google api key": r"AIza(?<![A-Za-z0-9_]AIza)[0-9A-Za-z_-]{35}",
     # The word stays ("Bearer [redacted]"); the token needs 16+ characters, a letter and a digit.
     "bearer token": (
-        r"(?i)(?<=\bbearer )(?=[A-Za-z0-9._~+/-]*[0-9])(?=[A-Za-z0-9._~+/-]*[A-Z])[A-Za-z0-9._~+/-]{16,}=*"
+        r"(?P<keep>[Bb](?<![A-Za-z0-9_][Bb])(?:earer|EARER) )"
+        r"(?=[A-Za-z0-9._~+/-]*[0-9])(?=[A-Za-z0-9._~+/-]*[A-Za-z])[A-Za-z0-9._~+/-]{16,}=*"
     ),
     # A whole block; one cut short (no END line) is redacted to the end of the text.
     "pem private key": (
@@ -42,11 +43,11 @@ DEFAULT_PATTERNS: Final[dict[str, str]] = {
     ),
 }
 """The built-in patterns by what they find. Card numbers are found in code (`_cards`): a regex
-cannot check the Luhn sum."""
+cannot check the Luhn sum. A `keep` group is kept in front of `REDACTED`."""
 
 # 13 or more digits (a card has 13 to 19), single spaces or dashes between them, not inside a word
 # or a URL path or query (permalinks carry 16-digit timestamps).
-_CARD: Final = re.compile(r"(?<![\w/.=#&?-])[0-9](?:[ -]?[0-9]){12,}(?![\w/-])")
+_CARD: Final = re.compile(r"[0-9](?<![\w/.=#&?-][0-9])(?:[ -]?[0-9]){12,}(?![\w/-])")
 _CARD_SEPARATOR: Final = re.compile(r"([ -])")
 _DIGIT: Final = re.compile(r"[0-9]")
 _CARD_FIRST_DIGITS: Final = frozenset("23456")  # Mastercard 2/5, Amex 3, Visa 4, Discover 6
@@ -79,6 +80,9 @@ class Redactor:
     def __init__(self, extra: Iterable[str] = (), *, defaults: bool = True) -> None:
         sources = [*(DEFAULT_PATTERNS.values() if defaults else ()), *extra]
         self._patterns = [re.compile(source) for source in sources]
+        self._replacements = [
+            rf"\g<keep>{REDACTED}" if "keep" in pattern.groupindex else REDACTED for pattern in self._patterns
+        ]
         self._cards = defaults
 
     @property
@@ -87,8 +91,8 @@ class Redactor:
 
     def redact(self, text: str) -> Redaction:
         count = 0
-        for pattern in self._patterns:
-            text, found = pattern.subn(REDACTED, text)
+        for pattern, replacement in zip(self._patterns, self._replacements, strict=True):
+            text, found = pattern.subn(replacement, text)
             count += found
         if self._cards:
             text, found = _cards(text)
