@@ -192,6 +192,15 @@ async def test_recap_refuses_a_period_it_does_not_understand(
     await assert_nothing_else_happened(bot)
 
 
+async def test_recap_of_a_quiet_period_says_so_and_asks_nothing(bot: BotUnderTest) -> None:
+    bot.slack.seed_message("C1", "Old news", "U2", ts=ago(3 * 86_400))
+    await bot.command("/recap", "24h", channel="C1")
+    await bot.answered(1)
+    [post] = bot.slack.calls_to("chat.postMessage")
+    assert post.params["text"] == "No messages in <#C1> in the last 24h that I have seen."
+    assert bot.relay.requests == []
+
+
 async def test_recap_refuses_a_channel_the_bot_is_not_in(bot: BotUnderTest) -> None:
     bot.slack.add_channel("C7", name="random", bot_member=False)
     bot.slack.seed_message("C7", "Recent message", "U1", ts=ago(60))
