@@ -300,7 +300,12 @@ class Jobs:
             return
         ticket = self._admission.admit()
         if ticket is None:
-            log.warning("too busy: %d answers running and the queue is full", self._admission.running)
+            if self._admission.refused % 100 == 1:  # the first of a burst, then every 100th
+                log.warning(
+                    "too busy: %d answers running, the queue is full; %d turned away so far",
+                    self._admission.running,
+                    self._admission.refused,
+                )
             await self._say(question, charge, BUSY)
             return
         outbound = outbound or Outbound(self._redactor)
