@@ -102,6 +102,8 @@ def create_app(
         max_tokens=settings.max_tokens,
         observer=metrics,
     )
+    admission = AdmissionGate(slots=settings.max_concurrent_answers, queue=settings.answer_queue_size)
+    metrics.queue_depth.set_function(lambda: admission.waiting)
     jobs = Jobs(
         answerer=answerer,
         reader=reader,
@@ -121,7 +123,7 @@ def create_app(
             threads=settings.knowledge_threads,
         ),
         access=access,
-        admission=AdmissionGate(slots=settings.max_concurrent_answers, queue=settings.answer_queue_size),
+        admission=admission,
         regenerations=stores.regenerations,
         quotas=stores.quotas,
         redactor=Redactor(settings.redact_patterns, defaults=settings.redact),

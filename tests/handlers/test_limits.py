@@ -73,6 +73,8 @@ async def test_answers_beyond_the_limit_wait_in_a_visible_queue_and_beyond_it_ar
         [busy] = await slack.wait_for(shows(BUSY))
         assert busy.params["thread_ts"] == fourth["ts"]  # in the thread, where the answer would be
         assert len(relay.requests) == 1  # queued answers send nothing upstream yet
+        metrics = (await bot.http.get(f"{bot.url}/metrics")).text
+        assert "relaydance_queue_depth 2.0" in metrics.splitlines()
 
         # The first answer ends (stopped): the queue moves up, the second runs, then the third.
         [first_ts] = reply_ts(slack, first["ts"])
