@@ -8,6 +8,7 @@ every variable before it raises, so one run names every problem at once (`Config
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,9 @@ DEFAULT_SYSTEM_PROMPT = (
     "You are a helpful assistant in a Slack workspace. Answer clearly and concisely, "
     "using Markdown where it helps. Messages from people are prefixed with their name."
 )
+
+PATTERN_SEPARATOR = ";;"
+"""Separates the regular expressions of REDACT_PATTERNS (commas and bars occur inside regexes)."""
 
 T = TypeVar("T")
 Rate = tuple[float, float, float]  # calls, per seconds, burst
@@ -107,6 +111,19 @@ class Settings:
     secrets: tuple[str, ...] = field(default=(), repr=False)
     knowledge_channels: tuple[str, ...] = ()  # channels indexed for team knowledge; () = all the bot is in
     knowledge_threads: int = 4  # past threads put in a prompt; 0 turns team knowledge off
+    max_concurrent_answers: int = 100
+    answer_queue_size: int = 500
+    max_summary_parts: int = 20
+    regenerate_per_minute: int = 5
+    max_stored_message_chars: int = 40_000
+    allowed_channels: tuple[str, ...] = ()
+    allowed_users: tuple[str, ...] = ()
+    blocked_channels: tuple[str, ...] = ()
+    blocked_users: tuple[str, ...] = ()
+    daily_tokens_per_user: int | None = None
+    daily_tokens_per_channel: int | None = None
+    redact: bool = True
+    redact_patterns: tuple[str, ...] = ()
 
     @property
     def history_ttl_seconds(self) -> int:
@@ -167,6 +184,21 @@ class Settings:
             + _url_password(redis_url),
             knowledge_channels=r.channel_ids("KNOWLEDGE_CHANNELS"),
             knowledge_threads=r.number("KNOWLEDGE_THREADS", 4, int, low=0, high=10),
+            max_concurrent_answers=r.number("MAX_CONCURRENT_ANSWERS", 100, int, low=1, high=100_000),
+            answer_queue_size=r.number("ANSWER_QUEUE_SIZE", 500, int, low=0, high=1_000_000),
+            max_summary_parts=r.number("MAX_SUMMARY_PARTS", 20, int, low=1, high=1000),
+            regenerate_per_minute=r.number("REGENERATE_PER_MINUTE", 5, int, low=1, high=10_000),
+            max_stored_message_chars=r.number(
+                "MAX_STORED_MESSAGE_CHARS", 40_000, int, low=1000, high=10_000_000
+            ),
+            allowed_channels=r.channel_ids("ALLOWED_CHANNELS"),
+            allowed_users=r.user_ids("ALLOWED_USERS"),
+            blocked_channels=r.channel_ids("BLOCKED_CHANNELS"),
+            blocked_users=r.user_ids("BLOCKED_USERS"),
+            daily_tokens_per_user=r.optional_number("DAILY_TOKENS_PER_USER", int, low=1, high=10**12),
+            daily_tokens_per_channel=r.optional_number("DAILY_TOKENS_PER_CHANNEL", int, low=1, high=10**12),
+            redact=r.flag("REDACT", True),
+            redact_patterns=r.patterns("REDACT_PATTERNS"),
         )
         if r.errors:
             raise ConfigErrors(r.errors)
@@ -287,6 +319,22 @@ class _Reader:
             if not (user[:1] in ("U", "W") and user.isalnum() and user.isupper()):
                 return self._fail(name, f"must be Slack user IDs separated by commas, got {_shown(user)}", ())
         return ids
+
+    def patterns(self, name: str) -> tuple[str, ...]:
+        """Regular expressions separated by `PATTERN_SEPARATOR`; each must compile and must not
+        match empty text (it would redact between every character)."""
+        value = self._raw(name)
+        if value is None:
+            return ()
+        found = tuple(part.strip() for part in value.split(PATTERN_SEPARATOR) if part.strip())
+        for number, pattern in enumerate(found, 1):
+            try:
+                compiled = re.compile(pattern)
+            except re.error as exc:
+                return self._fail(name, f"pattern {number} is not a valid regex: {exc}", ())
+            if compiled.search("") is not None:
+                return self._fail(name, f"pattern {number} matches empty text", ())
+        return found
 
     def choice(self, name: str, default: str, options: tuple[str, ...]) -> str:
         value = self.text(name, default).upper()

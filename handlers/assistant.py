@@ -153,6 +153,10 @@ class Pane:
         thread_ts = message.thread_ts or message.ts
         if not await self._jobs.claim(team, channel, message.ts):
             return
+        refused = self._access.not_enabled(channel, user)
+        if refused:
+            await self._say(channel, thread_ts, refused)
+            return
         conv = Conversation(team, channel, thread_ts)
         if message.thread_ts is None:
             # The thread is new: its history starts with this message (recorded at the DM's top level).

@@ -1,6 +1,7 @@
 """Slash commands: /ask, /summarize <message link>, /recap [since], /relaydance settings.
 
-Bad input is answered in the command's ephemeral acknowledgement and nothing else happens.
+Bad input, and a channel or person the bot is not enabled for, is answered in the command's
+ephemeral acknowledgement and nothing else happens.
 """
 
 from __future__ import annotations
@@ -106,6 +107,10 @@ def register(
             await ack("Try `/relaydance settings` to change how I answer in this channel.")
             return
         user, channel = command["user_id"], command["channel_id"]
+        problem = access.not_enabled(channel, user)
+        if problem:
+            await ack(problem)
+            return
         if not await access.may_change_settings(user):
             await ack("Only workspace admins and the bot's admins can change channel settings.")
             return

@@ -1,6 +1,12 @@
 """Start each kind of answer — chat, thread summary, channel recap, /ask — in the background, and
 replay one for Regenerate. Every job streams through `Answerer.answer`; handlers call these verbs
-and nothing else of the core."""
+and nothing else of the core.
+
+Every answer passes the same controls on its way, in this order: the allow/block lists, the
+daily token allowances, and the admission gate (a slot, a place in the queue, or "too busy");
+then its placeholder goes up, a queued one waits there for its turn, and every request it sends
+is redacted (`Outbound`). What it used is charged to whoever asked for it once it ends.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +14,21 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.core.admission import AdmissionGate, Ticket, queued_status
 from bot.core.answerer import Answerer
 from bot.core.chat import chat_prompt
 from bot.core.context import ConversationReader
 from bot.core.knowledge import Citations, Knowledge
-from bot.core.question import Question
+from bot.core.notices import BUSY, Notices
+from bot.core.outbound import REDACTED_NOTE, Outbound
+from bot.core.question import PromptBuilder, Question
 from bot.core.summaries import ask_prompt, channel_sources, map_reduce_prompt, thread_sources
 from bot.core.tasks import TaskTracker
 from bot.llm.client import RelayDanceClient
 from bot.model import (
+    AnswerKind,
     AskReplay,
     ChatReplay,
     Conversation,
@@ -28,12 +37,21 @@ from bot.model import (
     StoredMessage,
     SummaryReplay,
 )
+from bot.slack.access import Access
 from bot.slack.identity import BotIdentity
+from bot.slack.renderer import PLACEHOLDER, StreamingReply
 from bot.stores.answers import AnswerRecord
+from bot.stores.channel_settings import Effective
 from bot.stores.dedupe import Dedupe
+from bot.stores.quotas import DailyQuotas
+from bot.stores.throttle import Throttle
+from bot.text.redact import Redactor
+from bot.text.slack_markup import mentioned_user_ids
 from bot.text.user_input import parse_duration
 
 log = logging.getLogger(__name__)
+
+REGENERATE_LIMIT = "You've regenerated {count} answers in the last minute; try again in a minute."
 
 
 class Jobs:
@@ -49,6 +67,12 @@ class Jobs:
         identity: BotIdentity,
         budget_tokens: int,
         ask_context_messages: int,
+        access: Access,
+        admission: AdmissionGate,
+        regenerations: Throttle,
+        quotas: DailyQuotas,
+        redactor: Redactor,
+        max_summary_parts: int,
         knowledge: Knowledge | None = None,
     ) -> None:
         self._answerer = answerer
@@ -56,10 +80,16 @@ class Jobs:
         self._dedupe = dedupe
         self._tasks = tasks
         self._llm = llm
-        self._slack = slack
+        self._notices = Notices(slack)
         self._identity = identity
         self._budget = budget_tokens
         self._ask_context = ask_context_messages
+        self._access = access
+        self._admission = admission
+        self._regenerations = regenerations
+        self._quotas = quotas
+        self._redactor = redactor
+        self._max_parts = max_summary_parts
         self._knowledge = knowledge
 
     async def claim(self, team: str, channel: str, ts: str, *, event_id: str | None = None) -> bool:
@@ -82,10 +112,46 @@ class Jobs:
         self.chat(question, record_in=record_in)
         return True
 
+    # -- the jobs ---------------------------------------------------------------------------------
+
     def chat(
         self,
         question: Question,
         *,
+        record_in: Conversation | None = None,
+        on_first_token: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self._spawn(
+            f"answer:{question.conversation.channel}:{question.message.ts}",
+            self._chat(
+                question, charge=question.asked_by, record_in=record_in, on_first_token=on_first_token
+            ),
+        )
+
+    def summary(self, replay: SummaryReplay, *, team: str, asker: str) -> None:
+        """Summarize a thread; the summary streams into `replay.reply_channel`/`reply_thread_ts`."""
+        self._spawn(f"summary:{replay.channel}:{replay.thread_ts}", self._summary(replay, team, asker, asker))
+
+    def recap(self, replay: RecapReplay, *, team: str, asker: str) -> None:
+        """Recap a channel's period, posted where `replay` says."""
+        self._spawn(f"recap:{replay.channel}", self._recap(replay, team, asker, asker))
+
+    def ask(self, replay: AskReplay, *, team: str, channel: str, asker: str) -> None:
+        """/ask: answer in the thread of the posted question, with the channel's recent context."""
+        self._spawn(f"ask:{channel}:{replay.question_ts}", self._ask(replay, team, channel, asker, asker))
+
+    def replay(self, record: AnswerRecord, user: str) -> None:
+        """Run the same request again (Regenerate), pressed by `user`: the original asker stays the
+        asker (who may stop it), `user` is throttled, checked again and charged."""
+        self._spawn(f"regenerate:{record.answer_id}", self._replay(record, user))
+
+    # -- what each job runs -----------------------------------------------------------------------
+
+    async def _chat(
+        self,
+        question: Question,
+        *,
+        charge: str | None,
         record_in: Conversation | None = None,
         on_first_token: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
@@ -98,70 +164,66 @@ class Jobs:
             knowledge=self._knowledge,
             citations=citations,
         )
-        self._spawn(
-            f"answer:{question.conversation.channel}:{question.message.ts}",
-            self._answerer.answer(
-                question, prompt, record_in=record_in, on_first_token=on_first_token, citations=citations
-            ),
+        await self._answer(
+            question,
+            prompt,
+            charge=charge,
+            record_in=record_in,
+            on_first_token=on_first_token,
+            citations=citations,
         )
 
-    def summary(self, replay: SummaryReplay, *, team: str, asker: str) -> None:
-        """Summarize a thread; the summary streams into `replay.reply_channel`/`reply_thread_ts`."""
+    async def _summary(self, replay: SummaryReplay, team: str, asker: str, charge: str) -> None:
         conv = Conversation(team, replay.channel, replay.thread_ts)
+        sources = await thread_sources(self._reader, self._identity, conv)
+        question = Question(
+            Conversation(team, replay.reply_channel, replay.reply_thread_ts),
+            StoredMessage(ts=replay.thread_ts, text="", user=asker),
+            reply_thread_ts=replay.reply_thread_ts,
+            replay=replay,
+            asker=asker,
+        )
+        outbound = Outbound(self._redactor)
+        prompt = map_reduce_prompt(
+            self._llm,
+            sources,
+            kind="thread",
+            title="Thread summary",
+            budget_tokens=self._budget,
+            outbound=outbound,
+            max_parts=self._max_parts,
+        )
+        await self._answer(question, prompt, charge=charge, outbound=outbound)
 
-        async def run() -> None:
-            sources = await thread_sources(self._reader, self._identity, conv)
-            question = Question(
-                Conversation(team, replay.reply_channel, replay.reply_thread_ts),
-                StoredMessage(ts=replay.thread_ts, text="", user=asker),
-                reply_thread_ts=replay.reply_thread_ts,
-                replay=replay,
-                asker=asker,
-            )
-            prompt = map_reduce_prompt(
-                self._llm, sources, kind="thread", title="Thread summary", budget_tokens=self._budget
-            )
-            await self._answerer.answer(question, prompt)
-
-        self._spawn(f"summary:{replay.channel}:{replay.thread_ts}", run())
-
-    def recap(self, replay: RecapReplay, *, team: str, asker: str) -> None:
-        """Recap a channel's period, posted where `replay` says."""
+    async def _recap(self, replay: RecapReplay, team: str, asker: str, charge: str) -> None:
         period = parse_duration(replay.since)
         conv = Conversation(team, replay.channel, None)
         since = replay.since or "24h"
+        sources = await channel_sources(self._reader, self._identity, conv, since=period, now=time.time())
+        if not sources:
+            note = f"No messages in <#{replay.channel}> in the last {since} that I have seen."
+            await self._notices.post(replay.reply_channel, replay.reply_thread_ts, note)
+            return
+        question = Question(
+            Conversation(team, replay.reply_channel, replay.reply_thread_ts),
+            StoredMessage(ts=f"{time.time():.6f}", text="", user=asker),
+            reply_thread_ts=replay.reply_thread_ts,
+            replay=replay,
+            asker=asker,
+        )
+        outbound = Outbound(self._redactor)
+        prompt = map_reduce_prompt(
+            self._llm,
+            sources,
+            kind="channel",
+            title=f"Recap of #{replay.channel} ({since})",
+            budget_tokens=self._budget,
+            outbound=outbound,
+            max_parts=self._max_parts,
+        )
+        await self._answer(question, prompt, charge=charge, outbound=outbound)
 
-        async def run() -> None:
-            sources = await channel_sources(self._reader, self._identity, conv, since=period, now=time.time())
-            if not sources:
-                note = f"No messages in <#{replay.channel}> in the last {since} that I have seen."
-                try:
-                    await self._slack.chat_postMessage(
-                        channel=replay.reply_channel, thread_ts=replay.reply_thread_ts, text=note
-                    )
-                except SlackApiError as exc:
-                    log.warning("could not post in %s: %s", replay.reply_channel, exc.response.get("error"))
-                return
-            question = Question(
-                Conversation(team, replay.reply_channel, replay.reply_thread_ts),
-                StoredMessage(ts=f"{time.time():.6f}", text="", user=asker),
-                reply_thread_ts=replay.reply_thread_ts,
-                replay=replay,
-                asker=asker,
-            )
-            prompt = map_reduce_prompt(
-                self._llm,
-                sources,
-                kind="channel",
-                title=f"Recap of #{replay.channel} ({since})",
-                budget_tokens=self._budget,
-            )
-            await self._answerer.answer(question, prompt)
-
-        self._spawn(f"recap:{replay.channel}", run())
-
-    def ask(self, replay: AskReplay, *, team: str, channel: str, asker: str) -> None:
-        """/ask: answer in the thread of the posted question, with the channel's recent context."""
+    async def _ask(self, replay: AskReplay, team: str, channel: str, asker: str, charge: str) -> None:
         question = Question(
             Conversation(team, channel, replay.question_ts),
             StoredMessage(ts=replay.question_ts, text=replay.text, user=asker),
@@ -177,30 +239,135 @@ class Jobs:
             question=replay.text,
             asker_name=replay.asker_name,
             context_messages=self._ask_context,
+            budget_tokens=self._budget,
             question_ts=replay.question_ts,
             knowledge=self._knowledge,
             asker=asker,
             citations=citations,
         )
-        self._spawn(
-            f"ask:{channel}:{replay.question_ts}",
-            self._answerer.answer(question, prompt, citations=citations),
+        await self._answer(question, prompt, charge=charge, citations=citations)
+
+    async def _replay(self, record: AnswerRecord, user: str) -> None:
+        replay: Replay = record.replay
+        where = _reply_thread(replay)
+        if not await self._regenerations.allow(record.team, user):
+            count = self._regenerations.per_minute
+            await self._notices.private(
+                record.channel, user, REGENERATE_LIMIT.format(count=count), thread_ts=where
+            )
+            return
+        problem = self._access.not_enabled(record.channel, user)
+        if problem is None and isinstance(replay, SummaryReplay):
+            problem = await self._access.refusal(replay.channel, user, doing="summarize")
+        elif problem is None and isinstance(replay, RecapReplay):
+            problem = await self._access.refusal(replay.channel, user, doing="recap")
+        if problem is not None:
+            await self._notices.private(record.channel, user, problem, thread_ts=where)
+            return
+        asker = record.asker or user
+        if isinstance(replay, ChatReplay):
+            question = Question(replay.conversation, replay.message, replay.reply_thread_ts, asker=asker)
+            await self._chat(question, charge=user)
+        elif isinstance(replay, SummaryReplay):
+            await self._summary(replay, record.team, asker, user)
+        elif isinstance(replay, RecapReplay):
+            await self._recap(replay, record.team, asker, user)
+        else:
+            await self._ask(replay, record.team, record.channel, asker, user)
+
+    # -- the controls every answer passes ---------------------------------------------------------
+
+    async def _answer(
+        self,
+        question: Question,
+        prompt: PromptBuilder,
+        *,
+        charge: str | None,
+        outbound: Outbound | None = None,
+        record_in: Conversation | None = None,
+        on_first_token: Callable[[], Awaitable[None]] | None = None,
+        citations: Citations | None = None,
+    ) -> None:
+        conv = question.conversation
+        charge = charge or None
+        problem = self._access.not_enabled(conv.channel, charge)
+        if problem is not None:
+            await self._refuse(question, charge, problem)
+            return
+        over = await self._quotas.refusal(conv.team, charge, conv.channel)
+        if over is not None:
+            await self._say(question, charge, over)
+            return
+        ticket = self._admission.admit()
+        if ticket is None:
+            if self._admission.refused % 100 == 1:  # the first of a burst, then every 100th
+                log.warning(
+                    "too busy: %d answers running, the queue is full; %d turned away so far",
+                    self._admission.running,
+                    self._admission.refused,
+                )
+            await self._say(question, charge, BUSY)
+            return
+        outbound = outbound or Outbound(self._redactor)
+        try:
+            outcome = await self._answerer.answer(
+                question,
+                _admitted(prompt, ticket, outbound),
+                record_in=record_in,
+                on_first_token=on_first_token,
+                citations=citations,
+            )
+        finally:
+            ticket.release()
+        await self._quotas.spend(
+            conv.team, charge, conv.channel, outbound.total_tokens(outcome.text, outcome.usage)
         )
 
-    def replay(self, record: AnswerRecord, user: str) -> None:
-        """Run the same request again (Regenerate), as asked by `user`."""
-        replay: Replay = record.replay
-        if isinstance(replay, ChatReplay):
-            self.chat(Question(replay.conversation, replay.message, replay.reply_thread_ts, asker=user))
-        elif isinstance(replay, SummaryReplay):
-            self.summary(replay, team=record.team, asker=user)
-        elif isinstance(replay, RecapReplay):
-            self.recap(replay, team=record.team, asker=user)
+    async def _refuse(self, question: Question, user: str | None, problem: str) -> None:
+        """Not enabled here or for them: a plain reply in a DM, a private note for a mention or a
+        command, and silence for a follow-up that did not address the bot."""
+        channel = question.conversation.channel
+        if channel.startswith("D"):
+            await self._notices.post(channel, question.reply_thread_ts, problem)
+            return
+        addressed = question.kind is not AnswerKind.CHAT or self._identity.user_id in mentioned_user_ids(
+            question.message.text
+        )
+        if addressed and user:
+            await self._notices.private(channel, user, problem, thread_ts=question.reply_thread_ts)
+
+    async def _say(self, question: Question, user: str | None, text: str) -> None:
+        """A plain message where the answer would have gone (privately at a channel's top level)."""
+        channel, thread_ts = question.conversation.channel, question.reply_thread_ts
+        if thread_ts is None and not channel.startswith("D") and user:
+            await self._notices.private(channel, user, text)
         else:
-            self.ask(replay, team=record.team, channel=record.channel, asker=user)
+            await self._notices.post(channel, thread_ts, text)
 
     def _spawn(self, name: str, work: Awaitable[object]) -> None:
         async def run() -> None:
             await work
 
         self._tasks.spawn(run(), name=name)
+
+
+def _admitted(prompt: PromptBuilder, ticket: Ticket, outbound: Outbound) -> PromptBuilder:
+    """`prompt`, run once the answer has its turn (its placeholder shows the queue meanwhile), and
+    redacted on its way out, with a footnote when anything was."""
+
+    async def build(reply: StreamingReply, config: Effective) -> list[dict[str, str]]:
+        if not ticket.running:
+            await ticket.wait(lambda ahead: reply.status(queued_status(ahead)))
+            reply.status(PLACEHOLDER)
+        messages = outbound.final(await prompt(reply, config))
+        if outbound.redacted:
+            reply.footnote(REDACTED_NOTE)
+        return messages
+
+    return build
+
+
+def _reply_thread(replay: Replay) -> str | None:
+    if isinstance(replay, AskReplay):
+        return replay.question_ts
+    return replay.reply_thread_ts

@@ -12,18 +12,22 @@ import asyncio
 import contextlib
 from collections.abc import Coroutine, Sequence
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Any
 
 from bot.core.context import ConversationReader
-from bot.core.knowledge import Asking, Citations, Knowledge
+from bot.core.knowledge import Asking, Citations, Knowledge, insert
+from bot.core.outbound import Outbound
 from bot.core.question import PromptBuilder
-from bot.llm.client import ChatRequest, RelayDanceClient
+from bot.llm.client import ChatRequest, RelayDanceClient, Usage
 from bot.model import Conversation, StoredMessage
 from bot.slack.identity import BotIdentity
 from bot.slack.renderer import StreamingReply
 from bot.stores.channel_settings import Effective
+from bot.text.knowledge_prompt import knowledge_block
+from bot.text.prompt import Quoted, Turn, build_with_quotes, estimate_tokens
 from bot.text.slack_markup import slack_to_plain
 from bot.text.summary_prompts import (
+    Kind,
     SourceMessage,
     map_messages,
     plan_parts,
@@ -32,7 +36,6 @@ from bot.text.summary_prompts import (
     single_pass_messages,
 )
 
-Kind = Literal["thread", "channel"]
 MAP_CONCURRENCY = 4
 MIN_SUMMARY_BUDGET = 1500  # the summary instructions alone take ~350 tokens
 
@@ -80,28 +83,53 @@ async def channel_sources(
     return to_sources(history, names, identity, channel=conv.channel, thread_ts=None)
 
 
-async def complete(llm: RelayDanceClient, messages: list[dict[str, str]], config: Effective) -> str:
-    """A whole (non-displayed) completion, e.g. one map step of a summary."""
-    request = ChatRequest(model=config.model, messages=messages, temperature=config.temperature)
+async def complete(
+    llm: RelayDanceClient, messages: list[dict[str, str]], config: Effective, outbound: Outbound
+) -> str:
+    """A whole (non-displayed) completion, e.g. one map step of a summary: redacted on the way
+    out and counted toward the answer's tokens."""
+    sent = outbound.messages(messages)
+    request = ChatRequest(model=config.model, messages=sent, temperature=config.temperature)
     parts: list[str] = []
+    usage: Usage | None = None
     async with contextlib.aclosing(llm.stream_chat(request)) as deltas:
         async for delta in deltas:
             parts.append(delta.text)
-    return "".join(parts)
+            usage = delta.usage or usage
+    text = "".join(parts)
+    outbound.side_request(sent, text, usage)
+    return text
 
 
 def map_reduce_prompt(
-    llm: RelayDanceClient, sources: Sequence[SourceMessage], *, kind: Kind, title: str, budget_tokens: int
+    llm: RelayDanceClient,
+    sources: Sequence[SourceMessage],
+    *,
+    kind: Kind,
+    title: str,
+    budget_tokens: int,
+    outbound: Outbound,
+    max_parts: int,
 ) -> PromptBuilder:
-    """A prompt builder that fits `sources` into the budget by summarizing parts first."""
+    """A prompt builder that fits `sources` into the budget by summarizing parts first.
+
+    At most `max_parts` parts are read (each costs a request): beyond that the newest parts are
+    summarized, and the placeholder, the prompt and the answer's footnote all say how many of the
+    oldest messages were left out.
+    """
 
     budget_tokens = max(budget_tokens, MIN_SUMMARY_BUDGET)
     what = "thread" if kind == "thread" else "channel"
 
     async def build(reply: StreamingReply, config: Effective) -> list[dict[str, str]]:
         parts = plan_parts(sources, budget_tokens=budget_tokens)
+        left_out = 0
+        if len(parts) > max_parts:
+            left_out = sum(len(part) for part in parts[:-max_parts])
+            parts = parts[-max_parts:]
+            reply.footnote(left_out_footnote(left_out, kind))
         if len(parts) <= 1:
-            return single_pass_messages(sources, kind=kind, title=title)
+            return single_pass_messages(parts[0] if parts else [], kind=kind, title=title, left_out=left_out)
         limit = asyncio.Semaphore(MAP_CONCURRENCY)
         done = 0
 
@@ -109,7 +137,7 @@ def map_reduce_prompt(
             nonlocal done
             async with limit:
                 text = await complete(
-                    llm, map_messages(part, index=index, total=len(parts), kind=kind), config
+                    llm, map_messages(part, index=index, total=len(parts), kind=kind), config, outbound
                 )
             done += 1
             reply.status(f"_Reading the {what}: part {done} of {len(parts)}…_")
@@ -118,9 +146,16 @@ def map_reduce_prompt(
         async def merge(group: Sequence[str]) -> str:
             if len(group) == 1:
                 return group[0]
-            return await complete(llm, reduce_messages(group, kind=kind, title=title, final=False), config)
+            request = reduce_messages(group, kind=kind, title=title, final=False)
+            return await complete(llm, request, config, outbound)
 
-        reply.status(f"_Reading the {what} in {len(parts)} parts…_")
+        if left_out:
+            reply.status(
+                f"_Reading the newest {len(parts)} parts of the {what} "
+                f"(the oldest {left_out} messages are left out)…_"
+            )
+        else:
+            reply.status(f"_Reading the {what} in {len(parts)} parts…_")
         partials = await _all([summarize(i, p) for i, p in enumerate(parts, 1)])
         groups = plan_reduce(partials, budget_tokens=budget_tokens)
         while len(groups) > 1:
@@ -128,9 +163,15 @@ def map_reduce_prompt(
             partials = await _all([merge(g) for g in groups])
             groups = plan_reduce(partials, budget_tokens=budget_tokens)
         reply.status("_Writing the summary…_")
-        return reduce_messages(groups[0] if groups else partials, kind=kind, title=title)
+        return reduce_messages(groups[0] if groups else partials, kind=kind, title=title, left_out=left_out)
 
     return build
+
+
+def left_out_footnote(left_out: int, kind: Kind) -> str:
+    what = "thread" if kind == "thread" else "period"
+    count = "message was" if left_out == 1 else f"{left_out} messages were"
+    return f"_The oldest {count} left out: the {what} is too long to summarize whole._"
 
 
 async def _all(steps: Sequence[Coroutine[Any, Any, str]]) -> list[str]:
@@ -152,34 +193,35 @@ def ask_prompt(
     question: str,
     asker_name: str,
     context_messages: int,
+    budget_tokens: int,
     question_ts: str | None = None,
     knowledge: Knowledge | None = None,
     asker: str | None = None,
     citations: Citations | None = None,
 ) -> PromptBuilder:
     """/ask: the question plus the channel's recent messages (not the question itself) as context,
-    and with `knowledge`, the past threads that match it."""
+    quoted as data in the user's turn, and with `knowledge` the past threads that match it, all
+    fitted into the same budget as a mention's history."""
 
     async def build(_: StreamingReply, config: Effective) -> list[dict[str, str]]:
         recent: list[StoredMessage] = []
         if context_messages:
             recent = [m for m in await reader.read(conv) if m.ts != question_ts][-context_messages:]
         names = await reader.names(conv.team, recent)
-        lines = [
-            f"{s.author}: {s.text}"
+        quoted = [
+            Quoted(author=s.author, ts=s.ts, text=s.text)
             for s in to_sources(recent, names, identity, channel=conv.channel, thread_ts=None)
         ]
-        system = config.system_prompt
-        if lines:
-            system += "\n\nRecent messages in this channel, for context:\n" + "\n".join(lines)
-        messages = [
-            {"role": "system", "content": system},
-            {"role": "user", "content": f"{asker_name}: {question}"},
-        ]
-        if knowledge is None or not config.knowledge or not asker:
-            return messages
-        exclude = frozenset({(conv.channel, question_ts)}) if question_ts else frozenset()
-        asking = Asking(team=conv.team, asker=asker, posted_in=conv.channel, text=question, exclude=exclude)
-        return await knowledge.augment(messages, asking, citations)
+        asked = Turn(role="user", text=question, author=asker_name)
+        sources = []
+        if knowledge is not None and config.knowledge and asker:
+            exclude = frozenset({(conv.channel, question_ts)}) if question_ts else frozenset()
+            sources = await knowledge.find(
+                Asking(team=conv.team, asker=asker, posted_in=conv.channel, text=question, exclude=exclude)
+            )
+        # The channel's messages keep the budget the past threads leave, as in a chat answer.
+        room = budget_tokens - (estimate_tokens(knowledge_block(sources)) if sources else 0)
+        messages = build_with_quotes(config.system_prompt, quoted, asked, budget_tokens=max(room, 200))
+        return insert(messages, sources, citations)
 
     return build

@@ -5,17 +5,25 @@ anywhere, even inside a UTF-8 character or between the CR and LF of a CRLF) and 
 those bytes completed. It runs once per streamed token, so the common case - a chunk of whole
 `data:` lines - costs one decode, one split and a dict-free field match per line.
 
-One deliberate difference from the spec, in `flush()`: see its docstring.
+One deliberate difference from the spec, in `flush()`: see its docstring. And one limit the spec
+does not have: a line or an event larger than `MAX_EVENT_SIZE` raises `UpstreamStreamError`, so
+an upstream that never sends a line end cannot make the bot buffer without bound.
 """
 
 from __future__ import annotations
 
 import codecs
 from dataclasses import dataclass
+from typing import Final
 
-__all__ = ["SSEDecoder", "ServerSentEvent"]
+from bot.errors import UpstreamStreamError
+
+__all__ = ["MAX_EVENT_SIZE", "SSEDecoder", "ServerSentEvent"]
 
 _BOM = "\ufeff"
+MAX_EVENT_SIZE: Final = 1 << 20
+"""Characters one line, or one event's data, may hold (1 MiB of the ASCII JSON servers send); a
+streamed chunk is a few hundred bytes, so only a broken or hostile upstream comes near it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +40,18 @@ class ServerSentEvent:
 class SSEDecoder:
     """Feed it byte chunks in order; it returns each event as soon as its blank line arrives."""
 
-    __slots__ = ("_utf8", "_started", "_after_cr", "_partial", "_data", "_event", "_last_id", "_retry")
+    __slots__ = (
+        "_utf8",
+        "_started",
+        "_after_cr",
+        "_partial",
+        "_partial_size",
+        "_data",
+        "_data_size",
+        "_event",
+        "_last_id",
+        "_retry",
+    )
 
     def __init__(self) -> None:
         self._reset()
@@ -43,7 +62,9 @@ class SSEDecoder:
         self._started = False  # a leading BOM is only stripped from the very first characters
         self._after_cr = False  # the previous chunk ended with CR; a leading LF belongs to it
         self._partial: list[str] = []  # pieces of a line whose end has not arrived yet
+        self._partial_size = 0
         self._data: list[str] = []
+        self._data_size = 0
         self._event = ""
         self._last_id: str | None = None
         self._retry: int | None = None
@@ -92,19 +113,26 @@ class SSEDecoder:
             self._after_cr = text[-1] == "\r"
             text = text.replace("\r\n", "\n").replace("\r", "\n")
         if "\n" not in text:
-            self._partial.append(text)
+            self._keep_partial(text)
             return events
         lines = text.split("\n")
         if self._partial:
             self._partial.append(lines[0])
             lines[0] = "".join(self._partial)
             self._partial = []
+            self._partial_size = 0
         rest = lines.pop()
-        if rest:
-            self._partial.append(rest)
-        for line in lines:
+        for line in lines:  # each is at most a partial line (checked) plus one network read
             self._process_line(line, events)
+        if rest:
+            self._keep_partial(rest)
         return events
+
+    def _keep_partial(self, text: str) -> None:
+        self._partial_size += len(text)
+        if self._partial_size > MAX_EVENT_SIZE:
+            raise _too_large("line")
+        self._partial.append(text)
 
     def _process_line(self, line: str, events: list[ServerSentEvent]) -> None:
         if not line:
@@ -115,6 +143,7 @@ class SSEDecoder:
                     )
                 )
                 self._data = []
+                self._data_size = 0
             self._event = ""
             self._retry = None
             return
@@ -124,6 +153,9 @@ class SSEDecoder:
         if value and value[0] == " ":
             value = value[1:]
         if name == "data":
+            self._data_size += len(value) + 1
+            if self._data_size > MAX_EVENT_SIZE:
+                raise _too_large("event")
             self._data.append(value)
         elif name == "event":
             self._event = value
@@ -134,3 +166,7 @@ class SSEDecoder:
             if value.isascii() and value.isdigit():
                 self._retry = int(value)
         # any other field name is ignored, as the spec says
+
+
+def _too_large(what: str) -> UpstreamStreamError:
+    return UpstreamStreamError(f"RelayDance sent a stream {what} larger than 1 MiB; stopped reading")

@@ -7,6 +7,9 @@ cannot read enters a prompt, and nothing is posted there. The rules:
 - a DM only when it is the asker's own DM with the bot;
 - private channels and group DMs only for their members;
 - public channels for everyone but guests, who see only the channels they are in.
+
+The allow and block lists (`Policy`: ALLOWED_* / BLOCKED_*) come first: a channel or person the
+bot is not enabled for is refused before Slack is asked anything.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.slack.policy import Policy
 from bot.slack.users import Standing, UserDirectory
 
 INVITE = "Invite me there first (`/invite @RelayDance`)."
@@ -45,10 +49,22 @@ class Memo:
 
 
 class Access:
-    def __init__(self, *, slack: AsyncWebClient, users: UserDirectory, admin_users: Collection[str]) -> None:
+    def __init__(
+        self,
+        *,
+        slack: AsyncWebClient,
+        users: UserDirectory,
+        admin_users: Collection[str],
+        policy: Policy | None = None,
+    ) -> None:
         self._slack = slack
         self._users = users
         self._admin_users = admin_users
+        self._policy = policy or Policy()
+
+    def not_enabled(self, channel: str, user: str | None) -> str | None:
+        """Why the bot does not work for `user` in `channel` by the allow/block lists (None: it does)."""
+        return self._policy.refusal(channel, user)
 
     async def _channel(self, channel: str, memo: Memo | None = None) -> tuple[dict[str, Any], str | None]:
         if memo is None:
@@ -94,7 +110,11 @@ class Access:
             return False  # unknown counts as "no": refusing is the safe mistake
 
     async def refusal(self, channel: str, user: str, *, doing: str, memo: Memo | None = None) -> str | None:
-        """Why the bot won't read `channel` for `user` (None when it will)."""
+        """Why the bot won't read `channel` for `user` (None when it will); the allow/block lists
+        first."""
+        blocked = self.not_enabled(channel, user)
+        if blocked is not None:
+            return blocked
         info, problem = await self._channel(channel, memo)
         if problem is not None:
             return problem

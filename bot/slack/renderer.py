@@ -100,6 +100,8 @@ class StreamingReply:
         self._final_attempts = final_attempts
         self._text: list[str] = []
         self._suffix = ""
+        self._note = ""
+        self._footnotes: list[str] = []
         self.message_ts: list[str] = []
         self._sent: list[Rendered] = []
         self._dirty = asyncio.Event()
@@ -146,6 +148,12 @@ class StreamingReply:
         self._placeholder = text
         self._dirty.set()
 
+    def footnote(self, text: str) -> None:
+        """A line (mrkdwn) shown under the final answer, after its note: e.g. that some text was
+        redacted before it went to the model. Each distinct line once; not part of `text`."""
+        if text not in self._footnotes:
+            self._footnotes.append(text)
+
     async def finish(self, *, note: str = "") -> list[str]:
         """Deliver the complete answer and stop editing.
 
@@ -153,7 +161,8 @@ class StreamingReply:
         """
         if self._flusher is None:
             return []  # the placeholder never went up: nothing to finish
-        self._suffix = note
+        self._note = note
+        self._suffix = self._with_footnotes(note)
         self._closing = True
         self._closed_at = self._clock()
         self._finishing.set()
@@ -163,6 +172,9 @@ class StreamingReply:
         if self.failure is not None:
             await self._salvage()
         return list(self.message_ts)
+
+    def _with_footnotes(self, note: str) -> str:
+        return "\n\n".join(part for part in (note, "\n".join(self._footnotes)) if part)
 
     async def cancel(self) -> None:
         """Stop rendering now, and wait until the renderer's task has ended."""
@@ -346,7 +358,7 @@ class StreamingReply:
             return
         index = len(self._sent) - 1
         shown = self._sent[index].text
-        note = self._suffix or f"⚠️ {self.failure.user_message}"
+        note = self._with_footnotes(self._note or f"⚠️ {self.failure.user_message}")
         if shown == self._placeholder:
             shown = ""
         text = f"{shown}\n\n{note}" if shown else note

@@ -17,8 +17,10 @@ from bot.stores.history import HistoryStore
 from bot.stores.index import KnowledgeIndex
 from bot.stores.locks import Locks
 from bot.stores.names import NameCache
+from bot.stores.quotas import DailyQuotas
 from bot.stores.stop_signals import StopSignals
 from bot.stores.threads import ActiveThreads
+from bot.stores.throttle import Throttle
 from bot.stores.turns import Turns
 from bot.stores.usage import UsageLedger
 
@@ -40,6 +42,8 @@ class Stores:
     stops: StopSignals
     locks: Locks
     turns: Turns
+    regenerations: Throttle
+    quotas: DailyQuotas
 
     @classmethod
     def open(cls, redis: aioredis.Redis, settings: Settings) -> Stores:
@@ -50,7 +54,12 @@ class Stores:
             redis=redis,
             guard=guard,
             history=HistoryStore(
-                redis, guard, prefix=prefix, max_messages=settings.history_max_messages, ttl_seconds=ttl
+                redis,
+                guard,
+                prefix=prefix,
+                max_messages=settings.history_max_messages,
+                ttl_seconds=ttl,
+                max_message_chars=settings.max_stored_message_chars,
             ),
             dedupe=Dedupe(redis, guard, prefix=prefix),
             threads=ActiveThreads(redis, guard, prefix=prefix, ttl_seconds=ttl),
@@ -66,6 +75,16 @@ class Stores:
             stops=StopSignals(redis, guard, prefix=prefix),
             locks=Locks(redis, guard, prefix=prefix),
             turns=Turns(redis, guard, prefix=prefix),
+            regenerations=Throttle(
+                redis, guard, prefix=prefix, name="regenerate", per_minute=settings.regenerate_per_minute
+            ),
+            quotas=DailyQuotas(
+                redis,
+                guard,
+                prefix=prefix,
+                per_user=settings.daily_tokens_per_user,
+                per_channel=settings.daily_tokens_per_channel,
+            ),
         )
 
     async def ping(self) -> bool:

@@ -3,7 +3,9 @@
 Redis is the source of history because Slack's `conversations.replies` is rationed for distributed
 apps (as low as 1 request a minute). Each conversation (a thread, or a channel's / DM's top level)
 is one hash of `ts -> message JSON`: one round trip reads a whole thread, edits and deletions are a
-field write, and the hash is capped (oldest dropped) and expires after the configured TTL.
+field write, and the hash is capped (oldest dropped) and expires after the configured TTL. A
+message's text is capped too (`max_message_chars`, cut in the middle with a marker): one pasted
+log must not cost Redis memory, and every later prompt its budget, many times over.
 
 All calls go through `RedisGuard`; when Redis is unavailable they return "unknown" (None) and the
 caller falls back to Slack, so a mention is still answered.
@@ -18,6 +20,7 @@ import redis.asyncio as aioredis
 
 from bot.model import Conversation, StoredMessage, order_key, ts_key
 from bot.stores.guard import RedisGuard
+from bot.text.prompt import trim_middle
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,13 +31,21 @@ class ThreadSnapshot:
 
 class HistoryStore:
     def __init__(
-        self, redis: aioredis.Redis, guard: RedisGuard, *, prefix: str, max_messages: int, ttl_seconds: int
+        self,
+        redis: aioredis.Redis,
+        guard: RedisGuard,
+        *,
+        prefix: str,
+        max_messages: int,
+        ttl_seconds: int,
+        max_message_chars: int = 40_000,
     ) -> None:
         self._r = redis
         self._guard = guard
         self._prefix = prefix
         self.max_messages = max_messages
         self.ttl = ttl_seconds
+        self.max_message_chars = max_message_chars
 
     def messages_key(self, conv: Conversation) -> str:
         return f"{self._prefix}:msgs:{conv.id}"
@@ -52,7 +63,7 @@ class HistoryStore:
 
         async def op() -> None:
             async with self._r.pipeline(transaction=False) as pipe:
-                pipe.hset(key, mapping={m.ts: m.dumps() for m in messages})
+                pipe.hset(key, mapping={m.ts: self._capped(m).dumps() for m in messages})
                 pipe.expire(key, self.ttl)
                 pipe.hlen(key)
                 *_, length = await pipe.execute()
@@ -60,6 +71,11 @@ class HistoryStore:
                 await self._trim(key)
 
         await self._guard.run(op, None, what="record")
+
+    def _capped(self, message: StoredMessage) -> StoredMessage:
+        if len(message.text) <= self.max_message_chars:
+            return message
+        return replace(message, text=trim_middle(message.text, self.max_message_chars))
 
     async def _trim(self, key: str) -> None:
         fields = [str(f) for f in await self._r.hkeys(key)]
@@ -76,7 +92,7 @@ class HistoryStore:
             if raw is None:
                 return
             updated = replace(StoredMessage.loads(str(raw)), text=text)
-            await self._r.hset(key, ts, updated.dumps())
+            await self._r.hset(key, ts, self._capped(updated).dumps())
 
         await self._guard.run(op, None, what="edit")
 

@@ -41,6 +41,7 @@ __all__ = [
     "SourceMessage",
     "format_source",
     "instructions",
+    "left_out_line",
     "map_messages",
     "plan_parts",
     "plan_reduce",
@@ -180,17 +181,28 @@ def _block(n: int, message: SourceMessage) -> str:
 
 
 def single_pass_messages(
-    messages: Sequence[SourceMessage], *, kind: Kind, title: str
+    messages: Sequence[SourceMessage], *, kind: Kind, title: str, left_out: int = 0
 ) -> list[dict[str, str]]:
     """The request for a summary in one go, when `plan_parts` found that everything fits one part.
 
     `title` names what is summarized (e.g. "Thread in #eng started by Alice", "#eng, last 24
-    hours"); it is cut to `TITLE_MAX_CHARS`.
+    hours"); it is cut to `TITLE_MAX_CHARS`. `left_out` older messages that are not there (too
+    many parts) are announced so the summary says so (`left_out_line`).
     """
-    return [
-        {"role": "system", "content": instructions(kind)},
-        {"role": "user", "content": f"Title: {_title(title)}\n\nMessages:\n\n{format_source(messages)}"},
-    ]
+    user = f"Title: {_title(title)}\n\n{left_out_line(kind, left_out)}Messages:\n\n{format_source(messages)}"
+    return [{"role": "system", "content": instructions(kind)}, {"role": "user", "content": user}]
+
+
+def left_out_line(kind: Kind, left_out: int) -> str:
+    """The sentence telling the model the oldest messages are missing, or "" when none are."""
+    if not left_out:
+        return ""
+    what, section = ("thread", "Gist") if kind == "thread" else ("period", "Topics")
+    count = "message" if left_out == 1 else f"{left_out} messages"
+    return (
+        f"Note: the oldest {count} of the {what} were left out (too long to summarize whole); "
+        f"say so in the {section}.\n\n"
+    )
 
 
 def map_messages(
@@ -207,19 +219,21 @@ def map_messages(
 
 
 def reduce_messages(
-    partials: Sequence[str], *, kind: Kind, title: str, final: bool = True
+    partials: Sequence[str], *, kind: Kind, title: str, final: bool = True, left_out: int = 0
 ) -> list[dict[str, str]]:
     """The request that merges notes (from `map_messages` or an earlier reduce), oldest first.
 
     With `final` (the default) the answer has the fixed shape of `instructions(kind)`. With
     `final=False` it is notes again, for a round of a multi-round reduce (see `plan_reduce`):
-    shaping the answer early would squeeze detail out before the last merge.
+    shaping the answer early would squeeze detail out before the last merge. `left_out` is as
+    for `single_pass_messages` (announced in the final merge only).
     """
     if final:
         system = _FINAL_FROM_NOTES[kind]
     else:
         system = _MERGE_NOTES_INSTRUCTIONS.format(what=_WHAT[kind], notes_form=_NOTES_FORM)
-    user = f"Title: {_title(title)}\n\nNotes, oldest first:\n\n{_format_partials(partials)}"
+    missing = left_out_line(kind, left_out) if final else ""
+    user = f"Title: {_title(title)}\n\n{missing}Notes, oldest first:\n\n{_format_partials(partials)}"
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
@@ -258,9 +272,13 @@ def _overhead(step: Literal["parts", "reduce"]) -> int:
     kinds: tuple[Kind, ...] = ("thread", "channel")
     if step == "parts":
         requests = [map_messages([], index=_LARGEST_INDEX, total=_LARGEST_INDEX, kind=k) for k in kinds]
-        requests += [single_pass_messages([], kind=k, title=title) for k in kinds]
+        requests += [single_pass_messages([], kind=k, title=title, left_out=_LARGEST_INDEX) for k in kinds]
     else:
-        requests = [reduce_messages([], kind=k, title=title, final=f) for k in kinds for f in (True, False)]
+        requests = [
+            reduce_messages([], kind=k, title=title, final=f, left_out=_LARGEST_INDEX)
+            for k in kinds
+            for f in (True, False)
+        ]
     return max(sum(estimate_tokens(m["content"]) for m in request) for request in requests)
 
 

@@ -19,6 +19,7 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import log_context
+from bot.core.admission import AdmissionGate
 from bot.core.answerer import Answerer
 from bot.core.archive import AnswerArchive
 from bot.core.context import ConversationReader
@@ -31,10 +32,12 @@ from bot.settings import Settings
 from bot.slack.access import Access
 from bot.slack.identity import BotIdentity
 from bot.slack.payloads import describe, problem_with
+from bot.slack.policy import Policy
 from bot.slack.schedule import EditScheduler
 from bot.slack.users import UserDirectory
 from bot.stores import Stores
 from bot.stores.budget import RedisBudget, tiers_from
+from bot.text.redact import Redactor
 from bot.wiring.metrics import Metrics
 from handlers import actions, assistant, commands, home, mentions, messages, settings_modal, shortcuts
 
@@ -67,7 +70,13 @@ def create_app(
     stores = Stores.open(redis, settings)
     metrics.count_redis_errors(stores.guard)
     users = UserDirectory(slack=slack, cache=stores.names)
-    access = Access(slack=slack, users=users, admin_users=settings.admin_users)
+    policy = Policy.of(
+        allowed_channels=settings.allowed_channels,
+        allowed_users=settings.allowed_users,
+        blocked_channels=settings.blocked_channels,
+        blocked_users=settings.blocked_users,
+    )
+    access = Access(slack=slack, users=users, admin_users=settings.admin_users, policy=policy)
     reader = ConversationReader(
         slack=slack,
         history=stores.history,
@@ -95,6 +104,8 @@ def create_app(
         max_tokens=settings.max_tokens,
         observer=metrics,
     )
+    admission = AdmissionGate(slots=settings.max_concurrent_answers, queue=settings.answer_queue_size)
+    metrics.queue_depth.set_function(lambda: admission.waiting)
     jobs = Jobs(
         answerer=answerer,
         reader=reader,
@@ -113,6 +124,12 @@ def create_app(
             identity=identity,
             threads=settings.knowledge_threads,
         ),
+        access=access,
+        admission=admission,
+        regenerations=stores.regenerations,
+        quotas=stores.quotas,
+        redactor=Redactor(settings.redact_patterns, defaults=settings.redact),
+        max_summary_parts=settings.max_summary_parts,
     )
     modal = settings_modal.SettingsModal(
         slack=slack, llm=llm, channels=stores.channels, cache=stores.cache, settings=settings

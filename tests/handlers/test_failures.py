@@ -101,3 +101,14 @@ async def test_idle_timeout_mid_answer_keeps_text(
         relay.push(Script.stream(["before ", "after"], pace=1.0))
         text = await ask(bot, 2)
         assert text.startswith("before") and "stopped sending after 0.3 s" in text
+
+
+async def test_a_stream_line_that_never_ends_stops_the_answer_instead_of_filling_memory(
+    bot: BotUnderTest,
+) -> None:
+    # 3 MiB without a line end: the bot stops reading at 1 MiB and says the stream broke.
+    bot.relay.push(Script.stream(["never shown"], raw_prefix=b"data: " + b"x" * (3 << 20)))
+    text = await ask(bot, 1)
+    assert text == "⚠️ The connection to RelayDance broke mid-answer."
+    bot.relay.push(Script.stream(["fine ", "now"]))
+    assert await ask(bot, 2) == "fine now"

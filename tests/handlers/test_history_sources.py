@@ -4,6 +4,7 @@ Redis is down — and Redis again once it is back."""
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import redis.asyncio as aioredis
@@ -135,3 +136,24 @@ async def test_mentions_are_answered_while_redis_is_down_and_redis_is_used_again
             assert keys  # recording into Redis resumed without a restart
     finally:
         await server.stop()
+
+
+async def test_a_huge_message_is_kept_in_redis_trimmed_to_the_configured_size(
+    slack: FakeSlack, relay: FakeRelayDance, redis_url: str, redis_prefix: str, redis_client: aioredis.Redis
+) -> None:
+    settings = make_settings(
+        slack, relay, redis_url=redis_url, prefix=redis_prefix, max_stored_message_chars=5000
+    )
+    pasted = "BEGIN LOG\n" + "line of a very long log\n" * 3500 + "END LOG"  # 84,000 characters
+    async with bot_under_test(slack, relay, settings) as bot:
+        root = message_event(text=pasted, user="U2")
+        await bot.send(root)
+        await bot.send(app_mention(text="<@UBOT> what does the log say?", user="U1", thread_ts=root["ts"]))
+        await bot.answered(1)
+    stored = await redis_client.hgetall(f"{redis_prefix}:msgs:T1:C1:main")
+    [raw] = stored.values()
+    text = json.loads(raw)["text"]
+    assert len(text) == 5000
+    assert text.startswith("BEGIN LOG") and text.endswith("END LOG") and "characters left out" in text
+    root_turn = relay.requests[0].json["messages"][1]["content"]
+    assert root_turn.startswith("grace: BEGIN LOG") and len(root_turn) < 5100

@@ -248,7 +248,7 @@ async def test_regenerate_on_an_ask_answer_asks_the_same_question_again_in_its_t
     first, second = bot.relay.requests
     assert second.json["messages"] == first.json["messages"]  # the same question, the same context
     assert second.json["messages"][-1] == {"role": "user", "content": "ada: how do I rotate keys?"}
-    assert "marker ak01" in second.json["messages"][0]["content"]
+    assert "marker ak01" in second.json["messages"][1]["content"]  # quoted in the user turn
     posts = bot.slack.calls_to("chat.postMessage")
     assert len(posts) == 3  # the question is not posted again
     assert posts[2].params["channel"] == "C1" and posts[2].params["thread_ts"] == question_ts

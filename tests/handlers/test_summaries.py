@@ -221,3 +221,32 @@ async def test_a_summary_word_in_a_question_or_outside_a_thread_gets_a_chat_answ
     await bot.answered(2)
     systems = [r.json["messages"][0]["content"] for r in bot.relay.requests]
     assert len(systems) == 2 and SUMMARY_INSTRUCTIONS not in systems
+
+
+async def test_a_thread_over_max_summary_parts_is_summarized_from_its_newest_parts_and_says_so(
+    slack: FakeSlack, relay: FakeRelayDance, redis_url: str, redis_prefix: str, redis_client: aioredis.Redis
+) -> None:
+    settings = make_settings(
+        slack, relay, redis_url=redis_url, prefix=redis_prefix, history_budget_tokens=500, max_summary_parts=2
+    )
+    filler = "We compared the options at length and wrote down the trade-offs for later. " * 2
+    texts = [f"Entry {i:02d} marker kq{i:02d}z. {filler}".strip() for i in range(60)]
+    stamps = seed_thread(slack, texts)
+    relay.push(*(Script.stream([f"NOTES-{n} decided thing {n}."]) for n in range(1, 30)))
+    async with bot_under_test(slack, relay, settings) as bot:
+        await bot.send_interaction(shortcut(slack, "C1", stamps[-1]))
+        await bot.answered(1)
+
+    *maps, final = relay.requests
+    assert len(maps) == 2  # never more map steps than MAX_SUMMARY_PARTS
+    read = [t for t in texts if any(t in content(r) for r in maps)]
+    left_out = len(texts) - len(read)
+    assert left_out > 0 and read == texts[left_out:]  # the newest messages, all of them
+    assert f"the oldest {left_out} messages of the thread were left out" in content(final)
+    statuses = [c.params["text"] for c in slack.calls_to("chat.update")]
+    assert any(f"oldest {left_out} messages are left out" in s for s in statuses)
+    post = slack.calls_to("chat.postMessage")[0]
+    shown = slack.message("C1", post.response["ts"])["text"]
+    assert shown.endswith(
+        f"_The oldest {left_out} messages were left out: the thread is too long to summarize whole._"
+    )

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.llm.sse import ServerSentEvent, SSEDecoder
+from bot.errors import UpstreamStreamError
+from bot.llm.sse import MAX_EVENT_SIZE, ServerSentEvent, SSEDecoder
 
 
 def decode(chunks: Sequence[bytes]) -> list[ServerSentEvent]:
@@ -162,3 +163,40 @@ def test_well_formed_streams_decode_to_their_events(
 def test_any_bytes_decode_the_same_however_chunked(tokens: list[bytes], cuts: list[int]) -> None:
     data = b"".join(tokens)
     assert decode(_split(data, cuts)) == decode([data])
+
+
+# -- the size cap: a runaway line or event ends the stream instead of growing without bound --------
+
+LIMIT_TEST = 1 << 20  # MAX_EVENT_SIZE
+
+
+@pytest.mark.parametrize("piece", [1000, 64 * 1024, 3 * 1024 * 1024])
+def test_a_line_that_never_ends_is_refused_past_the_cap(piece: int) -> None:
+    assert MAX_EVENT_SIZE == LIMIT_TEST
+    decoder = SSEDecoder()
+    decoder.feed(b"data: ")
+    fed = 6
+    with pytest.raises(UpstreamStreamError, match="larger than 1 MiB"):
+        while fed <= 2 * MAX_EVENT_SIZE:
+            fed += piece
+            decoder.feed(b"x" * piece)
+    assert fed > MAX_EVENT_SIZE  # not refused early
+
+
+def test_an_event_of_many_data_lines_is_refused_past_the_cap() -> None:
+    decoder = SSEDecoder()
+    line = b"data: " + b"y" * 1000 + b"\n"
+    with pytest.raises(UpstreamStreamError, match="larger than 1 MiB"):
+        for _ in range(2000):  # 2 MB in one event, each line small
+            decoder.feed(line)
+
+
+def test_events_just_under_the_cap_pass_and_the_count_restarts_with_each_event() -> None:
+    decoder = SSEDecoder()
+    payload = "z" * (MAX_EVENT_SIZE - 100)
+    events: list[ServerSentEvent] = []
+    for _ in range(3):  # three big events in a row: each is measured on its own
+        raw = f"data: {payload}\n\n".encode()
+        for i in range(0, len(raw), 50_000):
+            events += decoder.feed(raw[i : i + 50_000])
+    assert [len(e.data) for e in events] == [len(payload)] * 3

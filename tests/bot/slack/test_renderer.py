@@ -109,3 +109,21 @@ async def test_a_deleted_placeholder_is_replaced_not_lost(client: AsyncWebClient
     await r.finish()
     assert r.message_ts[0] != ts
     assert slack.message("C1", r.message_ts[0])["text"] == "the answer"
+
+
+async def test_footnotes_go_under_the_final_answer_after_the_note(
+    client: AsyncWebClient, slack: FakeSlack
+) -> None:
+    r = reply(client, interval=0.05)
+    await r.start()
+    r.footnote("_Some text was redacted._")
+    r.footnote("_Some text was redacted._")  # once, however often it is asked for
+    r.append("The answer.")
+    await asyncio.sleep(0.1)
+    assert "redacted" not in slack.message("C1", r.message_ts[0])["text"]  # not while streaming
+    r.footnote("_The oldest 3 messages were left out._")
+    await r.finish(note="⚠️ cut off")
+    assert slack.message("C1", r.message_ts[0])["text"] == (
+        "The answer.\n\n⚠️ cut off\n\n_Some text was redacted._\n_The oldest 3 messages were left out._"
+    )
+    assert r.text == "The answer."  # what the conversation keeps: the answer alone

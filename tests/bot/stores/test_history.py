@@ -148,3 +148,28 @@ async def test_store_survives_redis_outage_and_recovers(
     finally:
         await client.aclose()
         await server.stop()
+
+
+async def test_a_long_message_is_trimmed_with_a_marker_before_it_reaches_redis(
+    redis_client: aioredis.Redis, redis_prefix: str
+) -> None:
+    store = HistoryStore(
+        redis_client,
+        RedisGuard(timeout=0.2),
+        prefix=redis_prefix,
+        max_messages=50,
+        ttl_seconds=3600,
+        max_message_chars=1000,
+    )
+    text = "head " + "x" * 5000 + " tail"
+    await store.record(CONV, msg("100.000002", text, user="U1"))
+    await store.record(CONV, msg("100.000003", "short", user="U2"))
+    await store.edit(CONV, "100.000003", "edited " + "y" * 3000)
+    snapshot = await store.load(CONV)
+    assert snapshot is not None
+    long, edited = snapshot.messages
+    assert len(long.text) == 1000 and long.text.startswith("head ") and long.text.endswith(" tail")
+    assert "characters left out" in long.text
+    assert len(edited.text) == 1000 and edited.text.startswith("edited ")
+    raw = await redis_client.hget(store.messages_key(CONV), "100.000002")
+    assert raw is not None and len(raw) < 1100

@@ -15,6 +15,7 @@ from bot.text.summary_prompts import (
     SourceMessage,
     format_source,
     instructions,
+    left_out_line,
     map_messages,
     plan_parts,
     plan_reduce,
@@ -255,3 +256,27 @@ def test_source_messages_are_values() -> None:
     assert dataclasses.replace(a) == a
     with pytest.raises(dataclasses.FrozenInstanceError):
         a.text = "changed"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_messages_left_out_are_announced_in_the_final_request_and_still_fit(kind: Kind) -> None:
+    assert left_out_line(kind, 0) == ""
+    section = "Gist" if kind == "thread" else "Topics"
+    assert left_out_line(kind, 1).startswith("Note: the oldest message of the ")
+    texts = [f"Point {n}: " + "words " * 30 for n in range(400)]
+    budget = 2000
+    parts = plan_parts([message(n, text) for n, text in enumerate(texts)], budget_tokens=budget)
+    single = single_pass_messages(parts[-1], kind=kind, title="t" * 500, left_out=987_654)
+    assert (
+        f"the oldest 987654 messages of the {'thread' if kind == 'thread' else 'period'}"
+        in single[1]["content"]
+    )
+    assert f"say so in the {section}" in single[1]["content"]
+    assert tokens(single) <= budget
+    notes = ["- Topic: x " * 40] * 2
+    final = reduce_messages(notes, kind=kind, title="t", left_out=12)
+    assert "the oldest 12 messages" in final[1]["content"]
+    assert (
+        "were left out"
+        not in reduce_messages(notes, kind=kind, title="t", final=False, left_out=12)[1]["content"]
+    )

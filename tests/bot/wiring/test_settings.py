@@ -172,3 +172,65 @@ def test_a_bad_slack_rate_is_named(value: str) -> None:
     with pytest.raises(ConfigError) as caught:
         Settings.from_env({**BASE, "SLACK_RATE_APPEND": value})
     assert caught.value.name == "SLACK_RATE_APPEND"
+
+
+def test_limits_and_controls_have_sane_defaults() -> None:
+    s = Settings.from_env(BASE)
+    assert (s.max_concurrent_answers, s.answer_queue_size) == (100, 500)
+    assert s.max_summary_parts == 20 and s.regenerate_per_minute == 5
+    assert s.max_stored_message_chars == 40_000
+    assert s.allowed_channels == s.allowed_users == s.blocked_channels == s.blocked_users == ()
+    assert s.daily_tokens_per_user is None and s.daily_tokens_per_channel is None
+    assert s.redact and s.redact_patterns == ()
+
+
+def test_limits_and_controls_are_parsed() -> None:
+    s = Settings.from_env(
+        {
+            **BASE,
+            "MAX_CONCURRENT_ANSWERS": "3",
+            "ANSWER_QUEUE_SIZE": "0",
+            "MAX_SUMMARY_PARTS": "4",
+            "REGENERATE_PER_MINUTE": "2",
+            "MAX_STORED_MESSAGE_CHARS": "5000",
+            "ALLOWED_CHANNELS": "C1, G2,D3",
+            "ALLOWED_USERS": "U1",
+            "BLOCKED_CHANNELS": "C9",
+            "BLOCKED_USERS": "U8,W7",
+            "DAILY_TOKENS_PER_USER": "10000",
+            "DAILY_TOKENS_PER_CHANNEL": "50000",
+            "REDACT": "false",
+            "REDACT_PATTERNS": r"ACME-[0-9]{6} ;; secret=\S+",
+        }
+    )
+    assert (s.max_concurrent_answers, s.answer_queue_size, s.max_summary_parts) == (3, 0, 4)
+    assert (s.regenerate_per_minute, s.max_stored_message_chars) == (2, 5000)
+    assert s.allowed_channels == ("C1", "G2", "D3") and s.allowed_users == ("U1",)
+    assert s.blocked_channels == ("C9",) and s.blocked_users == ("U8", "W7")
+    assert (s.daily_tokens_per_user, s.daily_tokens_per_channel) == (10_000, 50_000)
+    assert not s.redact and s.redact_patterns == ("ACME-[0-9]{6}", r"secret=\S+")
+
+
+@pytest.mark.parametrize(
+    ("changes", "name"),
+    [
+        ({"MAX_CONCURRENT_ANSWERS": "0"}, "MAX_CONCURRENT_ANSWERS"),
+        ({"ANSWER_QUEUE_SIZE": "-1"}, "ANSWER_QUEUE_SIZE"),
+        ({"MAX_SUMMARY_PARTS": "0"}, "MAX_SUMMARY_PARTS"),
+        ({"REGENERATE_PER_MINUTE": "many"}, "REGENERATE_PER_MINUTE"),
+        ({"MAX_STORED_MESSAGE_CHARS": "10"}, "MAX_STORED_MESSAGE_CHARS"),
+        ({"ALLOWED_CHANNELS": "general"}, "ALLOWED_CHANNELS"),
+        ({"BLOCKED_CHANNELS": "C1,#random"}, "BLOCKED_CHANNELS"),
+        ({"ALLOWED_USERS": "ada"}, "ALLOWED_USERS"),
+        ({"BLOCKED_USERS": "U1,grace"}, "BLOCKED_USERS"),
+        ({"DAILY_TOKENS_PER_USER": "0"}, "DAILY_TOKENS_PER_USER"),
+        ({"DAILY_TOKENS_PER_CHANNEL": "lots"}, "DAILY_TOKENS_PER_CHANNEL"),
+        ({"REDACT": "sometimes"}, "REDACT"),
+        ({"REDACT_PATTERNS": "ok ;; [unclosed"}, "REDACT_PATTERNS"),
+        ({"REDACT_PATTERNS": "a*"}, "REDACT_PATTERNS"),
+    ],
+)
+def test_bad_limits_name_the_variable(changes: dict[str, str], name: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({**BASE, **changes})
+    assert caught.value.name == name
