@@ -105,7 +105,7 @@ class Settings:
     log_format: str = "text"
     # Slack's per-method budget, (calls, per seconds, burst): see bot.text.rates and the README.
     slack_rate_update: Rate = (50.0, 60.0, 40.0)
-    slack_rate_post: Rate = (60.0, 60.0, 8.0)
+    slack_rate_post: Rate = (60.0, 60.0, 20.0)
     slack_rate_stream: Rate = (20.0, 60.0, 15.0)
     slack_rate_append: Rate = (100.0, 60.0, 60.0)
     secrets: tuple[str, ...] = field(default=(), repr=False)
@@ -175,7 +175,7 @@ class Settings:
             health_port=r.optional_number("HEALTH_PORT", int, low=0, high=65535),
             log_format=r.choice("LOG_FORMAT", "TEXT", ("TEXT", "JSON")).lower(),
             slack_rate_update=_rate(r, "SLACK_RATE_UPDATE", (50.0, 60.0, 40.0)),
-            slack_rate_post=_rate(r, "SLACK_RATE_POST", (60.0, 60.0, 8.0)),
+            slack_rate_post=_rate(r, "SLACK_RATE_POST", (60.0, 60.0, 20.0)),
             slack_rate_stream=_rate(r, "SLACK_RATE_STREAM", (20.0, 60.0, 15.0)),
             slack_rate_append=_rate(r, "SLACK_RATE_APPEND", (100.0, 60.0, 60.0)),
             secrets=tuple(

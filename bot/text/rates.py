@@ -55,7 +55,7 @@ class Tier:
 # Slack's published tiers; the bursts are ours (configurable: see Settings.slack_rates).
 DEFAULT_TIERS: dict[str, Tier] = {
     UPDATE: Tier(50, 60, 40),
-    POST: Tier(60, 60, 8),
+    POST: Tier(60, 60, 20),
     STREAM: Tier(20, 60, 15),
     APPEND: Tier(100, 60, 60),
 }
