@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
-import pytest
 import redis.asyncio as aioredis
 
 from bot.slack.blocks import ACTION_REGENERATE, ACTION_STOP
@@ -55,12 +54,6 @@ def reply_ts(slack: FakeSlack, thread_ts: str) -> list[str]:
 # -- MAX_CONCURRENT_ANSWERS and ANSWER_QUEUE_SIZE ----------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="after the helper merges the queue does not always move on when the running answer is "
-    "stopped (Stop through Redis x admission gate); passed in three fresh-clone runs, then failed "
-    "consistently: to be found and fixed next session",
-)
 async def test_answers_beyond_the_limit_wait_in_a_visible_queue_and_beyond_it_are_told_busy(
     slack: FakeSlack, relay: FakeRelayDance, redis_url: str, redis_prefix: str, redis_client: aioredis.Redis
 ) -> None:
@@ -86,9 +79,14 @@ async def test_answers_beyond_the_limit_wait_in_a_visible_queue_and_beyond_it_ar
         # The first answer ends (stopped): the queue moves up, the second runs, then the third.
         [first_ts] = reply_ts(slack, first["ts"])
         await press(bot, ACTION_STOP, user="U1", ts=first_ts)
-        await slack.wait_for(shows("_Queued — next in line…_"), count=2)
         await bot.answered(4)
-        assert len(relay.requests) == 3
+        # One at a time, in order: each queued answer asks RelayDance only once the one before it
+        # has ended. (Not asserted: the third answer's "next in line" status between the two. The
+        # edit scheduler shows the latest state of a placeholder, and that one may be skipped.)
+        first_request, second_request, third_request = relay.requests
+        assert first_request.disconnected
+        assert second_request.last_piece_at is not None
+        assert third_request.received_at > second_request.last_piece_at
         for mention in (second, third):
             [ts] = reply_ts(slack, mention["ts"])
             assert slack.message("C1", ts)["text"] == f"Echo: grace: {mention['text'].split('> ')[1]}"
