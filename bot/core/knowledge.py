@@ -109,12 +109,6 @@ class Knowledge:
             )
         return "\n".join(lines)
 
-    async def augment(
-        self, messages: list[dict[str, str]], asking: Asking, citations: Citations | None
-    ) -> list[dict[str, str]]:
-        """`messages` with the threads found for `asking` just before the question."""
-        return insert(messages, await self.find(asking), citations)
-
 
 def insert(
     messages: list[dict[str, str]], sources: list[Source], citations: Citations | None

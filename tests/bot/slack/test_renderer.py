@@ -3,28 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
-import aiohttp
-import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.renderer import EditGate, StreamingReply
 from bot.text.splitting import join_chunks
 from tests.fakes.slack import FakeSlack
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack() as fake:
-        fake.add_channel("C1")
-        yield fake
-
-
-@pytest.fixture
-async def client(slack: FakeSlack) -> AsyncIterator[AsyncWebClient]:
-    async with aiohttp.ClientSession() as session:
-        yield AsyncWebClient(token=slack.bot_token, base_url=slack.api_url, session=session)
 
 
 def reply(client: AsyncWebClient, gate: EditGate | None = None, **kw: object) -> StreamingReply:

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 
-import aiohttp
-import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.renderer import StreamingReply
@@ -23,19 +20,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack() as fake:
-        fake.add_channel("C1")
-        yield fake
-
-
-@pytest.fixture
-async def client(slack: FakeSlack) -> AsyncIterator[AsyncWebClient]:
-    async with aiohttp.ClientSession() as session:
-        yield AsyncWebClient(token=slack.bot_token, base_url=slack.api_url, session=session)
 
 
 def reply(client: AsyncWebClient, sched: EditScheduler, interval: float = 0.0) -> StreamingReply:

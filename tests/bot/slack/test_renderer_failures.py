@@ -12,9 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator
 
-import aiohttp
 import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -29,19 +27,6 @@ LIMIT = 400  # small parts, so a few paragraphs make a multi-message answer (and
 FIRST = "alpha " * 40 + "first paragraph."  # 256 characters: one part on its own
 SECOND = "beta " * 40 + "second paragraph."  # with FIRST, too long for one part
 EMPTY = "\u200b"  # what an emptied surplus message shows
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack() as fake:
-        fake.add_channel("C1")
-        yield fake
-
-
-@pytest.fixture
-async def client(slack: FakeSlack) -> AsyncIterator[AsyncWebClient]:
-    async with aiohttp.ClientSession() as session:
-        yield AsyncWebClient(token=slack.bot_token, base_url=slack.api_url, session=session)
 
 
 def reply(client: AsyncWebClient, **kw: object) -> StreamingReply:
