@@ -13,6 +13,7 @@ import redis.asyncio as aioredis
 
 from bot.settings import Settings
 from bot.stores.guard import RedisGuard
+from bot.stores.scripts import Script
 from bot.text import rates
 from bot.text.rates import Key, LocalBuckets, Tier
 
@@ -122,7 +123,7 @@ class RedisBudget:
         self._prefix = prefix
         self.tiers = dict(tiers or rates.DEFAULT_TIERS)
         self._local = local or LocalBuckets(tiers=self.tiers)
-        self._script = redis.register_script(_SCRIPT)
+        self._script = Script(redis, _SCRIPT)
         self._clock_override = clock_override  # tests: pass the local clock's time instead of TIME
 
     def _key(self, key: Key) -> str:
