@@ -10,7 +10,7 @@
         ├── UpstreamServerError     5xx
         ├── UpstreamBadRequest      any other 4xx (e.g. a parameter out of range)
         ├── UpstreamConnectError    the connection could not be made or broke
-        ├── UpstreamTimeout         connect / first token / idle between chunks ran out
+        ├── UpstreamTimeout         connect / first token / idle between chunks / thinking ran out
         └── UpstreamStreamError     the stream broke mid-answer or carried an `error` object
 
 Every UpstreamError has `user_message`: one plain sentence safe to show in Slack (it never
@@ -107,6 +107,10 @@ class UpstreamTimeout(UpstreamError):
             "connect": f"The bot could not connect to RelayDance{waited}.",
             "first_token": f"RelayDance did not start answering{waited}.",
             "idle": f"RelayDance stopped sending{waited}.",
+            "thinking": (
+                f"The model was still thinking{waited} without starting its answer; "
+                "try a narrower question, or ask again."
+            ),
         }.get(phase, f"RelayDance timed out{waited}.")
 
 

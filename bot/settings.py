@@ -97,6 +97,7 @@ class Settings:
     connect_timeout: float = 5.0
     first_token_timeout: float = 60.0
     idle_timeout: float = 30.0
+    thinking_timeout: float = 180.0  # how long a reasoning model may think before its answer starts
     log_level: str = "INFO"
     admin_users: tuple[str, ...] = ()
     ask_context_messages: int = 20
@@ -168,6 +169,7 @@ class Settings:
             connect_timeout=r.number("RELAYDANCE_CONNECT_TIMEOUT", 5.0, float, low=0.01, high=600),
             first_token_timeout=r.number("RELAYDANCE_FIRST_TOKEN_TIMEOUT", 60.0, float, low=0.01, high=3600),
             idle_timeout=r.number("RELAYDANCE_IDLE_TIMEOUT", 30.0, float, low=0.01, high=3600),
+            thinking_timeout=r.number("RELAYDANCE_THINKING_TIMEOUT", 180.0, float, low=1, high=3600),
             log_level=r.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
             admin_users=r.user_ids("ADMIN_USERS"),
             ask_context_messages=r.number("ASK_CONTEXT_MESSAGES", 20, int, low=0, high=500),

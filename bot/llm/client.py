@@ -6,14 +6,22 @@ whoever made it) and turns every failure into one of the typed errors in `bot.er
 Timeouts follow how a streamed answer fails, not how long it is:
 
 - connect: the TCP/TLS connection (and waiting for a pooled one);
-- first token: from sending the request until the first delta with text; keep-alive comments and
-  empty deltas do not count, so a server that only pings cannot hold a request open forever;
-- idle: after the first token, the longest silence between two network reads. Any bytes count
-  (a keep-alive comment proves the upstream is alive). There is no limit on the whole answer.
+- first token: from sending the request until the first sign of work - a delta with text, a
+  refusal or reasoning (a reasoning model thinks before it answers); keep-alive comments and empty
+  deltas do not count, so a server that only pings cannot hold a request open forever;
+- idle: after that, the longest silence between two network reads. Any bytes count (a keep-alive
+  comment proves the upstream is alive). There is no limit on the whole answer;
+- thinking: from the first reasoning, how long the model may reason before its answer text
+  starts, so a model that thinks without end is stopped with a plain message.
 
 Retries (exponential backoff with full jitter, or the server's Retry-After) cover connection
 failures, 429 and 5xx - all of which happen before the response body starts, so a partial answer is
 never restarted. Once a 2xx stream has begun, every failure is raised as it happens.
+
+A refusal (OpenAI's `refusal` field) is shown as the answer's text, after `REFUSAL_PREFIX`.
+
+An error sent as a data event, OpenAI's `{"error": …}` or vLLM's `{"object": "error", …}`, ends
+the stream with `UpstreamStreamError`, as a cut connection does.
 
 A `data:` line that is not JSON is skipped with a debug log: OpenAI-compatible relays add odd lines
 (vendor notices, blank payloads), and a stream that is really broken still fails, because it then
@@ -28,6 +36,7 @@ import json
 import logging
 import random
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from dataclasses import replace
 from typing import Any, cast
 
 import httpx
@@ -55,7 +64,7 @@ from bot.llm.wire import (
 )
 
 # The request and answer types live in bot.llm.wire; they are importable from here as before.
-__all__ = ["ChatDelta", "ChatRequest", "RelayDanceClient", "Usage", "parse_retry_after"]
+__all__ = ["REFUSAL_PREFIX", "ChatDelta", "ChatRequest", "RelayDanceClient", "Usage", "parse_retry_after"]
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +72,9 @@ _DETAIL_CHARS = 200  # upstream error text kept in `detail`
 _ERROR_BODY_BYTES = 64 * 1024  # an error body is read only this far
 _JSON_BODY_BYTES = 8 * 1024 * 1024  # a non-streamed answer or model list
 _DRAIN_SECONDS = 1.0  # after [DONE], wait this long for the body's end so the connection is reused
+
+REFUSAL_PREFIX = "The model declined to answer: "
+"""Put before a refusal's text, once per answer, so it does not read as the model's answer."""
 
 
 class _Retryable(Exception):
@@ -93,6 +105,7 @@ class RelayDanceClient:
         connect_timeout: float = 5.0,
         first_token_timeout: float = 60.0,
         idle_timeout: float = 30.0,
+        thinking_timeout: float = 180.0,
         max_retries: int = 2,
         backoff_base: float = 0.5,
         max_retry_after: float = 20.0,
@@ -104,6 +117,7 @@ class RelayDanceClient:
         self._connect_timeout = connect_timeout
         self._first_token_timeout = first_token_timeout
         self._idle_timeout = idle_timeout
+        self._thinking_timeout = thinking_timeout
         self._max_retries = max_retries
         self._backoff_base = backoff_base
         self._max_retry_after = max_retry_after
@@ -137,7 +151,7 @@ class RelayDanceClient:
                 body = await self._read(response, _JSON_BODY_BYTES, deadline, "first_token")
                 delta = self._whole_answer(body)
                 if delta is not None:
-                    yield delta
+                    yield _shown_refusal(delta, refused=False)
                 return
             # httpx implements aiter_bytes as an async generator; closing it explicitly below
             # keeps cleanup deterministic instead of leaving it to the garbage collector.
@@ -297,22 +311,20 @@ class RelayDanceClient:
     ) -> AsyncGenerator[ChatDelta, None]:
         loop = asyncio.get_running_loop()
         decoder = SSEDecoder()
-        started = False  # a delta with text has been yielded
+        started = False  # text, a refusal or reasoning has arrived: the idle timeout applies
+        answering = False  # text or a refusal has arrived: thinking is over
+        thinking_until: float | None = None  # set by the first reasoning, until answering
+        refused = False  # a refusal's first piece has been shown (with its prefix)
         while True:
             if started:
                 deadline = loop.time() + self._idle_timeout
+                if thinking_until is not None and thinking_until < deadline:
+                    deadline = thinking_until
             try:
                 async with asyncio.timeout_at(deadline):
                     chunk = await anext(chunks, None)
             except TimeoutError:
-                phase, seconds = (
-                    ("idle", self._idle_timeout) if started else ("first_token", self._first_token_timeout)
-                )
-                raise UpstreamTimeout(
-                    f"RelayDance sent nothing for {seconds:g} s ({phase.replace('_', ' ')})",
-                    phase=phase,
-                    seconds=seconds,
-                ) from None
+                raise self._read_timeout(started, deadline == thinking_until) from None
             except httpx.HTTPError as exc:
                 raise UpstreamStreamError(f"the stream broke: {type(exc).__name__}: {exc}") from exc
             events = decoder.flush() if chunk is None else decoder.feed(chunk)
@@ -323,10 +335,36 @@ class RelayDanceClient:
                 if isinstance(delta, _Done):
                     await self._drain(chunks)
                     return
-                started = started or bool(delta.text)
+                if delta.refusal:
+                    delta, refused = _shown_refusal(delta, refused=refused), True
+                if not answering:
+                    if delta.text:
+                        answering, started, thinking_until = True, True, None
+                    elif delta.reasoning:
+                        started = True
+                        if thinking_until is None:
+                            thinking_until = loop.time() + self._thinking_timeout
                 yield delta
             if chunk is None:
                 raise UpstreamStreamError("the stream ended without [DONE] (connection cut)")
+
+    def _read_timeout(self, started: bool, thinking: bool) -> UpstreamTimeout:
+        if thinking:
+            seconds = self._thinking_timeout
+            return UpstreamTimeout(
+                f"the model reasoned for {seconds:g} s without starting its answer",
+                phase="thinking",
+                seconds=seconds,
+            )
+        if started:
+            phase, seconds = "idle", self._idle_timeout
+        else:
+            phase, seconds = "first_token", self._first_token_timeout
+        return UpstreamTimeout(
+            f"RelayDance sent nothing for {seconds:g} s ({phase.replace('_', ' ')})",
+            phase=phase,
+            seconds=seconds,
+        )
 
     async def _drain(self, chunks: AsyncIterator[bytes]) -> None:
         """Read the body's end after `[DONE]`: httpx returns a connection to the pool only then."""
@@ -349,7 +387,7 @@ class RelayDanceClient:
         if not isinstance(chunk, dict):
             log.debug("skipping a stream event that is not an object: %.80r", data)
             return None
-        if chunk.get("error") is not None or event.event == "error":
+        if chunk.get("error") is not None or chunk.get("object") == "error" or event.event == "error":
             raise UpstreamStreamError(f"error in stream: {self._clip(error_message(chunk))}")
         return chunk_delta(chunk)
 
@@ -359,7 +397,7 @@ class RelayDanceClient:
             answer: Any = json.loads(body)
         except ValueError:
             raise UpstreamStreamError(f"unreadable answer: {self._clip(body)}") from None
-        if not isinstance(answer, dict) or answer.get("error") is not None:
+        if not isinstance(answer, dict) or answer.get("error") is not None or answer.get("object") == "error":
             raise UpstreamStreamError(f"error in answer: {self._clip(error_message(answer))}")
         return answer_delta(answer)
 
@@ -372,6 +410,14 @@ class RelayDanceClient:
             text = text.replace(key, "[redacted]")
         text = " ".join(text.split())
         return text if len(text) <= _DETAIL_CHARS else text[: _DETAIL_CHARS - 1] + "…"
+
+
+def _shown_refusal(delta: ChatDelta, *, refused: bool) -> ChatDelta:
+    """`delta` with its refusal added to its text; the first piece of a refusal gets the prefix."""
+    if not delta.refusal:
+        return delta
+    shown = delta.refusal if refused else REFUSAL_PREFIX + delta.refusal
+    return replace(delta, text=delta.text + shown)
 
 
 def _is_json(response: httpx.Response) -> bool:

@@ -33,13 +33,20 @@ class Usage:
     total_tokens: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ChatDelta:
-    """A piece of the answer. `finish_reason` ("stop", "length", …) and `usage` come near the end."""
+    """A piece of the answer. `finish_reason` ("stop", "length", …) and `usage` come near the end.
+
+    `reasoning` is what a reasoning model thinks before (or while) it answers: it proves the model
+    is working, but it is never answer text and never stored as the answer. `refusal` is the
+    model declining to answer (OpenAI's `refusal` field); the client shows it as text.
+    """
 
     text: str = ""
     finish_reason: str | None = None
     usage: Usage | None = None
+    reasoning: str = ""
+    refusal: str = ""
 
 
 @dataclass(frozen=True)
@@ -74,37 +81,134 @@ class ChatRequest:
 
 
 def chunk_delta(chunk: Mapping[str, Any]) -> ChatDelta | None:
-    """The delta in one `chat.completion.chunk` object, or None when it carries nothing."""
-    text, finish_reason = "", None
-    choices = chunk.get("choices")
-    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
-        choice = choices[0]
+    """The delta in one `chat.completion.chunk` object (choice 0 only), or None when it carries
+    nothing: no text, reasoning, refusal, finish reason or usage."""
+    text = reasoning = refusal = ""
+    finish_reason = None
+    choice = _first_choice(chunk.get("choices"))
+    if choice is not None:
         delta = choice.get("delta")
         if isinstance(delta, dict):
-            content = delta.get("content")
-            if isinstance(content, str):
-                text = content
+            text, reasoning, refusal = _message_parts(delta)
         reason = choice.get("finish_reason")
         if isinstance(reason, str) and reason:
             finish_reason = reason
     usage = parse_usage(chunk.get("usage"))
-    if text or finish_reason or usage:
-        return ChatDelta(text, finish_reason, usage)
+    if text or reasoning or refusal or finish_reason or usage:
+        return ChatDelta(text, finish_reason, usage, reasoning, refusal)
     return None
 
 
 def answer_delta(answer: Mapping[str, Any]) -> ChatDelta | None:
-    """A whole `chat.completion` object as one delta, or None when it carries nothing."""
-    text, finish_reason = "", None
-    choices = answer.get("choices")
-    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
-        message = choices[0].get("message")
-        if isinstance(message, dict) and isinstance(message.get("content"), str):
-            text = message["content"]
-        reason = choices[0].get("finish_reason")
+    """A whole `chat.completion` object (choice 0) as one delta, or None when it carries nothing."""
+    text = reasoning = refusal = ""
+    finish_reason = None
+    choice = _first_choice(answer.get("choices"))
+    if choice is not None:
+        message = choice.get("message")
+        if isinstance(message, dict):
+            text, reasoning, refusal = _message_parts(message)
+        reason = choice.get("finish_reason")
         finish_reason = reason if isinstance(reason, str) and reason else None
     usage = parse_usage(answer.get("usage"))
-    return ChatDelta(text, finish_reason, usage) if text or finish_reason or usage else None
+    if text or reasoning or refusal or finish_reason or usage:
+        return ChatDelta(text, finish_reason, usage, reasoning, refusal)
+    return None
+
+
+def _first_choice(choices: object) -> dict[str, Any] | None:
+    """The choice with `index` 0 (a choice without an index counts as 0): with `n > 1` a server
+    interleaves the choices' chunks, in any order, and only the first is the answer."""
+    if not isinstance(choices, list):
+        return None
+    for choice in choices:  # nearly always one item
+        if isinstance(choice, dict) and choice.get("index") in _FIRST:
+            return choice
+    return None
+
+
+_FIRST = (0, None)
+
+
+def _message_parts(message: Mapping[str, Any]) -> tuple[str, str, str]:
+    """(text, reasoning, refusal) of a stream `delta` or a whole answer's `message`.
+
+    Reasoning comes as `reasoning_content` (DeepSeek, xAI, Qwen), `reasoning` (OpenRouter, vLLM,
+    Ollama; servers that send both send the same text, so only one is read), OpenRouter's
+    `reasoning_details`, or as parts of a `content` list (Mistral's `thinking` parts). This runs
+    per token: the common case, a string `content`, costs five dict lookups and no copies.
+    """
+    content = message.get("content")
+    text, reasoning, refusal = "", "", ""
+    if isinstance(content, str):
+        text = content
+    elif isinstance(content, list):
+        text, reasoning, refusal = _content_parts(content)
+    said = message.get("reasoning_content")
+    if not isinstance(said, str) or not said:
+        said = message.get("reasoning")
+        if not isinstance(said, str) or not said:
+            said = _reasoning_details(message.get("reasoning_details"))
+    if said:
+        reasoning = said + reasoning
+    declined = message.get("refusal")
+    if isinstance(declined, str) and declined:
+        refusal += declined
+    return text, reasoning, refusal
+
+
+_TEXT_PARTS = frozenset({"text", "output_text"})
+_REASONING_PARTS = frozenset({"reasoning", "thinking", "reasoning_text", "summary_text"})
+
+
+def _content_parts(parts: list[Any]) -> tuple[str, str, str]:
+    """A `content` list of typed parts, as (text, reasoning, refusal); other parts are skipped."""
+    text: list[str] = []
+    reasoning: list[str] = []
+    refusal: list[str] = []
+    for part in parts:
+        if isinstance(part, str):  # a bare string in the list: plain text
+            text.append(part)
+            continue
+        if not isinstance(part, dict):
+            continue
+        kind = part.get("type")
+        if kind in _TEXT_PARTS:
+            text.append(_part_text(part.get("text")))
+        elif kind in _REASONING_PARTS:
+            # {"type": "thinking", "thinking": [{"type": "text", "text": …}]} (Mistral),
+            # {"type": "thinking", "thinking": "…"}, {"type": "reasoning", "text": "…"}
+            reasoning.append(_part_text(part.get(kind, part.get("text"))))
+        elif kind == "refusal":
+            refusal.append(_part_text(part.get("refusal")))
+    return "".join(text), "".join(reasoning), "".join(refusal)
+
+
+def _part_text(value: object) -> str:
+    """A part's text: a string, or a list of nested text parts."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return "".join(
+            item if isinstance(item, str) else _part_text(item.get("text"))
+            for item in value
+            if isinstance(item, str | dict)
+        )
+    return ""
+
+
+def _reasoning_details(details: object) -> str:
+    """OpenRouter's `reasoning_details`: the readable text of its `reasoning.text` and
+    `reasoning.summary` items (`reasoning.encrypted` ones hold nothing to read)."""
+    if not isinstance(details, list):
+        return ""
+    out: list[str] = []
+    for item in details:
+        if isinstance(item, dict):
+            value = item.get("text") if item.get("type") == "reasoning.text" else item.get("summary")
+            if isinstance(value, str):
+                out.append(value)
+    return "".join(out)
 
 
 def parse_usage(value: object) -> Usage | None:

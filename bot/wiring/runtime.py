@@ -129,6 +129,7 @@ async def running(settings: Settings, *, metrics: Metrics | None = None) -> Asyn
             connect_timeout=settings.connect_timeout,
             first_token_timeout=settings.first_token_timeout,
             idle_timeout=settings.idle_timeout,
+            thinking_timeout=settings.thinking_timeout,
         )
         identity = await resolve_identity(slack)
         app, parts = create_app(

@@ -68,6 +68,8 @@ def test_values_are_parsed() -> None:
         ({"LOG_LEVEL": "chatty"}, "LOG_LEVEL"),
         ({"KNOWLEDGE_CHANNELS": "C1,#ops"}, "KNOWLEDGE_CHANNELS"),
         ({"KNOWLEDGE_THREADS": "11"}, "KNOWLEDGE_THREADS"),
+        ({"RELAYDANCE_THINKING_TIMEOUT": "0.5"}, "RELAYDANCE_THINKING_TIMEOUT"),
+        ({"RELAYDANCE_THINKING_TIMEOUT": "long"}, "RELAYDANCE_THINKING_TIMEOUT"),
     ],
 )
 def test_bad_values_name_the_variable(changes: dict[str, str], name: str) -> None:
@@ -75,6 +77,13 @@ def test_bad_values_name_the_variable(changes: dict[str, str], name: str) -> Non
         Settings.from_env({**BASE, **changes})
     assert caught.value.name == name
     assert str(caught.value).startswith(name)
+
+
+def test_the_thinking_cap_defaults_to_three_minutes_and_can_be_set() -> None:
+    assert Settings.from_env(BASE).thinking_timeout == 180.0
+    assert Settings.from_env({**BASE, "RELAYDANCE_THINKING_TIMEOUT": "300"}).thinking_timeout == 300.0
+    with pytest.raises(ConfigError, match=r"RELAYDANCE_THINKING_TIMEOUT: must be between 1 and 3600"):
+        Settings.from_env({**BASE, "RELAYDANCE_THINKING_TIMEOUT": "0"})
 
 
 def test_secrets_never_print() -> None:

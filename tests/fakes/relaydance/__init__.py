@@ -9,8 +9,11 @@ the `relaydance_fake` fixture.
   without `stream`; 404 for a model not in `fake.models`; 400 `context_length_exceeded` when the
   messages hold more than `fake.context_limit_chars` characters), then plays the next `Script`
   pushed with `push()` - or `fake.default`, which echoes the last user message (`echo_answer()`)
-  in word-sized pieces. A stream ends with a `usage` chunk only if the script has usage and the
-  request asked with `"stream_options": {"include_usage": true}`, as OpenAI does.
+  in word-sized pieces. A piece may also be a whole `delta` object (reasoning, content parts, a
+  refusal) or an `Event` written as given (several choices, an error object). A stream ends with
+  a `usage` chunk only if the script has usage and the request asked with
+  `"stream_options": {"include_usage": true}`, as OpenAI does (`usage_in_finish`: in the
+  finish_reason chunk instead).
 - `GET /v1/models`: the model list, unless a script was pushed with `push(..., route="models")`
   (only its status/error/hang part applies there).
 
@@ -23,12 +26,13 @@ Modules: `script` (how one request is answered), `answers` (the bytes written: S
 chunks, error bodies), `server` (the aiohttp app, its routes and the recorded requests).
 """
 
-from tests.fakes.relaydance.script import CONTEXT_LIMIT_TOKENS, Script, echo_answer
+from tests.fakes.relaydance.script import CONTEXT_LIMIT_TOKENS, Event, Script, echo_answer
 from tests.fakes.relaydance.server import API_KEY, MODELS, FakeRelayDance, Request, relaydance_fake
 
 __all__ = [
     "API_KEY",
     "CONTEXT_LIMIT_TOKENS",
+    "Event",
     "MODELS",
     "FakeRelayDance",
     "Request",

@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.relaydance.script import Script
+from tests.fakes.relaydance.script import Event, Piece, Script
 
 __all__ = [
     "Writer",
@@ -20,6 +20,7 @@ __all__ = [
     "error_response",
     "invalid_reason",
     "message_chars",
+    "piece_event",
     "wants_usage",
 ]
 
@@ -122,7 +123,7 @@ def message_chars(body: dict[str, Any]) -> int:
     return sum(len(message["content"]) for message in body["messages"])
 
 
-def chunk(cid: str, model: str, delta: dict[str, str], finish_reason: str | None) -> dict[str, Any]:
+def chunk(cid: str, model: str, delta: dict[str, Any], finish_reason: str | None) -> dict[str, Any]:
     return {
         "id": cid,
         "object": "chat.completion.chunk",
@@ -132,7 +133,15 @@ def chunk(cid: str, model: str, delta: dict[str, str], finish_reason: str | None
     }
 
 
+def piece_event(cid: str, model: str, piece: Piece) -> Any:
+    """The `data:` payload that carries one stream piece."""
+    if isinstance(piece, Event):
+        return piece.payload
+    return chunk(cid, model, {"content": piece} if isinstance(piece, str) else dict(piece), None)
+
+
 def completion(model: str, text: str, script: Script) -> dict[str, Any]:
+    message = dict(script.message) if script.message is not None else {"role": "assistant", "content": text}
     answer: dict[str, Any] = {
         "id": "chatcmpl-fake",
         "object": "chat.completion",
@@ -141,7 +150,7 @@ def completion(model: str, text: str, script: Script) -> dict[str, Any]:
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": text},
+                "message": message,
                 "finish_reason": script.finish_reason,
             }
         ],

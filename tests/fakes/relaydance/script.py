@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["CONTEXT_LIMIT_TOKENS", "Script", "echo_answer", "words"]
+__all__ = ["CONTEXT_LIMIT_TOKENS", "Event", "Piece", "Script", "echo_answer", "words"]
 
 CONTEXT_LIMIT_TOKENS = 131_072  # what `Script.context_length()` says the model's window is
 
@@ -20,6 +20,18 @@ def echo_answer(text: str) -> str:
 def words(text: str) -> list[str]:
     """Word-sized pieces that join back to `text` exactly."""
     return re.findall(r"\s*\S+\s*", text) or [text]
+
+
+@dataclass(frozen=True)
+class Event:
+    """A stream piece written as this exact `data:` payload (several choices, an error object…)."""
+
+    payload: Mapping[str, Any]
+
+
+Piece = str | Mapping[str, Any] | Event
+"""A stream piece: a str is a `{"content": …}` delta, a mapping is the whole `delta` object
+(`{"reasoning_content": …}`, `{"content": [parts]}`, `{"refusal": …}`), an `Event` is a whole chunk."""
 
 
 @dataclass(frozen=True)
@@ -39,16 +51,18 @@ class Script:
       usage         (prompt, completion, total) sent as a final chunk with empty `choices` - in a
                     stream only if the request asked with `stream_options.include_usage`, as
                     OpenAI does; a whole JSON answer always carries it
+      usage_in_finish send the usage in the finish_reason chunk instead of a chunk of its own
       finish_reason sent in a last empty delta; None sends none
       error_after   after K pieces send `data: {"error": …}` and end (no [DONE])
       cut_after     after K pieces drop the connection mid-body (no [DONE], no last chunk)
       done          send `data: [DONE]` at the end
       as_json       answer one `chat.completion` JSON object even if the client asked to stream
+      message       that answer's `message` object as given (else role and the joined text)
       raw_prefix    bytes written as-is right after the headers
     """
 
     kind: Literal["stream", "echo", "error", "hang"] = "stream"
-    pieces: tuple[str, ...] = ()
+    pieces: tuple[Piece, ...] = ()
     first_delay: float = 0.0
     pace: float = 0.0
     keepalive: float | None = None
@@ -58,11 +72,13 @@ class Script:
     split_pause: float = 0.0  # sleep(0) already makes each slice a separate read on loopback
     usage: tuple[int, int, int] | None = None
     finish_reason: str | None = "stop"
+    usage_in_finish: bool = False
     error_after: int | None = None
     error_message: str = "The upstream model failed."
     cut_after: int | None = None
     done: bool = True
     as_json: bool = False
+    message: Mapping[str, Any] | None = None
     status: int = 200
     error_type: str = "server_error"
     error_code: str | None = None
@@ -72,8 +88,8 @@ class Script:
     raw_prefix: bytes = b""  # written as-is right after the headers (odd lines, `event: error` …)
 
     @classmethod
-    def stream(cls, pieces: Sequence[str], **options: Any) -> Script:
-        """Stream these text pieces, e.g. `Script.stream(["Hel", "lo"], pace=0.01)`."""
+    def stream(cls, pieces: Sequence[Piece], **options: Any) -> Script:
+        """Stream these pieces, e.g. `Script.stream(["Hel", "lo"], pace=0.01)` (see `Piece`)."""
         return cls(kind="stream", pieces=tuple(pieces), **options)
 
     @classmethod

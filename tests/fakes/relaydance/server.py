@@ -25,6 +25,7 @@ from tests.fakes.relaydance.answers import (
     error_response,
     invalid_reason,
     message_chars,
+    piece_event,
     wants_usage,
 )
 from tests.fakes.relaydance.script import Script, echo_answer, words
@@ -230,7 +231,8 @@ class FakeRelayDance:
                 pieces, script = pieces[:limit], replace(script, finish_reason="length")
         if script.as_json or not body.get("stream"):
             record.finished = True
-            return web.json_response(completion(body["model"], "".join(pieces), script))
+            text = "".join(piece for piece in pieces if isinstance(piece, str))
+            return web.json_response(completion(body["model"], text, script))
         if not wants_usage(body):
             script = replace(script, usage=None)  # OpenAI streams usage only when asked for it
         return await self._play_stream(request, record, replace(script, pieces=pieces), body["model"])
@@ -276,16 +278,21 @@ class FakeRelayDance:
                 await self._interrupt(writer, request, script, index)
                 if script.comments:
                     await writer.line(": ping")
-                await writer.event(chunk(cid, model, {"content": piece}, None))
+                await writer.event(piece_event(cid, model, piece))
                 record.last_piece_at = time.monotonic()
                 if record.first_piece_at is None:
                     record.first_piece_at = record.last_piece_at
             await self._interrupt(writer, request, script, len(script.pieces))
-            if script.finish_reason is not None:
-                await writer.event(chunk(cid, model, {}, script.finish_reason))
+            usage: dict[str, int] | None = None
             if script.usage is not None:
                 prompt, completion, total = script.usage
                 usage = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": total}
+            if script.finish_reason is not None:
+                last = chunk(cid, model, {}, script.finish_reason)
+                if usage is not None and script.usage_in_finish:
+                    last["usage"], usage = usage, None
+                await writer.event(last)
+            if usage is not None:
                 await writer.event({**chunk(cid, model, {}, None), "choices": [], "usage": usage})
             if script.done:
                 await writer.line("data: [DONE]")
