@@ -39,6 +39,8 @@ LENGTH_NOTE = "⚠️ **Answer cut off:** it reached the configured length limit
 EMPTY_NOTE = "⚠️ RelayDance returned an empty answer."
 INTERRUPTED_NOTE = "⚠️ **Interrupted:** the bot was restarting. Ask again in a moment."
 BUG_NOTE = "⚠️ **Something went wrong on my side** and the answer stopped here. Ask again in a moment."
+# The placeholder while a reasoning model reasons before its answer (the first one says "Thinking…").
+REASONING = "_Reasoning before answering…_"
 
 
 class NotPosted(BotError):
@@ -105,10 +107,18 @@ class AnswerLifecycle:
         *,
         on_first_token: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        """Show the upstream answer as it arrives; the response is closed however this ends."""
+        """Show the upstream answer as it arrives; the response is closed however this ends.
+
+        Reasoning is never shown or kept: its first piece before any text only changes the
+        placeholder's words (`REASONING`), so the asker sees the model is at work.
+        """
         outcome = self.outcome
+        thinking = False
         async with contextlib.aclosing(deltas) as stream:
             async for delta in stream:
+                if delta.reasoning and not thinking and outcome.first_token_at is None:
+                    thinking = True
+                    self.reply.status(REASONING)
                 if delta.text:
                     self.reply.append(delta.text)  # first: the renderer shows it while we go on
                     if outcome.first_token_at is None:
