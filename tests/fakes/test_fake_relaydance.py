@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fakes.relaydance import FakeRelayDance, Script
+from tests.fakes.relaydance import Event, FakeRelayDance, Script
 
 MODEL = "grok-4.3"
 CONTEXT_LENGTH_BODY = {
@@ -110,3 +110,49 @@ async def test_messages_over_the_context_limit_are_refused_before_any_script(htt
     assert answered.status_code == 200  # the pushed script waited for a request the model could take
     assert [e["choices"][0]["delta"].get("content") for e in events(answered)[1:2]] == ["short enough"]
     assert fake.pending == 0
+
+
+async def test_stream_pieces_can_be_whole_deltas_or_verbatim_events(
+    fake: FakeRelayDance, http: httpx.AsyncClient
+) -> None:
+    verbatim = {
+        "object": "error",
+        "message": "boom",
+        "type": "InternalServerError",
+        "param": None,
+        "code": 500,
+    }
+    fake.push(Script.stream(["text", {"reasoning_content": "why"}, Event(verbatim)], finish_reason=None))
+
+    answer = events(await chat(http, fake, stream=True))
+
+    assert [e["choices"][0]["delta"] for e in answer[1:3]] == [
+        {"content": "text"},
+        {"reasoning_content": "why"},
+    ]
+    assert answer[3:] == [verbatim, "[DONE]"]
+
+
+async def test_usage_can_come_in_the_finish_chunk(fake: FakeRelayDance, http: httpx.AsyncClient) -> None:
+    fake.push(Script.stream(["a"], usage=(3, 2, 5), usage_in_finish=True))
+
+    answer = events(await chat(http, fake, stream=True, stream_options={"include_usage": True}))
+
+    assert answer[-2]["choices"][0]["finish_reason"] == "stop"
+    assert answer[-2]["usage"] == {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
+    assert [e for e in answer[:-2] if "usage" in e] == []
+
+
+async def test_a_whole_answer_can_be_given_as_its_message_or_its_body(
+    fake: FakeRelayDance, http: httpx.AsyncClient
+) -> None:
+    message = {"role": "assistant", "content": [{"type": "text", "text": "hi"}]}
+    fake.push(
+        Script.stream([], message=message), Script.stream([], json_body={"object": "error", "message": "x"})
+    )
+
+    first = (await chat(http, fake)).json()
+    second = (await chat(http, fake)).json()
+
+    assert first["choices"][0]["message"] == message
+    assert second == {"object": "error", "message": "x"}

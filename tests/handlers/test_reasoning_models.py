@@ -1,9 +1,11 @@
 """A reasoning model answering a mention, end to end (signed event → bot → fake RelayDance → fake
 Slack): while it reasons the placeholder says so, the answer holds only the answer, a model that
-thinks too long is stopped in plain words, and the usage it reports is what the bot records."""
+thinks too long is stopped in plain words, and the usage a stream reports (in its finish chunk
+or a usage-only last chunk) is what the bot records."""
 
 from __future__ import annotations
 
+import pytest
 import redis.asyncio as aioredis
 
 from bot.core.lifecycle import REASONING
@@ -82,3 +84,15 @@ async def test_a_vllm_error_object_mid_stream_keeps_the_text_and_says_it_was_cut
     bot.relay.push(Script.stream([vllm_chunk({"content": "Half an answer"}), vllm_error()]))
     _, _, text = await ask(bot, 1)
     assert text.startswith("Half an answer") and "*Answer cut off:*" in text and "broke mid-answer" in text
+
+
+@pytest.mark.parametrize("in_finish", [False, True], ids=["usage-only-last-chunk", "usage-with-finish"])
+async def test_the_reported_usage_is_recorded_wherever_the_stream_puts_it(
+    bot: BotUnderTest, redis_client: aioredis.Redis, redis_prefix: str, in_finish: bool
+) -> None:
+    # 4,000 characters would be estimated at ~1,000 tokens: the recorded 37 is the reported figure.
+    bot.relay.push(Script.stream(["x" * 4000], usage=(30, 7, 37), usage_in_finish=in_finish))
+    await ask(bot, 1)
+    assert bot.relay.requests[0].json["stream_options"] == {"include_usage": True}
+    usage = UsageLedger(redis_client, RedisGuard(timeout=1.0), prefix=redis_prefix)
+    assert await usage.get("T1", "U1") == {"answers": 1, "tokens": 37}

@@ -243,3 +243,12 @@ async def test_usage_is_read_in_either_place(
     assert [d.usage for d in deltas if d.usage] == [Usage(7, 2, 9)]
     assert text_of(deltas) == "ab"
     assert fake.requests[0].json["stream_options"] == {"include_usage": True}
+
+
+async def test_a_vllm_error_object_as_a_whole_answer_is_an_error(
+    fake: FakeRelayDance, client: RelayDanceClient
+) -> None:
+    fake.push(Script.stream([], as_json=True, json_body=vllm_error("model is loading").payload))
+    deltas, error = await collect_until_error(client)
+    assert deltas == [] and isinstance(error, UpstreamStreamError)
+    assert "model is loading (InternalServerError)" in error.detail

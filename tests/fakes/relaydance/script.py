@@ -58,6 +58,7 @@ class Script:
       done          send `data: [DONE]` at the end
       as_json       answer one `chat.completion` JSON object even if the client asked to stream
       message       that answer's `message` object as given (else role and the joined text)
+      json_body     that answer's whole body as given instead (an error object sent with 200 …)
       raw_prefix    bytes written as-is right after the headers
     """
 
@@ -79,6 +80,7 @@ class Script:
     done: bool = True
     as_json: bool = False
     message: Mapping[str, Any] | None = None
+    json_body: Mapping[str, Any] | None = None
     status: int = 200
     error_type: str = "server_error"
     error_code: str | None = None

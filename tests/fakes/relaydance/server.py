@@ -231,6 +231,8 @@ class FakeRelayDance:
                 pieces, script = pieces[:limit], replace(script, finish_reason="length")
         if script.as_json or not body.get("stream"):
             record.finished = True
+            if script.json_body is not None:
+                return web.json_response(dict(script.json_body))
             text = "".join(piece for piece in pieces if isinstance(piece, str))
             return web.json_response(completion(body["model"], text, script))
         if not wants_usage(body):
