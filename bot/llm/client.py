@@ -349,6 +349,7 @@ class RelayDanceClient:
                 raise UpstreamStreamError("the stream ended without [DONE] (connection cut)")
 
     def _read_timeout(self, started: bool, thinking: bool) -> UpstreamTimeout:
+        """The timeout that ran out: the thinking cap, the idle gap, or the first token's wait."""
         if thinking:
             seconds = self._thinking_timeout
             return UpstreamTimeout(
