@@ -52,6 +52,10 @@ def chunk(delta: object, **choice: object) -> dict[str, object]:
             ChatDelta(reasoning="xy"),
         ),
         (chunk({"content": None, "refusal": None, "reasoning_content": None}), None),
+        (
+            chunk({"content": [None, 3, {"type": "thinking", "thinking": 5}], "reasoning_details": ["x"]}),
+            None,
+        ),
         (chunk("not a dict", finish_reason="stop"), ChatDelta(finish_reason="stop")),
         ({"choices": [{"index": 1, "delta": {"content": "other"}}]}, None),
         ({"choices": ["junk", {"delta": {"content": "first"}}]}, ChatDelta("first")),
