@@ -28,6 +28,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import ConfigError
 from bot.llm.client import RelayDanceClient
+from bot.llm.transport import AiohttpTransport
 from bot.settings import Settings
 from bot.slack.identity import BotIdentity
 from bot.stores.guard import connect
@@ -117,8 +118,13 @@ async def running(settings: Settings, *, metrics: Metrics | None = None) -> Asyn
             session=session,
             timeout=15,
         )
+        # RelayDance's streams go through aiohttp under httpx's API (see bot.llm.transport).
+        relay_session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=500, keepalive_timeout=30), trust_env=True
+        )
+        stack.push_async_callback(relay_session.close)
         http = httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=500, max_keepalive_connections=100),
+            transport=AiohttpTransport(relay_session),
             timeout=httpx.Timeout(settings.connect_timeout, read=None),
         )
         stack.push_async_callback(http.aclose)

@@ -6,10 +6,12 @@ import ssl
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import httpx
 import pytest
 
 from bot.llm.client import RelayDanceClient
+from bot.llm.transport import AiohttpTransport
 from tests.bot.llm.helpers import MakeClient
 from tests.fakes.relaydance import FakeRelayDance
 
@@ -26,9 +28,18 @@ def tls() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
-@pytest.fixture
-async def http(tls: ssl.SSLContext) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(verify=tls) as http:
+@pytest.fixture(params=["httpcore", "aiohttp"])
+async def http(request: pytest.FixtureRequest, tls: ssl.SSLContext) -> AsyncIterator[httpx.AsyncClient]:
+    """Every client test runs over httpx's own stack and over the aiohttp transport the bot uses."""
+    if request.param == "httpcore":
+        async with httpx.AsyncClient(verify=tls) as http:
+            yield http
+        return
+    connector = aiohttp.TCPConnector(ssl=tls)
+    async with (
+        aiohttp.ClientSession(connector=connector) as session,
+        httpx.AsyncClient(transport=AiohttpTransport(session)) as http,
+    ):
         yield http
 
 
