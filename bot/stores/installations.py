@@ -15,6 +15,8 @@ Keys (under the bot's prefix):
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import secrets
@@ -100,13 +102,20 @@ class RedisInstallationStore(AsyncInstallationStore):
             installation.bot_token_expires_at = bot.bot_token_expires_at
         return installation
 
-    async def async_delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:
-        await self._r.delete(self._key(_ids(enterprise_id, team_id, False), "bot"))
+    async def async_delete_bot(
+        self, *, enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool | None = False
+    ) -> None:
+        await self._r.delete(self._key(_ids(enterprise_id, team_id, is_enterprise_install), "bot"))
 
     async def async_delete_installation(
-        self, *, enterprise_id: str | None, team_id: str | None, user_id: str | None = None
+        self,
+        *,
+        enterprise_id: str | None,
+        team_id: str | None,
+        user_id: str | None = None,
+        is_enterprise_install: bool | None = False,
     ) -> None:
-        ids = _ids(enterprise_id, team_id, False)
+        ids = _ids(enterprise_id, team_id, is_enterprise_install)
         if user_id is not None:
             await self._r.delete(self._key(ids, "installer", user_id))
             return
@@ -114,18 +123,32 @@ class RedisInstallationStore(AsyncInstallationStore):
         if keys:
             await self._r.delete(*keys)
 
-    async def async_delete_all(self, *, enterprise_id: str | None, team_id: str | None) -> None:
-        """The workspace uninstalled the app (or revoked its tokens): forget it entirely."""
-        await self.async_delete_bot(enterprise_id=enterprise_id, team_id=team_id)
-        await self.async_delete_installation(enterprise_id=enterprise_id, team_id=team_id)
+    async def async_delete_all(
+        self, *, enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool | None = False
+    ) -> None:
+        """The workspace uninstalled the app: forget it entirely. (slack-sdk's interface has no
+        `is_enterprise_install` here; an org-wide install is kept under the enterprise alone, so
+        the uninstall of one needs it to find the entry.)"""
+        org = is_enterprise_install
+        await self.async_delete_bot(enterprise_id=enterprise_id, team_id=team_id, is_enterprise_install=org)
+        await self.async_delete_installation(
+            enterprise_id=enterprise_id, team_id=team_id, is_enterprise_install=org
+        )
 
 
 class RedisOAuthStateStore(AsyncOAuthStateStore):
-    """One-time `state` values for installs in progress, expiring after `expiration_seconds`."""
+    """One-time `state` values for installs in progress, expiring after `expiration_seconds`.
 
-    def __init__(self, redis: aioredis.Redis, *, prefix: str, expiration_seconds: int = 600) -> None:
+    Each state is `nonce.signature` (HMAC-SHA256 under SLACK_STATE_SECRET): a state this app did
+    not issue is refused without a Redis call, and one it did issue is good once (DEL).
+    """
+
+    def __init__(
+        self, redis: aioredis.Redis, *, prefix: str, secret: str, expiration_seconds: int = 600
+    ) -> None:
         self._r = redis
         self._prefix = prefix
+        self._secret = secret.encode()
         self.expiration_seconds = expiration_seconds
 
     @property
@@ -135,14 +158,20 @@ class RedisOAuthStateStore(AsyncOAuthStateStore):
     def _key(self, state: str) -> str:
         return f"{self._prefix}:oauth-state:{state}"
 
+    def _signed(self, nonce: str) -> str:
+        return hmac.new(self._secret, nonce.encode(), hashlib.sha256).hexdigest()
+
     async def async_issue(self, *args: Any, **kwargs: Any) -> str:
-        state = secrets.token_urlsafe(32)
-        await self._r.set(self._key(state), "1", ex=self.expiration_seconds)
-        return state
+        nonce = secrets.token_urlsafe(32)
+        await self._r.set(self._key(nonce), "1", ex=self.expiration_seconds)
+        return f"{nonce}.{self._signed(nonce)}"
 
     async def async_consume(self, state: str) -> bool:
         """True once per issued state (DEL reports whether it was there), False for any other."""
-        return bool(await self._r.delete(self._key(state)))
+        nonce, _, signature = (state or "").partition(".")
+        if not nonce or not hmac.compare_digest(signature, self._signed(nonce)):
+            return False
+        return bool(await self._r.delete(self._key(nonce)))
 
 
 def _loaded(raw: str | bytes) -> dict[str, Any]:

@@ -8,6 +8,8 @@ from slack_sdk.oauth.installation_store import Installation
 
 from bot.stores.installations import RedisInstallationStore, RedisOAuthStateStore
 
+SECRET = "state-secret-for-the-tests-0123"
+
 
 def installation(team: str, token: str, *, user: str = "U1") -> Installation:
     return Installation(
@@ -70,12 +72,41 @@ async def test_an_org_wide_install_is_found_from_any_team(
 
 
 async def test_a_state_is_good_once_and_expires(redis_client: aioredis.Redis, redis_prefix: str) -> None:
-    states = RedisOAuthStateStore(redis_client, prefix=redis_prefix, expiration_seconds=600)
+    states = RedisOAuthStateStore(redis_client, prefix=redis_prefix, secret=SECRET, expiration_seconds=600)
     state = await states.async_issue()
     other = await states.async_issue()
     assert state != other and len(state) >= 32
-    assert 0 < await redis_client.ttl(f"{redis_prefix}:oauth-state:{state}") <= 600
+    nonce = state.partition(".")[0]
+    assert 0 < await redis_client.ttl(f"{redis_prefix}:oauth-state:{nonce}") <= 600
     assert await states.async_consume(state) is True
     assert await states.async_consume(state) is False  # a replayed redirect is refused
     assert await states.async_consume("made-up") is False
     assert await states.async_consume(other) is True
+
+
+async def test_a_state_signed_with_another_secret_is_refused(
+    redis_client: aioredis.Redis, redis_prefix: str
+) -> None:
+    ours = RedisOAuthStateStore(redis_client, prefix=redis_prefix, secret=SECRET)
+    theirs = RedisOAuthStateStore(redis_client, prefix=redis_prefix, secret="another-secret-0123456789")
+    state = await theirs.async_issue()
+    assert await ours.async_consume(state) is False
+    nonce = state.partition(".")[0]
+    assert await ours.async_consume(nonce) is False  # unsigned
+    assert await ours.async_consume(f"{nonce}.{'0' * 64}") is False  # wrongly signed
+    assert await theirs.async_consume(state) is True  # still pending: nothing was consumed
+
+
+async def test_an_org_wide_uninstall_forgets_the_org_install(
+    redis_client: aioredis.Redis, redis_prefix: str
+) -> None:
+    store = RedisInstallationStore(redis_client, prefix=redis_prefix)
+    org = installation("T1", "xoxb-org")
+    org.enterprise_id, org.is_enterprise_install = "E1", True
+    await store.async_save(org)
+    await store.async_delete_all(enterprise_id="E1", team_id=None, is_enterprise_install=True)
+    assert await store.async_find_bot(enterprise_id="E1", team_id="T9", is_enterprise_install=True) is None
+    assert (
+        await store.async_find_installation(enterprise_id="E1", team_id=None, is_enterprise_install=True)
+        is None
+    )
