@@ -72,10 +72,15 @@ class Secret:
 
 @dataclass(frozen=True, kw_only=True)
 class Settings:
-    slack_bot_token: Secret
+    slack_bot_token: Secret | None = None  # None only with OAuth installs (each workspace's own token)
     slack_signing_secret: Secret
     slack_app_token: Secret | None = None
     slack_api_url: str = "https://slack.com/api/"
+    # OAuth installs for many workspaces: all three set, or none (one workspace, SLACK_BOT_TOKEN).
+    slack_client_id: str | None = None
+    slack_client_secret: Secret | None = None
+    slack_state_secret: Secret | None = None
+    slack_redirect_uri: str | None = None  # only needed when the app lists several redirect URLs
     relaydance_api_key: Secret
     relaydance_base_url: str = "https://relaydance.com/v1"
     relaydance_model: str = "grok-4.3"
@@ -134,13 +139,35 @@ class Settings:
     def socket_mode(self) -> bool:
         return self.slack_app_token is not None
 
+    @property
+    def oauth(self) -> bool:
+        """Many workspaces install the app through /slack/install (Bolt's OAuth flow)."""
+        return self.slack_client_id is not None
+
+    @property
+    def slack_authorize_url(self) -> str:
+        """Slack's install page, beside its Web API (`…/api/` → `…/oauth/v2/authorize`)."""
+        root = self.slack_api_url.rstrip("/").removesuffix("/api")
+        return f"{root}/oauth/v2/authorize"
+
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         """Build settings from `env`; raise ConfigErrors naming every bad variable."""
         r = _Reader(env)
-        bot_token = r.secret("SLACK_BOT_TOKEN", prefix="xoxb-")
+        client_id, client_secret, state_secret = _oauth(r)
+        oauth = client_id is not None
+        bot_token = r.optional_secret("SLACK_BOT_TOKEN", prefix="xoxb-")
+        if bot_token is None and not oauth and not any(e.name == "SLACK_BOT_TOKEN" for e in r.errors):
+            r._fail("SLACK_BOT_TOKEN", "is not set", None)
         signing_secret = r.secret("SLACK_SIGNING_SECRET")
         app_token = r.optional_secret("SLACK_APP_TOKEN", prefix="xapp-")
+        if oauth and app_token is not None:
+            r._fail(
+                "SLACK_APP_TOKEN",
+                "cannot be combined with OAuth installs: Slack must reach /slack/install and "
+                "/slack/oauth_redirect over HTTP (unset SLACK_APP_TOKEN for HTTP mode)",
+                None,
+            )
         api_key = r.secret("RELAYDANCE_API_KEY")
         redis_url = r.redis_url("REDIS_URL")
         settings = cls(
@@ -148,6 +175,10 @@ class Settings:
             slack_signing_secret=signing_secret,
             slack_app_token=app_token,
             slack_api_url=_with_slash(r.url("SLACK_API_URL", "https://slack.com/api/")),
+            slack_client_id=client_id,
+            slack_client_secret=client_secret,
+            slack_state_secret=state_secret,
+            slack_redirect_uri=r.optional_url("SLACK_REDIRECT_URI"),
             relaydance_api_key=api_key,
             relaydance_base_url=r.url("RELAYDANCE_BASE_URL", "https://relaydance.com/v1").rstrip("/"),
             relaydance_model=r.text("RELAYDANCE_MODEL", "grok-4.3"),
@@ -181,7 +212,9 @@ class Settings:
             slack_rate_stream=_rate(r, "SLACK_RATE_STREAM", (20.0, 60.0, 15.0)),
             slack_rate_append=_rate(r, "SLACK_RATE_APPEND", (100.0, 60.0, 60.0)),
             secrets=tuple(
-                s.reveal() for s in (bot_token, signing_secret, app_token, api_key) if s is not None
+                s.reveal()
+                for s in (bot_token, signing_secret, app_token, api_key, client_secret, state_secret)
+                if s is not None
             )
             + _url_password(redis_url),
             knowledge_channels=r.channel_ids("KNOWLEDGE_CHANNELS"),
@@ -205,6 +238,30 @@ class Settings:
         if r.errors:
             raise ConfigErrors(r.errors)
         return settings
+
+
+OAUTH_VARIABLES = ("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET", "SLACK_STATE_SECRET")
+
+
+def _oauth(r: _Reader) -> tuple[str | None, Secret | None, Secret | None]:
+    """The OAuth trio, all or nothing: a partial set names each missing variable."""
+    client_id = r.text("SLACK_CLIENT_ID", "") or None
+    client_secret = r.optional_secret("SLACK_CLIENT_SECRET")
+    state_secret = r.optional_secret("SLACK_STATE_SECRET")
+    given = {
+        name: value is not None or any(e.name == name for e in r.errors)
+        for name, value in zip(OAUTH_VARIABLES, (client_id, client_secret, state_secret), strict=True)
+    }
+    if not any(given.values()):
+        return None, None, None
+    for name, present in given.items():
+        if not present:
+            r._fail(name, f"is not set (OAuth installs need all of {', '.join(OAUTH_VARIABLES)})", None)
+    if client_id is None or client_secret is None or state_secret is None:
+        return None, None, None
+    if len(state_secret.reveal()) < 16:
+        r._fail("SLACK_STATE_SECRET", "must be at least 16 characters (it signs install states)", None)
+    return client_id, client_secret, state_secret
 
 
 def _url_password(url: str | None) -> tuple[str, ...]:
@@ -267,6 +324,15 @@ class _Reader:
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             return self._fail(name, f"must be an http(s) URL, got {_shown(value)}", default)
+        return value
+
+    def optional_url(self, name: str) -> str | None:
+        value = self._raw(name)
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            return self._fail(name, f"must be an http(s) URL, got {_shown(value)}", None)
         return value
 
     def redis_url(self, name: str) -> str | None:

@@ -30,7 +30,7 @@ from bot.core.question import Question
 from bot.core.tasks import TaskTracker
 from bot.model import Conversation, RecapReplay, StoredMessage, SummaryReplay
 from bot.slack.access import Access
-from bot.slack.identity import BotIdentity
+from bot.slack.identity import Identity
 from bot.slack.messages import stored_from_slack
 from bot.stores.cache import ValueCache
 from bot.stores.history import HistoryStore
@@ -96,7 +96,7 @@ class Pane:
         jobs: Jobs,
         access: Access,
         history: HistoryStore,
-        identity: BotIdentity,
+        identity: Identity,
         cache: ValueCache,
     ) -> None:
         self._slack = slack

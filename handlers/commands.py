@@ -17,7 +17,7 @@ from bot.core.jobs import Jobs
 from bot.core.tasks import TaskTracker
 from bot.model import AskReplay, Conversation, RecapReplay, StoredMessage, SummaryReplay
 from bot.slack.access import Access
-from bot.slack.identity import BotIdentity
+from bot.slack.identity import Identity
 from bot.slack.users import UserDirectory
 from bot.stores.history import HistoryStore
 from bot.text.user_input import parse_duration, parse_message_link, same_workspace
@@ -34,7 +34,7 @@ def register(
     access: Access,
     history: HistoryStore,
     users: UserDirectory,
-    identity: BotIdentity,
+    identity: Identity,
     settings_modal: SettingsModal,
     tasks: TaskTracker,
 ) -> None:

@@ -11,7 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.tasks import TaskTracker
 from bot.slack.access import Access
-from bot.slack.identity import BotIdentity
+from bot.slack.identity import Identity
 from bot.slack.views import home_view
 from bot.stores.channel_settings import ChannelSettings
 from bot.stores.feedback import Feedback
@@ -27,7 +27,7 @@ def register(
     feedback: Feedback,
     channels: ChannelSettings,
     access: Access,
-    identity: BotIdentity,
+    identity: Identity,
     model: str,
     pane: Pane,
     tasks: TaskTracker,

@@ -11,7 +11,7 @@ from bot.core.jobs import Jobs
 from bot.core.question import thread_question
 from bot.core.tasks import TaskTracker
 from bot.model import SummaryReplay
-from bot.slack.identity import BotIdentity
+from bot.slack.identity import Identity
 from bot.slack.messages import conversation_of, is_from_bot, stored_from_slack, team_of
 from bot.stores.history import HistoryStore
 from bot.text.slack_markup import slack_to_plain
@@ -25,7 +25,7 @@ def register(
     *,
     jobs: Jobs,
     history: HistoryStore,
-    identity: BotIdentity,
+    identity: Identity,
     tasks: TaskTracker,
     answer_other_bots: bool,
 ) -> None:

@@ -19,7 +19,7 @@ from bot.core.jobs import Jobs
 from bot.core.question import thread_question
 from bot.core.tasks import TaskTracker
 from bot.model import Conversation
-from bot.slack.identity import BotIdentity
+from bot.slack.identity import Identity
 from bot.slack.messages import conversation_of, is_from_bot, stored_from_slack, team_of
 from bot.stores.channel_settings import ChannelSettings
 from bot.stores.history import HistoryStore
@@ -38,7 +38,7 @@ def register(
     threads: ActiveThreads,
     channels: ChannelSettings,
     jobs: Jobs,
-    identity: BotIdentity,
+    identity: Identity,
     tasks: TaskTracker,
     answer_other_bots: bool,
     answer_dm: Callable[[str, str, dict[str, Any]], Awaitable[None]],

@@ -23,6 +23,8 @@ EVENTS: Final[frozenset[str]] = frozenset(
         "message",
         "app_home_opened",  # the Home tab, and the Messages tab of the agent experience
         "app_context_changed",  # agent experience: what the user is looking at
+        "app_uninstalled",  # OAuth installs: forget the workspace's installation
+        "tokens_revoked",  # OAuth installs: forget revoked tokens
     }
 )
 """What the manifests subscribe to: the agent experience (`features.agent_view`)."""

@@ -16,7 +16,7 @@ from bot.errors import UpstreamError
 from bot.llm.client import RelayDanceClient
 from bot.settings import Settings
 from bot.slack.access import Access
-from bot.slack.identity import BotIdentity
+from bot.slack.identity import Identity
 from bot.slack.views import (
     ACTION_OPEN_SETTINGS,
     BLOCK_SYSTEM_PROMPT,
@@ -93,7 +93,7 @@ def register(
     modal: SettingsModal,
     channels: ChannelSettings,
     access: Access,
-    identity: BotIdentity,
+    identity: Identity,
     tasks: TaskTracker,
 ) -> None:
     async def on_submit(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:

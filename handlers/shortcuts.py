@@ -12,10 +12,10 @@ from bot.core.tasks import TaskTracker
 from bot.model import SummaryReplay
 from bot.slack.access import Access
 from bot.slack.blocks import SHORTCUT_SUMMARIZE
-from bot.slack.identity import BotIdentity
+from bot.slack.identity import Identity
 
 
-def register(app: AsyncApp, *, jobs: Jobs, access: Access, identity: BotIdentity, tasks: TaskTracker) -> None:
+def register(app: AsyncApp, *, jobs: Jobs, access: Access, identity: Identity, tasks: TaskTracker) -> None:
     async def on_summarize(ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any]) -> None:
         await ack()
         channel = str((body.get("channel") or {}).get("id") or "")

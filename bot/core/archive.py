@@ -7,7 +7,7 @@ from __future__ import annotations
 from bot.core.lifecycle import AnswerOutcome
 from bot.core.question import Question
 from bot.model import AnswerKind, Conversation, StoredMessage
-from bot.slack.identity import BotIdentity
+from bot.slack.identity import Identity
 from bot.stores.answers import AnswerRecord, AnswerRecords
 from bot.stores.history import HistoryStore
 from bot.stores.usage import UsageLedger
@@ -19,7 +19,7 @@ ANSWERS_TO_A_MESSAGE = (AnswerKind.CHAT, AnswerKind.ASK)
 
 class AnswerArchive:
     def __init__(
-        self, *, history: HistoryStore, answers: AnswerRecords, usage: UsageLedger, identity: BotIdentity
+        self, *, history: HistoryStore, answers: AnswerRecords, usage: UsageLedger, identity: Identity
     ) -> None:
         self._history = history
         self._answers = answers

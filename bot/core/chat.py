@@ -6,7 +6,7 @@ from bot.core.context import ConversationReader
 from bot.core.knowledge import Asking, Citations, Knowledge, insert
 from bot.core.question import PromptBuilder, Question
 from bot.model import StoredMessage
-from bot.slack.identity import BotIdentity
+from bot.slack.identity import Identity
 from bot.slack.renderer import StreamingReply
 from bot.stores.channel_settings import Effective
 from bot.text.knowledge_prompt import knowledge_block
@@ -16,7 +16,7 @@ from bot.text.slack_markup import slack_to_plain
 
 def chat_prompt(
     reader: ConversationReader,
-    identity: BotIdentity,
+    identity: Identity,
     question: Question,
     *,
     budget_tokens: int,
@@ -49,7 +49,7 @@ def chat_prompt(
     return build
 
 
-def _turn(message: StoredMessage, names: dict[str, str], identity: BotIdentity) -> Turn:
+def _turn(message: StoredMessage, names: dict[str, str], identity: Identity) -> Turn:
     if message.own:
         return Turn(role="assistant", text=message.text)
     author = names.get(message.user or "", message.user) if message.user else "a bot"

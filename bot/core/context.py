@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.model import Conversation, StoredMessage, order_key, ts_key
-from bot.slack.identity import BotIdentity
+from bot.slack.identity import Identity
 from bot.slack.reads import Read, fetch_channel_since, fetch_recent, fetch_thread
 from bot.slack.users import UserDirectory
 from bot.stores.history import HistoryStore, ThreadSnapshot
@@ -34,7 +34,7 @@ class ConversationReader:
         slack: AsyncWebClient,
         history: HistoryStore,
         users: UserDirectory,
-        identity: BotIdentity,
+        identity: Identity,
         locks: Locks,
         max_messages: int,
         backfill_wait_seconds: float = BACKFILL_WAIT_SECONDS,

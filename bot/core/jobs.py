@@ -38,7 +38,7 @@ from bot.model import (
     SummaryReplay,
 )
 from bot.slack.access import Access
-from bot.slack.identity import BotIdentity
+from bot.slack.identity import Identity
 from bot.slack.renderer import PLACEHOLDER, StreamingReply
 from bot.stores.answers import AnswerRecord
 from bot.stores.channel_settings import Effective
@@ -64,7 +64,7 @@ class Jobs:
         tasks: TaskTracker,
         llm: RelayDanceClient,
         slack: AsyncWebClient,
-        identity: BotIdentity,
+        identity: Identity,
         budget_tokens: int,
         ask_context_messages: int,
         access: Access,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from bot.core.context import ConversationReader
 from bot.slack.access import Access
 from bot.slack.audience import Audience
-from bot.slack.identity import BotIdentity
+from bot.slack.identity import Identity
 from bot.stores.history import HistoryStore
 from bot.stores.index import Hit, KnowledgeIndex
 from bot.text.knowledge_prompt import Source, knowledge_block, sources_footer
@@ -51,7 +51,7 @@ class Knowledge:
         history: HistoryStore,
         reader: ConversationReader,
         access: Access,
-        identity: BotIdentity,
+        identity: Identity,
         threads: int,
     ) -> None:
         self._index = index

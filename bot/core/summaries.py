@@ -20,7 +20,7 @@ from bot.core.outbound import Outbound
 from bot.core.question import PromptBuilder
 from bot.llm.client import ChatRequest, RelayDanceClient, Usage
 from bot.model import Conversation, StoredMessage
-from bot.slack.identity import BotIdentity
+from bot.slack.identity import Identity
 from bot.slack.renderer import StreamingReply
 from bot.stores.channel_settings import Effective
 from bot.text.knowledge_prompt import knowledge_block
@@ -43,7 +43,7 @@ MIN_SUMMARY_BUDGET = 1500  # the summary instructions alone take ~350 tokens
 def to_sources(
     history: Sequence[StoredMessage],
     names: dict[str, str],
-    identity: BotIdentity,
+    identity: Identity,
     *,
     channel: str,
     thread_ts: str | None,
@@ -66,7 +66,7 @@ def to_sources(
 
 
 async def thread_sources(
-    reader: ConversationReader, identity: BotIdentity, conv: Conversation
+    reader: ConversationReader, identity: Identity, conv: Conversation
 ) -> list[SourceMessage]:
     history = await reader.read(conv)
     names = await reader.names(conv.team, history)
@@ -74,7 +74,7 @@ async def thread_sources(
 
 
 async def channel_sources(
-    reader: ConversationReader, identity: BotIdentity, conv: Conversation, *, since: timedelta, now: float
+    reader: ConversationReader, identity: Identity, conv: Conversation, *, since: timedelta, now: float
 ) -> list[SourceMessage]:
     """Top-level messages people posted in the channel in the period (not the bot's own posts:
     a recap must not recap the recap before it)."""
@@ -187,7 +187,7 @@ async def _all(steps: Sequence[Coroutine[Any, Any, str]]) -> list[str]:
 
 def ask_prompt(
     reader: ConversationReader,
-    identity: BotIdentity,
+    identity: Identity,
     conv: Conversation,
     *,
     question: str,

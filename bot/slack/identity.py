@@ -4,7 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
+
+
+class Identity(Protocol):
+    """What the parts read of the bot's identity (a `BotIdentity`, or `bot.slack.teams.TeamIdentity`
+    answering for the workspace being served)."""
+
+    @property
+    def team_id(self) -> str: ...
+    @property
+    def user_id(self) -> str: ...
+    @property
+    def bot_id(self) -> str | None: ...
+    @property
+    def url(self) -> str: ...
+    def is_self(self, message: Mapping[str, Any]) -> bool: ...
+    def permalink(self, channel: str, ts: str, thread_ts: str | None = None) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)

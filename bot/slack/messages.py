@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.model import Conversation, StoredMessage
-from bot.slack.identity import BotIdentity
+from bot.slack.identity import Identity
 from bot.text.clean import clean_text
 from bot.text.from_mrkdwn import mrkdwn_to_markdown
 from bot.text.slack_content import visible_text
@@ -15,7 +15,7 @@ from bot.text.slack_content import visible_text
 CONTENT_SUBTYPES = frozenset({None, "thread_broadcast", "file_share", "bot_message", "me_message"})
 
 
-def stored_from_slack(message: Mapping[str, Any], identity: BotIdentity) -> StoredMessage | None:
+def stored_from_slack(message: Mapping[str, Any], identity: Identity) -> StoredMessage | None:
     """A Slack message dict (event or API result) as we record it; None when it is not content."""
     if message.get("subtype") not in CONTENT_SUBTYPES or "ts" not in message:
         return None

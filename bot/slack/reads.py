@@ -17,7 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.model import StoredMessage, ts_key
-from bot.slack.identity import BotIdentity
+from bot.slack.identity import Identity
 from bot.slack.messages import stored_from_slack
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ class Read:
 async def _pages(
     what: str,
     call: Callable[..., Awaitable[AsyncSlackResponse]],
-    identity: BotIdentity,
+    identity: Identity,
     *,
     max_messages: int,
     follow: bool = True,
@@ -63,7 +63,7 @@ async def _pages(
 
 
 async def fetch_thread(
-    slack: AsyncWebClient, *, channel: str, thread_ts: str, identity: BotIdentity, max_messages: int
+    slack: AsyncWebClient, *, channel: str, thread_ts: str, identity: Identity, max_messages: int
 ) -> Read:
     """Every message of a thread (root first)."""
     return await _pages(
@@ -76,7 +76,7 @@ async def fetch_thread(
     )
 
 
-async def fetch_recent(slack: AsyncWebClient, *, channel: str, identity: BotIdentity, limit: int) -> Read:
+async def fetch_recent(slack: AsyncWebClient, *, channel: str, identity: Identity, limit: int) -> Read:
     """The newest top-level messages of a channel or DM (one page), oldest first."""
     return await _pages(
         "conversations.history",
@@ -89,7 +89,7 @@ async def fetch_recent(slack: AsyncWebClient, *, channel: str, identity: BotIden
 
 
 async def fetch_channel_since(
-    slack: AsyncWebClient, *, channel: str, oldest: str, identity: BotIdentity, max_messages: int
+    slack: AsyncWebClient, *, channel: str, oldest: str, identity: Identity, max_messages: int
 ) -> Read:
     """Top-level messages of a channel since `oldest`."""
     return await _pages(

@@ -1,8 +1,12 @@
 """The app factory: everything the bot is made of is passed in, nothing is read from the environment.
 
-Bolt gets its signing secret and an `authorize` function over the identity we resolved at start-up,
-so none of Bolt's environment fallbacks run and no request waits on an `auth.test` call. Each
-handler module gets only the parts it uses.
+Bolt gets its signing secret and an `authorize` function, so none of Bolt's environment fallbacks
+run. With one workspace `authorize` answers with the identity resolved at start-up (no request
+waits on an `auth.test` call). With OAuth installs it finds the event's workspace in the Redis
+installation store (`bot.core.workspaces`), and a middleware binds that workspace for the event's
+handling (`bot.slack.teams`), so every call made for it carries its own token. The install pages
+(`/slack/install`, `/slack/oauth_redirect`) are Bolt's `AsyncOAuthFlow` over the same stores,
+served by `bot.wiring.server`. Each handler module gets only the parts it uses.
 """
 
 from __future__ import annotations
@@ -15,6 +19,9 @@ from typing import Any
 import redis.asyncio as aioredis
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -27,19 +34,34 @@ from bot.core.jobs import Jobs
 from bot.core.knowledge import Knowledge
 from bot.core.stop import StopRegistry
 from bot.core.tasks import TaskTracker
+from bot.core.workspaces import Where, Workspaces
 from bot.llm.client import RelayDanceClient
 from bot.settings import Settings
+from bot.slack import teams
 from bot.slack.access import Access
-from bot.slack.identity import BotIdentity
+from bot.slack.identity import BotIdentity, Identity
+from bot.slack.oauth_client import OAuthClient
 from bot.slack.payloads import describe, problem_with
 from bot.slack.policy import Policy
 from bot.slack.schedule import EditScheduler
 from bot.slack.users import UserDirectory
 from bot.stores import Stores
 from bot.stores.budget import RedisBudget, tiers_from
+from bot.stores.installations import RedisInstallationStore, RedisOAuthStateStore
 from bot.text.redact import Redactor
 from bot.wiring.metrics import Metrics
-from handlers import actions, assistant, commands, home, mentions, messages, settings_modal, shortcuts
+from handlers import (
+    actions,
+    assistant,
+    commands,
+    home,
+    installs,
+    mentions,
+    messages,
+    settings_modal,
+    shortcuts,
+)
+from handlers.registry import BOT_SCOPES
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +75,12 @@ class Parts:
     jobs: Jobs
     stops: StopRegistry
     metrics: Metrics
+    oauth: AsyncOAuthFlow | None = None  # OAuth installs: the install and redirect pages
+    workspaces: Workspaces | None = None  # OAuth installs: each workspace's token and identity
+
+
+STATE_SECONDS = 600  # an install started and not finished within ten minutes starts again
+WORKSPACE = "relaydance_workspace"  # the Bolt context key `authorize` leaves the found workspace under
 
 
 def create_app(
@@ -61,13 +89,32 @@ def create_app(
     slack: AsyncWebClient,
     redis: aioredis.Redis,
     llm: RelayDanceClient,
-    identity: BotIdentity,
+    identity: BotIdentity | None,
     tasks: TaskTracker | None = None,
     metrics: Metrics | None = None,
 ) -> tuple[AsyncApp, Parts]:
+    """`slack` is a `teams.TeamClient` with OAuth installs (any client with one workspace);
+    `identity` is SLACK_BOT_TOKEN's workspace (None with OAuth installs and no such token)."""
     tasks = tasks or TaskTracker()
     metrics = metrics or Metrics()
     stores = Stores.open(redis, settings)
+    bolt_client = _token_less(slack)
+    workspaces: Workspaces | None = None
+    oauth: AsyncOAuthFlow | None = None
+    seen: Identity
+    if settings.oauth:
+        if not isinstance(slack, teams.TeamClient):
+            raise TypeError("OAuth installs need a teams.TeamClient: one token would answer every workspace")
+        installations = RedisInstallationStore(redis, prefix=settings.redis_prefix)
+        own = settings.slack_bot_token
+        fallback = None if identity is None or own is None else teams.Team(own.reveal(), identity)
+        workspaces = Workspaces(installations, slack=bolt_client, fallback=fallback)
+        oauth = _oauth_flow(settings, installations, redis, _token_less(slack, OAuthClient))
+        seen = teams.TeamIdentity()
+    elif identity is not None:
+        seen = identity
+    else:
+        raise ValueError("one workspace (no OAuth installs) needs the bot identity from SLACK_BOT_TOKEN")
     metrics.count_redis_errors(stores.guard)
     users = UserDirectory(slack=slack, cache=stores.names)
     policy = Policy.of(
@@ -81,23 +128,22 @@ def create_app(
         slack=slack,
         history=stores.history,
         users=users,
-        identity=identity,
+        identity=seen,
         locks=stores.locks,
         max_messages=settings.history_max_messages,
     )
+    budget = RedisBudget(redis, stores.guard, prefix=settings.redis_prefix, tiers=tiers_from(settings))
     stops = StopRegistry(stores.stops, admin_users=settings.admin_users)
     answerer = Answerer(
         slack=slack,
         llm=llm,
-        gate=EditScheduler(
-            RedisBudget(redis, stores.guard, prefix=settings.redis_prefix, tiers=tiers_from(settings))
-        ),
+        gate=EditScheduler(budget),
         stops=stops,
         channels=stores.channels,
         threads=stores.threads,
         history=stores.history,
         archive=AnswerArchive(
-            history=stores.history, answers=stores.answers, usage=stores.usage, identity=identity
+            history=stores.history, answers=stores.answers, usage=stores.usage, identity=seen
         ),
         turns=stores.turns,
         edit_interval=settings.edit_interval,
@@ -113,7 +159,7 @@ def create_app(
         tasks=tasks,
         llm=llm,
         slack=slack,
-        identity=identity,
+        identity=seen,
         budget_tokens=settings.history_budget_tokens,
         ask_context_messages=settings.ask_context_messages,
         knowledge=Knowledge(
@@ -121,7 +167,7 @@ def create_app(
             history=stores.history,
             reader=reader,
             access=access,
-            identity=identity,
+            identity=seen,
             threads=settings.knowledge_threads,
         ),
         access=access,
@@ -134,11 +180,13 @@ def create_app(
     modal = settings_modal.SettingsModal(
         slack=slack, llm=llm, channels=stores.channels, cache=stores.cache, settings=settings
     )
-    app = _bolt_app(settings, slack, identity)
+    app = _bolt_app(settings, bolt_client, identity, workspaces)
     app.use(_bind_log_context)
+    if workspaces is not None:
+        app.use(_bind_workspace)
     app.use(_refuse_malformed)  # Socket Mode's door (HTTP requests were checked by bot.wiring.intake)
     pane = assistant.Pane(
-        slack=slack, jobs=jobs, access=access, history=stores.history, identity=identity, cache=stores.cache
+        slack=slack, jobs=jobs, access=access, history=stores.history, identity=seen, cache=stores.cache
     )
 
     async def answer_dm(team: str, channel: str, event: dict[str, Any]) -> None:
@@ -152,7 +200,7 @@ def create_app(
         threads=stores.threads,
         channels=stores.channels,
         jobs=jobs,
-        identity=identity,
+        identity=seen,
         tasks=tasks,
         answer_other_bots=settings.answer_other_bots,
         answer_dm=answer_dm,
@@ -162,7 +210,7 @@ def create_app(
         app,
         jobs=jobs,
         history=stores.history,
-        identity=identity,
+        identity=seen,
         tasks=tasks,
         answer_other_bots=settings.answer_other_bots,
     )
@@ -173,11 +221,11 @@ def create_app(
         access=access,
         history=stores.history,
         users=users,
-        identity=identity,
+        identity=seen,
         settings_modal=modal,
         tasks=tasks,
     )
-    shortcuts.register(app, jobs=jobs, access=access, identity=identity, tasks=tasks)
+    shortcuts.register(app, jobs=jobs, access=access, identity=seen, tasks=tasks)
     actions.register(
         app,
         slack=slack,
@@ -189,7 +237,7 @@ def create_app(
         tasks=tasks,
     )
     settings_modal.register(
-        app, modal=modal, channels=stores.channels, access=access, identity=identity, tasks=tasks
+        app, modal=modal, channels=stores.channels, access=access, identity=seen, tasks=tasks
     )
     home.register(
         app,
@@ -198,12 +246,21 @@ def create_app(
         feedback=stores.feedback,
         channels=stores.channels,
         access=access,
-        identity=identity,
+        identity=seen,
         model=settings.relaydance_model,
         pane=pane,
         tasks=tasks,
     )
-    return app, Parts(stores=stores, tasks=tasks, jobs=jobs, stops=stops, metrics=metrics)
+    installs.register(app, workspaces=workspaces, tasks=tasks)
+    return app, Parts(
+        stores=stores,
+        tasks=tasks,
+        jobs=jobs,
+        stops=stops,
+        metrics=metrics,
+        oauth=oauth,
+        workspaces=workspaces,
+    )
 
 
 async def _bind_log_context(body: dict[str, Any], next: Callable[[], Awaitable[None]]) -> None:  # noqa: A002
@@ -237,25 +294,96 @@ async def _refuse_malformed(body: dict[str, Any], next: Callable[[], Awaitable[N
     return None
 
 
-def _bolt_app(settings: Settings, slack: AsyncWebClient, identity: BotIdentity) -> AsyncApp:
+async def _bind_workspace(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:  # noqa: A002
+    """OAuth installs: the event's workspace (found by `authorize`) for everything it starts."""
+    found = context.get(WORKSPACE)
+    teams.bind(found if isinstance(found, teams.Team) else None)
+    await next()
+
+
+def _token_less(slack: AsyncWebClient, kind: type[AsyncWebClient] = AsyncWebClient) -> AsyncWebClient:
+    """A token-less twin of our client (same session and base URL) for Bolt: the token reaches
+    Bolt through `authorize`, and Bolt would otherwise warn that it ignores the client's token."""
+    return kind(base_url=slack.base_url, session=slack.session, timeout=slack.timeout, logger=slack.logger)
+
+
+def _oauth_flow(
+    settings: Settings, installations: RedisInstallationStore, redis: aioredis.Redis, client: AsyncWebClient
+) -> AsyncOAuthFlow:
+    """Bolt's install flow with every value given (none of its environment fallbacks runs but
+    SLACK_REDIRECT_URI's, which names our setting anyway): straight to Slack's page, states in Redis."""
+    client_id, client_secret = settings.slack_client_id, settings.slack_client_secret
+    state_secret = settings.slack_state_secret
+    assert client_id and client_secret and state_secret  # noqa: S101 - settings.oauth says so
+    states = RedisOAuthStateStore(
+        redis, prefix=settings.redis_prefix, secret=state_secret.reveal(), expiration_seconds=STATE_SECONDS
+    )
+    logger = logging.getLogger("bot.oauth")
+    return AsyncOAuthFlow(
+        client=client,
+        logger=logger,
+        settings=AsyncOAuthSettings(
+            client_id=client_id,
+            client_secret=client_secret.reveal(),
+            scopes=sorted(BOT_SCOPES),
+            user_scopes=[],
+            redirect_uri=settings.slack_redirect_uri,
+            install_page_rendering_enabled=False,
+            authorization_url=settings.slack_authorize_url,
+            installation_store=installations,
+            installation_store_bot_only=True,
+            state_store=states,
+            state_expiration_seconds=STATE_SECONDS,
+            logger=logger,
+        ),
+    )
+
+
+def _bolt_app(
+    settings: Settings, client: AsyncWebClient, identity: BotIdentity | None, workspaces: Workspaces | None
+) -> AsyncApp:
+    if workspaces is not None:
+        found_in = workspaces
+
+        async def authorize(
+            context: AsyncBoltContext, enterprise_id: str | None, team_id: str | None
+        ) -> AuthorizeResult | None:
+            where = Where(enterprise_id, team_id, bool(context.is_enterprise_install))
+            team = await found_in.find(where)
+            if team is None:
+                return None  # not installed there: Bolt logs it, answers nothing, calls nothing
+            context[WORKSPACE] = team
+            return AuthorizeResult(
+                enterprise_id=enterprise_id,
+                team_id=team_id,
+                bot_user_id=team.identity.user_id,
+                bot_id=team.identity.bot_id,
+                bot_token=team.token,
+            )
+
+        return _async_app(settings, client, authorize)
+
+    assert identity is not None and settings.slack_bot_token is not None  # noqa: S101 - create_app checked
+    one = identity
     token = settings.slack_bot_token.reveal()
 
-    async def authorize() -> AuthorizeResult:
+    async def authorize_one() -> AuthorizeResult:
         return AuthorizeResult(
             enterprise_id=None,
-            team_id=identity.team_id,
-            bot_user_id=identity.user_id,
-            bot_id=identity.bot_id,
+            team_id=one.team_id,
+            bot_user_id=one.user_id,
+            bot_id=one.bot_id,
             bot_token=token,
         )
 
-    # Bolt gets a token-less twin of our client (same session and base URL): the token reaches
-    # it through `authorize`, and Bolt would otherwise warn that it ignores the client's token.
-    bolt_client = AsyncWebClient(
-        base_url=slack.base_url, session=slack.session, timeout=slack.timeout, logger=slack.logger
-    )
+    return _async_app(settings, client, authorize_one)
+
+
+def _async_app(
+    settings: Settings, client: AsyncWebClient, authorize: Callable[..., Awaitable[Any]]
+) -> AsyncApp:
     return AsyncApp(
-        client=bolt_client,
+        client=client,
         signing_secret=settings.slack_signing_secret.reveal(),
         authorize=authorize,
         logger=logging.getLogger("bot.bolt"),

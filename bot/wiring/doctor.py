@@ -24,8 +24,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.errors import ConfigError, UpstreamAuthError, UpstreamError, UpstreamModelNotFound
 from bot.llm.client import RelayDanceClient
 from bot.settings import ConfigErrors, Settings
+from bot.slack.oauth_client import OAuthClient
 
 CHECK_SECONDS = 15.0  # one check never holds the whole report up for longer
+DOCTOR_CODE = "doctor-check"  # a code no install ever had: Slack checks the client id and secret first
 OLDEST_REDIS = (6, 0)  # user names in REDIS_URL (ACLs) need 6.0; older lines get no fixes
 
 
@@ -65,12 +67,19 @@ def settings_checks(error: ConfigError) -> list[Check]:
 async def diagnose(settings: Settings, *, required_scopes: Collection[str]) -> list[Check]:
     """Every check, in the order an admin would fix them (Slack, RelayDance, Redis)."""
     mode = "Socket Mode" if settings.socket_mode else f"HTTP mode on port {settings.port}"
+    if settings.oauth:
+        mode += ", OAuth installs for many workspaces"
     checks = [ok("settings", f"all valid ({mode}, model {settings.relaydance_model})")]
     async with aiohttp.ClientSession() as session:
-        slack = AsyncWebClient(
-            token=settings.slack_bot_token.reveal(), base_url=settings.slack_api_url, session=session
-        )
-        checks += await _bounded("Slack bot token", lambda: _slack_checks(slack, required_scopes))
+        token = settings.slack_bot_token
+        if token is not None:
+            slack = AsyncWebClient(token=token.reveal(), base_url=settings.slack_api_url, session=session)
+            checks += await _bounded("Slack bot token", lambda: _slack_checks(slack, required_scopes))
+        else:
+            found = "not set: each workspace's own token comes with its install (OAuth)"
+            checks.append(ok("Slack bot token (SLACK_BOT_TOKEN)", found))
+        if settings.oauth:
+            checks += await _bounded("Slack OAuth", lambda: _oauth_checks(settings, session))
         checks += await _bounded("Socket Mode", lambda: _socket_mode(settings, session))
     checks += await _bounded("RelayDance", lambda: _relaydance(settings))
     checks += await _bounded("Redis", lambda: _redis(settings))
@@ -110,6 +119,34 @@ async def _slack_checks(slack: AsyncWebClient, required: Collection[str]) -> lis
     else:
         checks.append(ok("Slack scopes", f"all {len(required)} the bot uses are granted"))
     return checks
+
+
+async def _oauth_checks(settings: Settings, session: aiohttp.ClientSession) -> list[Check]:
+    """The client id and secret, tried the only way Slack offers without a real install:
+    `oauth.v2.access` with a made-up code answers `invalid_code` only when both are right."""
+    what = "Slack OAuth client (SLACK_CLIENT_ID, SLACK_CLIENT_SECRET)"
+    client_id, secret = settings.slack_client_id, settings.slack_client_secret
+    assert client_id is not None and secret is not None  # noqa: S101 - settings.oauth says so
+    client = OAuthClient(base_url=settings.slack_api_url, session=session)
+    try:
+        await client.oauth_v2_access(client_id=client_id, client_secret=secret.reveal(), code=DOCTOR_CODE)
+    except SlackApiError as exc:
+        error = exc.response.get("error")
+        if error == "invalid_client_id":
+            fix = "copy the Client ID from the app's Basic Information → App Credentials"
+            return [bad("Slack OAuth client (SLACK_CLIENT_ID)", "unknown to Slack (invalid_client_id)", fix)]
+        if error == "bad_client_secret":
+            fix = "copy the Client Secret from Basic Information → App Credentials"
+            return [bad("Slack OAuth client (SLACK_CLIENT_SECRET)", "refused (bad_client_secret)", fix)]
+        if error != "invalid_code":
+            return [Check(Mark.WARN, what, f"Slack answered {error}; the pair could not be confirmed")]
+    except aiohttp.ClientError as exc:
+        return [bad(what, f"Slack not reachable ({type(exc).__name__})", "check SLACK_API_URL")]
+    else:
+        return [Check(Mark.WARN, what, "Slack accepted a made-up code; the pair could not be confirmed")]
+    redirect = settings.slack_redirect_uri or "https://<this host>/slack/oauth_redirect"
+    found = f"accepted; workspaces install at /slack/install (redirect URL in the manifest: {redirect})"
+    return [ok(what, found)]
 
 
 async def _socket_mode(settings: Settings, session: aiohttp.ClientSession) -> list[Check]:

@@ -31,6 +31,7 @@ from bot.llm.client import RelayDanceClient
 from bot.llm.transport import AiohttpTransport
 from bot.settings import Settings
 from bot.slack.identity import BotIdentity
+from bot.slack.teams import TeamClient
 from bot.stores.guard import connect
 from bot.wiring.app import Parts, create_app
 from bot.wiring.embedded_redis import EmbeddedRedis
@@ -112,8 +113,10 @@ async def running(settings: Settings, *, metrics: Metrics | None = None) -> Asyn
 
         session = aiohttp.ClientSession(trace_configs=[metrics.slack_trace()])
         stack.push_async_callback(session.close)
-        slack = AsyncWebClient(
-            token=settings.slack_bot_token.reveal(),
+        # One client for every call; with OAuth installs its token is the workspace's being served.
+        own_token = settings.slack_bot_token
+        slack = TeamClient(
+            token=None if own_token is None else own_token.reveal(),
             base_url=settings.slack_api_url,
             session=session,
             timeout=15,
@@ -137,7 +140,7 @@ async def running(settings: Settings, *, metrics: Metrics | None = None) -> Asyn
             idle_timeout=settings.idle_timeout,
             thinking_timeout=settings.thinking_timeout,
         )
-        identity = await resolve_identity(slack)
+        identity = None if own_token is None else await resolve_identity(slack)
         app, parts = create_app(
             settings, slack=slack, redis=redis, llm=llm, identity=identity, metrics=metrics
         )
@@ -154,11 +157,14 @@ async def running(settings: Settings, *, metrics: Metrics | None = None) -> Asyn
                 intake=Intake(settings.slack_signing_secret.reveal()),
                 health=health,
                 metrics=metrics,
+                oauth=parts.oauth,
             )
             runner = web.AppRunner(web_app, access_log=None)
             stack.push_async_callback(runner.cleanup)
             url = await _serve(runner, settings.host, settings.port)
             log.info("listening for Slack events on %s/slack/events (HTTP mode)", url)
+            if parts.oauth is not None:
+                log.info("OAuth installs: workspaces install the app at %s/slack/install", url)
         # Its own listener unless it would be PORT itself (0 is a new free port each time).
         shared_port = settings.health_port == settings.port != 0 and not settings.socket_mode
         if settings.health_port is not None and not shared_port:
@@ -180,7 +186,7 @@ async def running(settings: Settings, *, metrics: Metrics | None = None) -> Asyn
                     f"was accepted, but no Socket Mode connection opened within {SOCKET_CONNECT_SECONDS:g} s "
                     "(check that the network allows websockets to Slack)",
                 ) from None
-            log.info("connected to Slack in Socket Mode as %s", identity.user_id)
+            log.info("connected to Slack in Socket Mode as %s", identity.user_id if identity else "?")
 
         bot = Running(app=app, parts=parts, url=url, health=health, metrics=metrics, health_url=health_url)
 

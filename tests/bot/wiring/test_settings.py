@@ -243,3 +243,52 @@ def test_bad_limits_name_the_variable(changes: dict[str, str], name: str) -> Non
     with pytest.raises(ConfigError) as caught:
         Settings.from_env({**BASE, **changes})
     assert caught.value.name == name
+
+
+OAUTH = {
+    "SLACK_CLIENT_ID": "1111.2222",
+    "SLACK_CLIENT_SECRET": "client-secret-abc",
+    "SLACK_STATE_SECRET": "state-secret-0123456789",
+}
+
+
+def test_oauth_installs_need_all_three_and_make_the_bot_token_optional() -> None:
+    without_token = {k: v for k, v in BASE.items() if k != "SLACK_BOT_TOKEN"}
+    s = Settings.from_env({**without_token, **OAUTH})
+    assert s.oauth and s.slack_bot_token is None and s.slack_client_id == "1111.2222"
+    assert {"client-secret-abc", "state-secret-0123456789"} <= set(s.secrets)
+    assert "client-secret-abc" not in repr(s)
+    assert s.slack_authorize_url == "https://slack.com/oauth/v2/authorize"
+    assert not Settings.from_env(BASE).oauth
+
+
+@pytest.mark.parametrize("given", [("SLACK_CLIENT_ID",), ("SLACK_CLIENT_SECRET", "SLACK_STATE_SECRET")])
+def test_a_partial_oauth_set_names_every_missing_variable(given: tuple[str, ...]) -> None:
+    with pytest.raises(ConfigErrors) as caught:
+        Settings.from_env({**BASE, **{name: OAUTH[name] for name in given}})
+    missing = sorted(set(OAUTH) - set(given))
+    assert sorted(p.name for p in caught.value.problems) == missing
+    assert all("OAuth installs need all of" in p.problem for p in caught.value.problems)
+
+
+def test_oauth_refuses_socket_mode_and_a_short_state_secret() -> None:
+    with pytest.raises(ConfigErrors) as caught:
+        Settings.from_env(
+            {**BASE, **OAUTH, "SLACK_STATE_SECRET": "short", "SLACK_APP_TOKEN": "xapp-1-A1-real-token"}
+        )
+    assert sorted(p.name for p in caught.value.problems) == ["SLACK_APP_TOKEN", "SLACK_STATE_SECRET"]
+
+
+def test_the_redirect_uri_must_be_a_url() -> None:
+    s = Settings.from_env(
+        {**BASE, **OAUTH, "SLACK_REDIRECT_URI": "https://bot.example.com/slack/oauth_redirect"}
+    )
+    assert s.slack_redirect_uri == "https://bot.example.com/slack/oauth_redirect"
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({**BASE, **OAUTH, "SLACK_REDIRECT_URI": "bot.example.com"})
+    assert caught.value.name == "SLACK_REDIRECT_URI"
+
+
+def test_the_install_page_sits_beside_the_web_api() -> None:
+    s = Settings.from_env({**BASE, "SLACK_API_URL": "http://127.0.0.1:9/api/"})
+    assert s.slack_authorize_url == "http://127.0.0.1:9/oauth/v2/authorize"

@@ -18,12 +18,19 @@ It follows Slack's Web API protocol as slack_sdk uses it:
   the bot in the channel, as on Slack: an unknown id or a private channel without the bot answers
   `channel_not_found`, a public channel without it `not_in_channel`. DMs are always the bot's.
 
+- Other workspaces (`add_team`) install the app the way Slack's OAuth does: `grant(team)` is the
+  admin approving on the authorize page (a one-time code), `oauth.v2.access` (client id and secret
+  by Basic auth) exchanges it for that workspace's bot token, and every call then works on the
+  workspace whose bot token it carries (`Call.token`, `Call.team`). `uninstall` revokes it
+  (`token_revoked`).
+
 Every call is recorded as a `Call`; `wait_for()` awaits calls without polling. Faults are injected
 with `fail_next()` and `rate_limit()`, and `latency` delays every answer.
 
 Modules, one job each: `workspace` (users, channels, messages and the seeding helpers),
 `methods` (the Web API methods), `params` (reading and validating arguments), `faults`
-(`fail_next` / `rate_limit`), `socket_mode` (the websocket) and `server` (HTTP, tokens, waits).
+(`fail_next` / `rate_limit`), `socket_mode` (the websocket), `installs` (other workspaces and
+OAuth) and `server` (HTTP, tokens, waits).
 """
 
 from tests.fakes.slack.methods import PERMALINK_BASE

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -16,6 +17,7 @@ from typing import Self, TypeVar
 from aiohttp import web
 
 from tests.fakes.slack.faults import Faults
+from tests.fakes.slack.installs import Installs, basic_auth
 from tests.fakes.slack.methods import WebApi
 from tests.fakes.slack.params import Params, SlackError, bearer
 from tests.fakes.slack.socket_mode import SocketMode
@@ -45,6 +47,8 @@ class Call:
     content_type: str
     status: int | None = None  # HTTP status of the answer; None while still being handled
     response: Params = field(default_factory=dict)
+    token: str | None = None  # the token the call carried (bot, app or None)
+    team: str | None = None  # the workspace whose bot token it was (None: no bot token)
 
     @property
     def ok(self) -> bool:
@@ -99,6 +103,8 @@ class FakeSlack(WebApi):
         self.socket_messages = self.socket_mode.messages
         self.faults = Faults()
         self.handlers["apps.connections.open"] = self._apps_connections_open
+        self.installs = Installs(app_id=app_id, scopes=self.scopes)
+        """Other workspaces (by bot token) and the OAuth side: see `add_team`, `grant`, `uninstall`."""
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
@@ -173,6 +179,43 @@ class FakeSlack(WebApi):
             return hits if len(hits) >= count else None
 
         return await self._wait_until(found, timeout, f"{count} call(s) matching {match!r}")
+
+    def team_calls(self, team_id: str) -> list[Call]:
+        """The calls made with that workspace's bot token."""
+        return [c for c in self.calls if c.team == team_id]
+
+    # -- other workspaces and OAuth installs ---------------------------------------------------
+
+    def add_team(
+        self, team_id: str, *, bot_user_id: str, bot_id: str, team_name: str | None = None
+    ) -> WebApi:
+        """Another workspace (its own users, channels and messages, the same app and bot name);
+        the app is not installed there until `grant` and `oauth.v2.access`. Seed it like this one."""
+        return WebApi(
+            bot_user_id=bot_user_id,
+            bot_id=bot_id,
+            team_id=team_id,
+            app_id=self.app_id,
+            team_name=team_name or f"Workspace {team_id}",
+            bot_name=self.bot_name,
+        )
+
+    def grant(self, team: WebApi, *, installer: str = "U1") -> str:
+        """An admin of `team` approved the install: the code Slack sends back to the redirect URL.
+        The workspace's bot token (`xoxb-…-{team_id}`) is issued when the code is exchanged."""
+        token = f"xoxb-2-{uuid.uuid4().hex[:12]}-{team.team_id}"
+        return self.installs.grant(team, token, installer)
+
+    def token_of(self, team_id: str) -> str:
+        """The bot token issued to an installed workspace."""
+        for token, team in self.installs.by_token.items():
+            if team.team_id == team_id:
+                return token
+        raise KeyError(f"workspace {team_id} has not installed the app")
+
+    def uninstall(self, team_id: str) -> None:
+        """The workspace removed the app: its token no longer works (`token_revoked`)."""
+        self.installs.revoke(self.token_of(team_id))
 
     # -- fault injection -----------------------------------------------------------------------
 
@@ -259,8 +302,10 @@ class FakeSlack(WebApi):
                 form = {k: v for k, v in posted.items() if isinstance(v, str)}
         # Slack reads a token from the header, a query parameter or a form field; not from JSON.
         token_param = form.pop("token", None) or query.pop("token", None)
-        token = bearer(request.headers.get("Authorization")) or token_param
+        authorization = request.headers.get("Authorization")
+        token = bearer(authorization) or token_param
         params = {**query, **form, **body}
+        team = self._team_of(token)
 
         call = Call(
             method=method,
@@ -269,6 +314,8 @@ class FakeSlack(WebApi):
             received_at=time.monotonic(),
             http_verb=request.method,
             content_type=request.content_type,
+            token=token,
+            team=None if team is None else team.team_id,
         )
         self.calls.append(call)
         if self.latency > 0:
@@ -279,20 +326,37 @@ class FakeSlack(WebApi):
         try:
             if parse_error is not None:
                 status, answer = 200, {"ok": False, "error": parse_error}
+            elif method == "oauth.v2.access":  # the one method authenticated by the app's client id
+                status, answer = 200, self._oauth_v2_access(params, basic_auth(authorization))
             else:
-                status, answer, retry_after = self._answer(method, token, params)
+                status, answer, retry_after = self._answer(method, token, params, team or self)
                 if retry_after is not None:
                     headers["Retry-After"] = str(retry_after)
-                if token == self.bot_token:
+                if team is not None:
                     headers["x-oauth-scopes"] = self.scopes
         finally:
             call.status, call.response = status, answer
             await self._notify()
         return web.json_response(answer, status=status, headers=headers)
 
-    def _answer(self, method: str, token: str | None, params: Params) -> tuple[int, Params, int | None]:
-        """(HTTP status, body, Retry-After) for one call, applying auth, faults and rate limits."""
-        handler = self.handlers.get(method)
+    def _team_of(self, token: str | None) -> WebApi | None:
+        """The workspace a bot token belongs to (this one, or an installed other one)."""
+        if token is None:
+            return None
+        return self if token == self.bot_token else self.installs.by_token.get(token)
+
+    def _oauth_v2_access(self, params: Params, basic: tuple[str, str] | None) -> Params:
+        try:
+            return {"ok": True, **self.installs.oauth_v2_access(params, basic)}
+        except SlackError as e:
+            return {"ok": False, "error": e.error}
+
+    def _answer(
+        self, method: str, token: str | None, params: Params, api: WebApi
+    ) -> tuple[int, Params, int | None]:
+        """(HTTP status, body, Retry-After) for one call, applying auth, faults and rate limits;
+        `api` is the workspace the token belongs to, whose state the method works on."""
+        handler = self.handlers.get(method) if api is self else api.handlers.get(method)
         if handler is None:
             return 200, {"ok": False, "error": "unknown_method", "req_method": method}, None
         auth_error = self._auth_error(method, token)
@@ -309,7 +373,9 @@ class FakeSlack(WebApi):
     def _auth_error(self, method: str, token: str | None) -> str | None:
         if not token:
             return "not_authed"
-        if token not in (self.bot_token, self.app_token):
+        if token in self.installs.revoked:
+            return "token_revoked"
+        if token not in (self.bot_token, self.app_token) and token not in self.installs.by_token:
             return "invalid_auth"
         wants_app_token = method == "apps.connections.open"
         if wants_app_token != (token == self.app_token):
