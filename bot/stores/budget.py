@@ -9,6 +9,8 @@ budget falls back to the same rules in this process's memory (`LocalBuckets`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import redis.asyncio as aioredis
 
 from bot.settings import Settings
@@ -93,6 +95,16 @@ return tostring(wait)
 """
 
 _FAILED = -1.0
+LEVELS_MAX_BUCKETS = 10_000  # a scrape reads at most this many buckets (one per team, family, channel)
+
+
+@dataclass(frozen=True, slots=True)
+class Level:
+    """A method family's budget right now, across its buckets (teams and channels)."""
+
+    tokens: float  # calls that may go out at once from the emptiest bucket (0 while held back)
+    rate: float  # the lowest learned rate, calls per second (below the tier's after 429s)
+    buckets: int  # buckets in use (a full, idle one expires)
 
 
 def tiers_from(settings: Settings) -> dict[str, Tier]:
@@ -150,6 +162,51 @@ class RedisBudget:
         a token for every answer in flight in any replica reporting within HOLDER_SECONDS."""
         wait = await self._run(key, "take", keep, holder, active)
         return self._local.take(key, keep=keep) if wait == _FAILED else wait
+
+    async def levels(self) -> dict[str, Level] | None:
+        """Every family's `Level` as the buckets in Redis hold it now (a family with no bucket
+        in use is full); None while Redis is away. Read when /metrics is scraped."""
+
+        async def read() -> dict[str, Level]:
+            head = f"{self._prefix}:budget:"
+            names: list[str] = []
+            async for raw in self._redis.scan_iter(match=f"{head}*", count=1000):
+                name = raw.decode() if isinstance(raw, bytes) else str(raw)
+                if not name.endswith((":granted", ":holders")):
+                    names.append(name)
+                if len(names) >= LEVELS_MAX_BUCKETS:
+                    break
+            seconds, micros = await self._redis.time()
+            rows: list[list[object]] = []
+            if names:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for name in names:
+                        pipe.hmget(name, "t", "s", "r", "h")
+                    rows = await pipe.execute()
+            now = float(seconds) + float(micros) / 1_000_000
+            return self._summed(head, names, rows, now)
+
+        return await self._guard.run(read, None, what="the Slack budget (levels)")
+
+    def _summed(self, head: str, names: list[str], rows: list[list[object]], now: float) -> dict[str, Level]:
+        found: dict[str, list[tuple[float, float]]] = {}
+        for name, row in zip(names, rows, strict=True):
+            parts = name[len(head) :].split(":")  # team, family, channel
+            tier = self.tiers.get(parts[1]) if len(parts) >= 2 else None
+            if tier is None or row[0] is None:
+                continue
+            tokens, stamp, rate, hold = (float(str(v)) if v is not None else 0.0 for v in row)
+            level = 0.0 if now < hold else min(tier.burst, tokens + max(0.0, now - stamp) * rate)
+            found.setdefault(parts[1], []).append((level, rate))
+        levels = {}
+        for family, tier in self.tiers.items():
+            seen = found.get(family, [])
+            levels[family] = Level(
+                tokens=min((t for t, _ in seen), default=tier.burst),
+                rate=min((r for _, r in seen), default=tier.rate),
+                buckets=len(seen),
+            )
+        return levels
 
     async def penalize(self, key: Key, retry_after: float) -> None:
         self._local.penalize(key, retry_after)  # this process holds back even if Redis is away

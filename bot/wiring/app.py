@@ -133,6 +133,7 @@ def create_app(
         max_messages=settings.history_max_messages,
     )
     budget = RedisBudget(redis, stores.guard, prefix=settings.redis_prefix, tiers=tiers_from(settings))
+    metrics.read_budget(budget)
     stops = StopRegistry(stores.stops, admin_users=settings.admin_users)
     answerer = Answerer(
         slack=slack,

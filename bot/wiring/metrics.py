@@ -6,7 +6,7 @@ counts calls and 429s by method), Redis (errors by operation) and the HTTP serve
 Two bots in one process (the tests run two replicas) keep separate counts.
 
 Label values are bounded: answer kinds, outcomes, error class names, model names from settings or
-per-channel settings, and Slack method names; no user, channel or message ids.
+per-channel settings, Slack method names and method families; no user, channel or message ids.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from redis.exceptions import RedisError
 
 from bot.core.lifecycle import AnswerOutcome
+from bot.stores.budget import RedisBudget
 from bot.stores.guard import RedisGuard
 
 T = TypeVar("T")
@@ -106,6 +107,25 @@ class Metrics:
             ["operation"],
             registry=r,
         )
+        self.budget_tokens = Gauge(
+            "relaydance_slack_budget_tokens",
+            "Slack budget: calls that may go out at once from the emptiest bucket, by method family",
+            ["family"],
+            registry=r,
+        )
+        self.budget_rate = Gauge(
+            "relaydance_slack_budget_rate",
+            "Slack budget: the lowest learned rate, calls per second, by method family (drops after 429s)",
+            ["family"],
+            registry=r,
+        )
+        self.budget_buckets = Gauge(
+            "relaydance_slack_budget_buckets",
+            "Slack budget: buckets in use (per workspace, and per channel for posts), by method family",
+            ["family"],
+            registry=r,
+        )
+        self._refreshers: list[Callable[[], Awaitable[None]]] = []
         self.events = Counter(
             "relaydance_events_refused",
             "Requests refused while draining or malformed",
@@ -175,6 +195,25 @@ class Metrics:
 
         trace.on_request_end.append(on_end)
         return trace
+
+    # -- read when scraped ----------------------------------------------------------------------
+
+    def read_budget(self, budget: RedisBudget) -> None:
+        """Report the Slack budget's levels (kept in Redis, shared by replicas) at each scrape."""
+
+        async def refresh() -> None:
+            levels = await budget.levels()
+            for family, level in (levels or {}).items():  # Redis away: the last values stay
+                self.budget_tokens.labels(family=family).set(level.tokens)
+                self.budget_rate.labels(family=family).set(level.rate)
+                self.budget_buckets.labels(family=family).set(level.buckets)
+
+        self._refreshers.append(refresh)
+
+    async def refresh(self) -> None:
+        """Bring the values read at scrape time up to date (before `exposition`)."""
+        for refresh in self._refreshers:
+            await refresh()
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -57,6 +57,7 @@ def _add_health_routes(web_app: web.Application, health: Health, metrics: Metric
         return web.json_response({"ok": False, "error": problem}, status=503)
 
     async def metrics_page(_: web.Request) -> web.Response:
+        await metrics.refresh()
         response = web.Response(body=metrics.exposition())
         response.headers["Content-Type"] = CONTENT_TYPE
         return response

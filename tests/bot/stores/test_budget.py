@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
-from bot.stores.budget import RedisBudget
+from bot.stores.budget import Level, RedisBudget
 from bot.stores.guard import RedisGuard
 from bot.text import rates
-from bot.text.rates import UPDATE, LocalBuckets, Tier
+from bot.text.rates import POST, UPDATE, LocalBuckets, Tier
 
 KEY = ("T1", UPDATE, "")
 TIERS = {UPDATE: Tier(60, 60, 3)}
@@ -94,3 +94,30 @@ async def test_catching_up_keeps_tokens_for_the_answers_of_every_replica(
     assert await two.take(KEY, keep=3, holder="two", active=3) > 0  # would leave 4 < 2 + 3
     assert await two.take(KEY, holder="two", active=3) == 0.0  # a final edit keeps nothing back
     assert await one.take(KEY, keep=2, holder="one", active=0) == 0.0  # one's answers ended: keep 3
+
+
+async def test_levels_show_what_each_family_has_left(redis_client: aioredis.Redis, redis_prefix: str) -> None:
+    tiers = {UPDATE: Tier(60, 60, 3), POST: Tier(60, 60, 20)}
+    shared = RedisBudget(redis_client, RedisGuard(timeout=0.5), prefix=redis_prefix, tiers=tiers)
+    assert await shared.levels() == {UPDATE: Level(3, 1.0, 0), POST: Level(20, 1.0, 0)}  # all full
+    for _ in range(3):
+        assert await shared.take(("T1", UPDATE, "")) == 0
+    await shared.take(("T1", POST, "C1"))
+    await shared.take(("T2", POST, "C9"))
+    levels = await shared.levels()
+    assert levels is not None
+    assert levels[UPDATE].buckets == 1 and levels[UPDATE].tokens < 2  # emptied, refilling at 1/s
+    assert levels[POST].buckets == 2 and 18.5 < levels[POST].tokens < 20
+    await shared.penalize(("T1", UPDATE, ""), 30.0)
+    held = await shared.levels()
+    assert held is not None and held[UPDATE].tokens == 0 and held[UPDATE].rate < 1.0
+    assert held[POST].rate == 1.0
+
+
+async def test_levels_are_unknown_while_redis_is_away() -> None:
+    away = aioredis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    try:
+        gone = RedisBudget(away, RedisGuard(timeout=0.2), prefix="gone", tiers=TIERS)
+        assert await gone.levels() is None
+    finally:
+        await away.aclose()

@@ -3,6 +3,7 @@ and 429s, upstream errors, streams in flight), read the way Prometheus reads it.
 
 from __future__ import annotations
 
+import redis.asyncio as aioredis
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e_harness import BotUnderTest, bot_under_test, make_settings
@@ -75,3 +76,24 @@ async def test_redis_failures_are_counted_while_answers_go_on(
     errors = sum(v for (name, _), v in samples.items() if name == "relaydance_redis_errors_total")
     assert errors >= 1
     assert value(samples, "relaydance_answers_total", kind="chat", outcome="answered") == 1
+
+
+async def test_the_slack_budget_levels_are_read_from_redis_when_scraped(
+    slack: FakeSlack, relay: FakeRelayDance, redis_url: str, redis_prefix: str, redis_client: aioredis.Redis
+) -> None:
+    settings = make_settings(
+        slack, relay, redis_url=redis_url, prefix=redis_prefix, slack_rate_post=(60.0, 60.0, 20.0)
+    )
+    async with bot_under_test(slack, relay, settings) as bot:
+        before = await scrape(bot)
+        assert value(before, "relaydance_slack_budget_tokens", family="chat.postMessage") == 20
+        assert value(before, "relaydance_slack_budget_buckets", family="chat.postMessage") == 0
+        relay.push(Script.stream(["Counted."]))
+        await bot.send(app_mention(text="<@UBOT> spend one", user="U1"))
+        await bot.answered(1)
+        after = await scrape(bot)
+    assert value(after, "relaydance_slack_budget_buckets", family="chat.postMessage") == 1
+    assert 18 < value(after, "relaydance_slack_budget_tokens", family="chat.postMessage") < 20
+    assert value(after, "relaydance_slack_budget_rate", family="chat.postMessage") == 1.0
+    # A family nothing used is full: its tier's burst (the harness's unlimited one).
+    assert value(after, "relaydance_slack_budget_tokens", family="chat.appendStream") == 100_000
