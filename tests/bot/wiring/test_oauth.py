@@ -19,7 +19,7 @@ import redis.asyncio as aioredis
 from bot.settings import Secret, Settings
 from tests.e2e_harness import BotUnderTest, bot_under_test, make_settings
 from tests.fakes.relaydance import FakeRelayDance, Script
-from tests.fakes.signing import app_mention
+from tests.fakes.signing import app_mention, message_event
 from tests.fakes.slack import FakeSlack
 from tests.fakes.slack.installs import CLIENT_ID, CLIENT_SECRET
 from tests.fakes.slack.methods import WebApi
@@ -137,6 +137,22 @@ async def test_an_installed_workspace_is_answered_with_its_own_token(
     assert slack.messages["C1"] == {}  # nothing landed in the first workspace
 
 
+async def test_a_dm_in_an_installed_workspace_is_answered_with_its_token(
+    multi: BotUnderTest, slack: FakeSlack, relay: FakeRelayDance
+) -> None:
+    two = team(slack, "T2", "UB2")
+    two.add_channel("D2", user="U1")
+    await install(multi, two)
+    relay.push(Script.stream(["Hi in private."]))
+    dm = message_event(text="hello bot", user="U1", channel="D2", channel_type="im", team="T2")
+    assert (await multi.send(dm, team_id="T2", bot_user_id="UB2")).status_code == 200
+    await multi.answered(1)
+    await multi.idle()
+    answers = [m for m in two.messages["D2"].values() if m.get("user") == "UB2"]
+    assert answers and "Hi in private." in answers[-1]["text"]
+    assert {c.token for c in slack.calls if c.method != "oauth.v2.access"} == {slack.token_of("T2")}
+
+
 async def test_two_workspaces_each_get_their_own_token(
     multi: BotUnderTest, slack: FakeSlack, relay: FakeRelayDance
 ) -> None:
@@ -247,3 +263,15 @@ async def test_the_bot_tokens_own_workspace_is_answered_until_it_installs(
         await bot.idle()
     assert {c.token for c in slack.calls} == {slack.bot_token}
     assert "Still here." in slack.thread_messages("C1", event["ts"])[-1]["text"]
+
+
+async def test_with_one_workspace_an_uninstall_is_only_logged(
+    bot: BotUnderTest, slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    started = len(slack.calls)  # auth.test at start-up
+    assert (await bot.send({"type": "app_uninstalled"})).status_code == 200
+    revoked = {"type": "tokens_revoked", "tokens": {"bot": ["UBOT"]}}
+    assert (await bot.send(revoked)).status_code == 200
+    await bot.idle()
+    assert slack.calls[started:] == []
+    assert "uninstalled from workspace T1" in caplog.text and "tokens were revoked" in caplog.text
