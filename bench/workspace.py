@@ -148,6 +148,7 @@ async def run_policy(policy: Policy, load: Load, *, redis_url: str, old_ref: str
             pieces=load.pieces,
             cpu_seconds=cpu,
             started_at=started,
+            sent_at={m.ts: m.sent_at for m in sent},
         )
     raise AssertionError("unreachable")
 

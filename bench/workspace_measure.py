@@ -46,6 +46,8 @@ class WorkspaceFigures:
     tokens: int = 0
     answers: int = 0
     wall_s: float = 0.0
+    placeholder_p50: float = math.nan  # event sent → its placeholder posted
+    placeholder_p99: float = math.nan
 
     @property
     def cpu_per_1k_tokens(self) -> float:
@@ -76,12 +78,14 @@ def measure(
     pieces: Sequence[str],
     cpu_seconds: float,
     started_at: float,
+    sent_at: dict[str, float] | None = None,  # thread ts -> when its event was sent
 ) -> WorkspaceFigures:
     by_thread = {ts: tag for tag, (_, ts) in threads.items()}
     owner: dict[str, str] = {}  # message ts -> thread ts
     texts: dict[str, dict[str, str]] = {ts: {} for ts in by_thread}  # thread -> message ts -> text
     shown_at: dict[str, list[tuple[float, int]]] = {ts: [] for ts in by_thread}  # (when, letters shown)
     counts: dict[str, int] = {}
+    placeholders: dict[str, float] = {}
     for call in calls:
         counts[call.method] = counts.get(call.method, 0) + 1
         if not call.ok:
@@ -89,6 +93,8 @@ def measure(
         if call.method == "chat.postMessage" and call.params.get("thread_ts") in by_thread:
             thread, ts = str(call.params["thread_ts"]), str(call.response["ts"])
             owner[ts] = thread
+            if sent_at and thread in sent_at and thread not in placeholders:
+                placeholders[thread] = call.received_at - sent_at[thread]
         elif call.method == "chat.update" and call.params.get("ts") in owner:
             thread, ts = owner[str(call.params["ts"])], str(call.params["ts"])
         else:
@@ -138,11 +144,15 @@ def measure(
         tokens=tokens,
         answers=len(threads),
         wall_s=(max(ends) - started_at) if ends else math.nan,
+        placeholder_p50=percentile(list(placeholders.values()), 50),
+        placeholder_p99=percentile(list(placeholders.values()), 99),
     )
 
 
 ROWS: list[tuple[str, Callable[[WorkspaceFigures], float], str]] = [
     ("429s from Slack", lambda f: f.rate_limited, "{:.0f}"),
+    ("event → placeholder p50 (s)", lambda f: f.placeholder_p50, "{:.2f}"),
+    ("event → placeholder p99 (s)", lambda f: f.placeholder_p99, "{:.2f}"),
     ("chunk lag p50 (s)", lambda f: f.chunk_lag_p50, "{:.2f}"),
     ("chunk lag p95 (s)", lambda f: f.chunk_lag_p95, "{:.2f}"),
     ("last token → complete p50 (s)", lambda f: f.complete_p50, "{:.2f}"),
