@@ -25,7 +25,7 @@ TTL_SECONDS = 3600  # an idle bucket is full again long before; its learned rate
 # KEYS[1] bucket, KEYS[2] its grants in the window (a sorted set by time); ARGV: op ("take"|"penalize"),
 # base rate/s, burst, keep|retry_after, now ("" = TIME), LOWER, FLOOR, PROBE_AFTER, PROBE_STEP,
 # CEILING, ttl, per (the window, seconds), WINDOW_MARGIN, holder ("" = none), its answers in flight;
-# KEYS[3] the holders' reports. Returns the wait in seconds, as a string.
+# KEYS[3] the holders' reports; RAMP_AFTER, RAMP_STEP, RAMP_CEILING. Returns the wait in seconds, as a string.
 _SCRIPT = """
 local now = tonumber(ARGV[5])
 if not now then
@@ -54,12 +54,19 @@ if holder ~= '' and ARGV[1] == 'take' then
 end
 local lower, floor, probe_after = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local step, ceiling = tonumber(ARGV[9]), tonumber(ARGV[10])
-local h = redis.call('HMGET', KEYS[1], 't', 's', 'r', 'h', 'c')
+local ramp_after, ramp_step, ramp_ceiling = tonumber(ARGV[17]), tonumber(ARGV[18]), tonumber(ARGV[19])
+local h = redis.call('HMGET', KEYS[1], 't', 's', 'r', 'h', 'c', 'x', 'v')
 local tokens, stamp, rate = tonumber(h[1]) or burst, tonumber(h[2]) or now, tonumber(h[3]) or base
 local hold, clean = tonumber(h[4]) or 0, tonumber(h[5]) or now
+local limited, starved = h[6] == '1', tonumber(h[7]) or 0
 tokens = math.min(burst, tokens + math.max(0, now - stamp) * rate)
 stamp = math.max(stamp, now)
-if now - clean >= probe_after and rate < base * ceiling then
+if tokens >= burst then starved = 0 end
+if (not limited) and starved ~= 0 and now - math.max(starved, clean) >= ramp_after
+    and rate < base * ramp_ceiling then
+  rate = math.min(rate * ramp_step, base * ramp_ceiling)
+  clean = now
+elseif now - clean >= probe_after and rate < base * ceiling then
   rate = math.min(rate * step, base * ceiling)
   clean = now
 end
@@ -69,6 +76,8 @@ if ARGV[1] == 'penalize' then
   tokens = 0
   rate = math.max(rate * lower, base * floor)
   clean = now
+  limited = true
+  starved = 0
 elseif now < hold then
   wait = hold - now
 else
@@ -78,6 +87,7 @@ else
   if redis.call('ZCARD', KEYS[2]) >= cap then
     local oldest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
     wait = tonumber(oldest[2]) + per + margin - now
+    if starved == 0 then starved = now end
   elseif tokens >= 1 + keep then
     tokens = tokens - 1
     local n = redis.call('HINCRBY', KEYS[1], 'n', 1)
@@ -86,10 +96,13 @@ else
   else
     wait = math.max(1 + keep - tokens, 0) / rate
     if wait <= 0 then wait = 0.001 end
+    if starved == 0 then starved = now end
   end
 end
-redis.call('HSET', KEYS[1], 't', tostring(tokens), 's', tostring(stamp), 'r', tostring(rate),
-  'h', tostring(hold), 'c', tostring(clean))
+-- %.17g: a double survives the round trip (tostring keeps 14 digits, and thresholds would drift)
+local function exact(x) return string.format('%.17g', x) end
+redis.call('HSET', KEYS[1], 't', exact(tokens), 's', exact(stamp), 'r', exact(rate),
+  'h', exact(hold), 'c', exact(clean), 'x', limited and '1' or '0', 'v', exact(starved))
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[11]))
 return tostring(wait)
 """
@@ -149,6 +162,7 @@ class RedisBudget:
         args += [repr(v) for v in (rates.LOWER, rates.FLOOR, rates.PROBE_AFTER, rates.PROBE_STEP)]
         args += [repr(rates.CEILING), str(TTL_SECONDS), repr(tier.per), repr(rates.WINDOW_MARGIN)]
         args += [holder, str(active), str(HOLDER_SECONDS)]
+        args += [repr(v) for v in (rates.RAMP_AFTER, rates.RAMP_STEP, rates.RAMP_CEILING)]
 
         async def op_() -> float:
             name = self._key(key)

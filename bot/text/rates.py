@@ -10,6 +10,12 @@ rules run in Redis as a Lua script (`bot.stores.budget`) so every replica spends
   the tier's), because Slack just told us the real limit is lower than we thought.
 - `PROBE_AFTER` seconds without a 429 raise the rate by `PROBE_STEP` (up to `CEILING` times the
   tier's): Slack's tiers are minimums ("50+ per minute").
+- Until its first 429 a bucket does not know where the real limit lies, so while demand keeps it
+  empty it ramps up fast, like TCP's slow start: every `RAMP_AFTER` seconds of starving, the rate
+  doubles (up to `RAMP_CEILING` times the tier's). A workspace whose limits are higher than the
+  tiers (or off) is then served at its pace within a minute or two instead of queueing at the
+  minimum; on a real limit the first 429 ends the ramp, and from then on only the slow probe
+  applies. A run shorter than `RAMP_AFTER` never ramps.
 - Besides the bucket, at most `rate × per` grants in any `per` seconds (a sliding window, as
   Slack counts "50 per minute"): a full burst followed by the refill would otherwise exceed the
   minute's allowance.
@@ -30,6 +36,9 @@ FLOOR = 0.25
 PROBE_AFTER = 300.0
 PROBE_STEP = 1.1
 CEILING = 2.0
+RAMP_AFTER = 15.0
+RAMP_STEP = 2.0
+RAMP_CEILING = 64.0
 WINDOW_MARGIN = 0.25  # seconds added to a window: calls reach Slack a little later than granted, unevenly
 
 UPDATE = "chat.update"
@@ -68,6 +77,8 @@ class Bucket:
     rate: float  # calls per second now (lowered by 429s, raised by probes)
     hold_until: float = 0.0
     clean_since: float = 0.0  # the last 429 or probe
+    limited: bool = False  # a 429 has been seen: the real limit is near, no more ramping
+    starved_since: float = 0.0  # when demand began to find the bucket empty (0: it is not)
     granted: deque[float] = field(default_factory=deque)  # grant times within the last `per` seconds
 
 
@@ -79,7 +90,17 @@ def _refill(b: Bucket, tier: Tier, now: float) -> None:
     elapsed = max(0.0, now - b.stamp)
     b.tokens = min(tier.burst, b.tokens + elapsed * b.rate)
     b.stamp = max(b.stamp, now)
-    if now - b.clean_since >= PROBE_AFTER and b.rate < tier.rate * CEILING:
+    if b.tokens >= tier.burst:
+        b.starved_since = 0.0  # it filled up: demand is not outrunning it
+    if (
+        not b.limited
+        and b.starved_since
+        and now - max(b.starved_since, b.clean_since) >= RAMP_AFTER
+        and b.rate < tier.rate * RAMP_CEILING
+    ):
+        b.rate = min(b.rate * RAMP_STEP, tier.rate * RAMP_CEILING)
+        b.clean_since = now
+    elif now - b.clean_since >= PROBE_AFTER and b.rate < tier.rate * CEILING:
         b.rate = min(b.rate * PROBE_STEP, tier.rate * CEILING)
         b.clean_since = now
 
@@ -93,12 +114,14 @@ def take(b: Bucket, tier: Tier, now: float, *, keep: float = 0.0) -> float:
     while b.granted and b.granted[0] <= now - window:
         b.granted.popleft()
     if len(b.granted) >= max(1, math.floor(b.rate * tier.per)):
+        b.starved_since = b.starved_since or now
         return b.granted[0] + window - now
     keep = max(0.0, min(keep, tier.burst - 1))
     if b.tokens >= 1 + keep:
         b.tokens -= 1
         b.granted.append(now)
         return 0.0
+    b.starved_since = b.starved_since or now
     return max(1 + keep - b.tokens, 0.0) / b.rate or 1e-3
 
 
@@ -109,6 +132,8 @@ def penalize(b: Bucket, tier: Tier, now: float, retry_after: float) -> None:
     b.tokens = 0.0
     b.rate = max(b.rate * LOWER, tier.rate * FLOOR)
     b.clean_since = now
+    b.limited = True
+    b.starved_since = 0.0
 
 
 Key = tuple[str, str, str]  # team, family, channel ("" unless the family is per channel)

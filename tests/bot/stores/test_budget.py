@@ -74,6 +74,27 @@ async def test_the_script_follows_the_python_rules(redis_client: aioredis.Redis,
             assert await shared.take(KEY, keep=keep) == pytest.approx(mirror.take(KEY, keep=keep), abs=1e-6)
 
 
+async def test_the_script_ramps_as_python_does(redis_client: aioredis.Redis, redis_prefix: str) -> None:
+    """Heavy demand and no 429 for a while (the ramp), then 429s (its end), on both sides."""
+    clock = Clock()
+    shared = budget(redis_client, redis_prefix, clock)
+    mirror = LocalBuckets(tiers=TIERS, clock=clock)
+    rng = random.Random(11)
+    highest = 0.0
+    for i in range(400):
+        steps = [0.0, 0.0, 0.05, 0.2, 0.5] if i < 300 else [0.0, 0.05, 0.5, 3.0, rates.RAMP_AFTER]
+        clock.now += rng.choice(steps)
+        if i > 300 and rng.random() < 0.05:
+            await shared.penalize(KEY, 1.0)
+            mirror.penalize(KEY, 1.0)
+        else:
+            assert await shared.take(KEY) == pytest.approx(mirror.take(KEY), abs=1e-6)
+        state = mirror.state(KEY)
+        highest = max(highest, state.rate if state else 0.0)
+    assert highest >= TIERS[KEY[1]].rate * rates.RAMP_STEP**2  # it did ramp, then 429s lowered it
+    assert state is not None and state.limited and state.rate < highest
+
+
 async def test_without_redis_the_budget_is_kept_in_memory() -> None:
     dead = aioredis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.1)
     b = RedisBudget(dead, RedisGuard(timeout=0.1), prefix="x", tiers=TIERS)

@@ -94,6 +94,46 @@ def test_a_429_resets_the_probe_clock() -> None:
     assert state is not None and state.rate == pytest.approx(rates.LOWER)
 
 
+def starve(b: LocalBuckets, clock: Clock, seconds: float, *, step: float = 0.01) -> None:
+    """Demand that always finds the bucket empty, for `seconds`."""
+    end = clock.now + seconds
+    while clock.now < end:
+        while b.take(KEY) == 0.0:
+            pass
+        clock.now += step
+
+
+def test_starving_before_any_429_ramps_up_fast_to_the_ramp_ceiling() -> None:
+    b, clock = buckets()
+    starve(b, clock, rates.RAMP_AFTER - 1)
+    state = b.state(KEY)
+    assert state is not None and state.rate == pytest.approx(1.0)  # shorter than RAMP_AFTER: no ramp
+    starve(b, clock, 2)
+    assert state.rate == pytest.approx(rates.RAMP_STEP)
+    starve(b, clock, rates.RAMP_AFTER * 10)
+    assert state.rate == pytest.approx(rates.RAMP_CEILING)
+
+
+def test_after_a_429_starving_no_longer_ramps() -> None:
+    b, clock = buckets()
+    starve(b, clock, rates.RAMP_AFTER + 1)
+    state = b.state(KEY)
+    assert state is not None and state.rate == pytest.approx(rates.RAMP_STEP)
+    b.penalize(KEY, 0.0)
+    starve(b, clock, rates.RAMP_AFTER * 4)
+    assert state.rate == pytest.approx(rates.RAMP_STEP * rates.LOWER)
+
+
+def test_a_bucket_that_fills_up_again_was_not_starving() -> None:
+    b, clock = buckets()
+    starve(b, clock, rates.RAMP_AFTER - 2)
+    clock.now += 10  # demand stops: the bucket refills
+    b.take(KEY)
+    starve(b, clock, rates.RAMP_AFTER - 2)
+    state = b.state(KEY)
+    assert state is not None and state.rate == pytest.approx(1.0)
+
+
 def test_teams_and_channels_have_their_own_buckets() -> None:
     b, _ = buckets(Tier(1, 60, 1))
     assert b.take(("T1", UPDATE, "")) == 0.0
