@@ -72,19 +72,29 @@ async def test_a_search_call_split_across_chunks_is_run_and_its_thread_cited(bot
 
 async def test_get_thread_reads_a_thread_and_retrieved_sources_keep_their_numbers(bot: BotUnderTest) -> None:
     await ops_thread(bot)
-    await said(bot, "COPS", "The vault job runs on the ops runner, marker kx05", ts="1763100000.000100")
+    token = "xoxb-" + "1234567890-abcdefghij"
+    await said(
+        bot, "COPS", f"The vault job runs on the ops runner with {token}, marker kx05", ts="1763100000.000100"
+    )
     link = "https://fake.slack.com/archives/COPS/p1763100000000100"
-    call = Script.tool_calls(Call("get_thread", json.dumps({"permalink": f"<{link}>"})))
+    call = Script.tool_calls(
+        Call("get_thread", json.dumps({"permalink": f"<{link}>"})), text=["Let me read that thread."]
+    )
     play(bot.relay, call, Script.stream(["Every 90 days [1], on the ops runner [2]."]))
     await bot.send(app_mention(text="<@UBOT> how often is the staging database password rotated?", user="U1"))
     await bot.answered()
 
     retrieved = bot.relay.requests[0].json["messages"][-2]["content"]
     assert "<<<source 1 · #ops" in retrieved and "marker kx01" in retrieved  # retrieval first
+    assert "kx05" not in retrieved  # only the tool brings it (and its token)
     [result] = tool_results(bot.relay.requests[1].json)
     assert f"<<<source 2 · #ops · 2025-11-14 · {link}>>>" in result and "marker kx05" in result
+    assert token not in result  # tool results are redacted like the prompt
+    assert bot.relay.requests[1].json["messages"][-2]["content"] == "Let me read that thread."
     text = await final_text(bot)
+    assert text.startswith("Let me read that thread.\n\nEvery 90 days [1], on the ops runner [2].")
     assert f"1. <{OPS_LINK}|#ops, 2025-11-13>" in text and f"2. <{link}|#ops, 2025-11-14>" in text
+    assert "redacted before it was sent" in text
 
 
 async def test_the_step_cap_makes_the_model_answer(
