@@ -19,7 +19,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Protocol
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -31,6 +31,7 @@ from bot.core.lifecycle import AnswerLifecycle, AnswerOutcome, NotPosted
 from bot.core.question import PromptBuilder, Question
 from bot.core.stop import StopRegistry
 from bot.llm.client import ChatRequest, RelayDanceClient
+from bot.llm.tools import ToolCall, assistant_message
 from bot.model import AnswerKind, Conversation
 from bot.slack.blocks import final_controls, streaming_controls
 from bot.slack.renderer import PLACEHOLDER, Blocks, EditGate, StreamingReply
@@ -53,6 +54,17 @@ class AnswerObserver(Protocol):
     def answer_finished(self, kind: str, outcome: AnswerOutcome, model: str) -> None: ...
 
 
+class Toolbox(Protocol):
+    """Tools one answer offers the model (`bot.core.knowledge_tools.KnowledgeTools`)."""
+
+    @property
+    def specs(self) -> Sequence[Mapping[str, object]]: ...
+
+    def offered(self, config: Effective) -> bool: ...
+
+    async def run(self, calls: Sequence[ToolCall], reply: StreamingReply) -> list[dict[str, str]]: ...
+
+
 class Answerer:
     def __init__(
         self,
@@ -70,6 +82,7 @@ class Answerer:
         max_tokens: int | None,
         observer: AnswerObserver | None = None,
         turn_wait_seconds: float = TURN_WAIT_SECONDS,
+        max_tool_steps: int = 0,
     ) -> None:
         self._slack = slack
         self._llm = llm
@@ -84,6 +97,7 @@ class Answerer:
         self._edit_interval = edit_interval
         self._max_tokens = max_tokens
         self._observer = observer
+        self._max_tool_steps = max_tool_steps
 
     async def answer(
         self,
@@ -93,9 +107,11 @@ class Answerer:
         on_first_token: Callable[[], Awaitable[None]] | None = None,
         record_in: Conversation | None = None,
         citations: Citations | None = None,
+        tools: Toolbox | None = None,
     ) -> AnswerOutcome:
         """Answer `question` in its thread; with `record_in`, first record the question there
-        (once the placeholder is up, so the placeholder waits for nothing)."""
+        (once the placeholder is up, so the placeholder waits for nothing); with `tools`, the
+        model may call them (`_converse`)."""
         conv = question.conversation
         answer_id = uuid.uuid4().hex[:16]
         # This runs in the answer's own task: every log line from here on names the answer.
@@ -144,13 +160,9 @@ class Answerer:
                 if turn.waited:
                     reply.status(PLACEHOLDER)
                 model = config.model
-                request = ChatRequest(
-                    model=config.model,
-                    messages=await prompt(reply, config),
-                    temperature=config.temperature,
-                    max_tokens=self._max_tokens,
-                )
-                await run.stream(self._llm.stream_chat(request), on_first_token=on_first_token)
+                messages = await prompt(reply, config)
+                offered = tools if tools is not None and tools.offered(config) else None
+                await self._converse(run, config, messages, offered, on_first_token)
                 if citations is not None and (footer := citations.footer(reply.text)):
                     reply.append(footer)  # the threads the answer used, as links
             # Kept before the turn passes on, so the next answer here reads this one whole.
@@ -166,6 +178,43 @@ class Answerer:
             else:
                 await self._turns.leave(ticket)  # never got that far (not posted, or a failure)
         return lifecycle.outcome
+
+    async def _converse(
+        self,
+        run: AnswerLifecycle,
+        config: Effective,
+        messages: Sequence[Mapping[str, object]],
+        tools: Toolbox | None,
+        on_first_token: Callable[[], Awaitable[None]] | None,
+    ) -> None:
+        """Stream the answer; while the model asks for tools, run them and ask again with their
+        results. After `max_tool_steps` rounds the last request still lists the tools (the
+        conversation refers to them) but with `tool_choice: "none"`, so the model must answer.
+        A model that ignores tools just answers the first request."""
+        history = list(messages)
+        steps = 0
+        offer = tools is not None and self._max_tool_steps > 0
+        while True:
+            capped = steps >= self._max_tool_steps
+            request = ChatRequest(
+                model=config.model,
+                messages=history,
+                temperature=config.temperature,
+                max_tokens=self._max_tokens,
+                tools=tools.specs if offer and tools is not None else None,
+                tool_choice=("none" if capped else "auto") if offer else None,
+            )
+            before = len(run.reply.text)
+            calls = await run.stream(self._llm.stream_chat(request), on_first_token=on_first_token)
+            if not offer or tools is None or capped or not calls:
+                return
+            steps += 1
+            said = run.reply.text[before:]
+            if said and not said.endswith("\n"):
+                run.reply.append("\n\n")  # what it said before searching stays its own paragraph
+            log.info("tool step %d: %s", steps, ", ".join(call.name for call in calls))
+            # The tools' progress ("Searching #ops…") stays up until the model's next words.
+            history += [assistant_message(said, calls), *await tools.run(calls, run.reply)]
 
     async def _prepare(self, question: Question, record_in: Conversation | None) -> Effective:
         """Record the question (with `record_in`), read the channel's settings, mark the thread

@@ -17,10 +17,11 @@ from collections.abc import Awaitable, Callable
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.admission import AdmissionGate, Ticket, queued_status
-from bot.core.answerer import Answerer
+from bot.core.answerer import Answerer, Toolbox
 from bot.core.chat import chat_prompt
 from bot.core.context import ConversationReader
-from bot.core.knowledge import Citations, Knowledge
+from bot.core.knowledge import Asking, Citations, Knowledge
+from bot.core.knowledge_tools import KnowledgeTools
 from bot.core.notices import BUSY, Notices
 from bot.core.outbound import REDACTED_NOTE, Outbound
 from bot.core.question import PromptBuilder, Question
@@ -156,6 +157,17 @@ class Jobs:
         on_first_token: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         citations = Citations()
+        outbound = Outbound(self._redactor)
+        conv = question.conversation
+        tools = self._tools(
+            conv.team,
+            question.asked_by,
+            conv.channel,
+            question.message.text,
+            frozenset({(conv.channel, conv.thread_ts or question.message.ts)}),
+            citations,
+            outbound,
+        )
         prompt = chat_prompt(
             self._reader,
             self._identity,
@@ -171,6 +183,8 @@ class Jobs:
             record_in=record_in,
             on_first_token=on_first_token,
             citations=citations,
+            outbound=outbound,
+            tools=tools,
         )
 
     async def _summary(self, replay: SummaryReplay, team: str, asker: str, charge: str) -> None:
@@ -232,6 +246,9 @@ class Jobs:
             asker=asker,
         )
         citations = Citations()
+        outbound = Outbound(self._redactor)
+        exclude = frozenset({(channel, replay.question_ts)})
+        tools = self._tools(team, asker, channel, replay.text, exclude, citations, outbound)
         prompt = ask_prompt(
             self._reader,
             self._identity,
@@ -245,7 +262,32 @@ class Jobs:
             asker=asker,
             citations=citations,
         )
-        await self._answer(question, prompt, charge=charge, citations=citations)
+        await self._answer(
+            question, prompt, charge=charge, citations=citations, outbound=outbound, tools=tools
+        )
+
+    def _tools(
+        self,
+        team: str,
+        asker: str | None,
+        posted_in: str,
+        text: str,
+        exclude: frozenset[tuple[str, str]],
+        citations: Citations,
+        outbound: Outbound,
+    ) -> KnowledgeTools | None:
+        """The model's search tools for an answer to `asker` read in `posted_in` (None without
+        team knowledge); the answerer offers them where the channel's setting allows."""
+        if self._knowledge is None or not asker:
+            return None
+        asking = Asking(team=team, asker=asker, posted_in=posted_in, text=text, exclude=exclude)
+        return KnowledgeTools(
+            knowledge=self._knowledge,
+            asking=asking,
+            citations=citations,
+            outbound=outbound,
+            workspace_url=self._identity.url,
+        )
 
     async def _replay(self, record: AnswerRecord, user: str) -> None:
         replay: Replay = record.replay
@@ -287,6 +329,7 @@ class Jobs:
         record_in: Conversation | None = None,
         on_first_token: Callable[[], Awaitable[None]] | None = None,
         citations: Citations | None = None,
+        tools: Toolbox | None = None,
     ) -> None:
         conv = question.conversation
         charge = charge or None
@@ -316,6 +359,7 @@ class Jobs:
                 record_in=record_in,
                 on_first_token=on_first_token,
                 citations=citations,
+                tools=tools,
             )
         finally:
             ticket.release()

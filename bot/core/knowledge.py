@@ -8,7 +8,7 @@ runs once the placeholder is up, inside the prompt builder, like the rest of the
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bot.core.context import ConversationReader
 from bot.slack.access import Access
@@ -30,6 +30,16 @@ class Citations:
 
     def footer(self, answer: str) -> str:
         return sources_footer(answer, self.sources)
+
+    def add(self, source: Source) -> Source:
+        """A thread found by a tool, numbered after the ones already listed (a thread already
+        listed keeps its number)."""
+        for known in self.sources:
+            if (known.channel, known.thread_ts) == (source.channel, source.thread_ts):
+                return known
+        numbered = replace(source, number=len(self.sources) + 1)
+        self.sources.append(numbered)
+        return numbered
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,21 +71,76 @@ class Knowledge:
         self._identity = identity
         self.threads = threads
 
+    def audience(self, asking: Asking) -> Audience:
+        """Who will read the answer: one per answer, so each channel is decided once."""
+        return Audience(
+            self._access, asker=asking.asker, posted_in=asking.posted_in, bot_user=self._identity.user_id
+        )
+
     async def find(self, asking: Asking) -> list[Source]:
         """The best threads for the question that everyone reading the answer may see."""
         if self.threads <= 0 or not asking.asker:
             return []
         hits = await self._index.search(asking.team, asking.text, limit=CANDIDATES)
-        audience = Audience(
-            self._access, asker=asking.asker, posted_in=asking.posted_in, bot_user=self._identity.user_id
+        return await self.sources(asking, self.audience(asking), hits, limit=self.threads)
+
+    async def search(
+        self,
+        asking: Asking,
+        audience: Audience,
+        query: str,
+        *,
+        channel: str | None = None,
+        since: float | None = None,
+        limit: int = 5,
+    ) -> list[Source]:
+        """A search the model asked for (`search_messages`): the same index and the same filter
+        as `find`, optionally in one channel (already allowed) and from `since` (epoch seconds)."""
+        if not asking.asker:
+            return []
+        channels = [channel] if channel is not None else None
+        hits = await self._index.search(
+            asking.team, query, channels=channels, limit=CANDIDATES * (4 if since else 1)
         )
+        if since is not None:
+            hits = [h for h in hits if _seconds(h.thread_ts) >= since]
+        return await self.sources(asking, audience, hits, limit=limit)
+
+    async def thread(self, asking: Asking, audience: Audience, channel: str, thread_ts: str) -> Source | None:
+        """One thread the model asked for (`get_thread`), if the index holds it and everyone
+        reading the answer may see it; None otherwise (the two are not told apart)."""
+        if not asking.asker or not self._index.indexes(channel):
+            return None
+        found = await self.sources(asking, audience, [Hit(asking.team, channel, thread_ts, 0.0)], limit=1)
+        return found[0] if found else None
+
+    async def channel_named(self, asking: Asking, audience: Audience, name: str) -> str | None:
+        """The indexed channel the model means by `name` (`#ops`, `ops`, `<#C1|ops>` or an id),
+        if everyone reading the answer may see it; None when there is none they may."""
+        cleaned = name.strip().removeprefix("<").removesuffix(">").removeprefix("#")
+        ident, _, label = cleaned.partition("|")
+        indexed = await self._index.channels(asking.team)
+        if ident in indexed:
+            return ident if await audience.allows(ident) else None
+        wanted = (label or ident).lower()
+        for channel in indexed:
+            view = await audience.view(channel)
+            if view is not None and view.name.lower() == wanted and await audience.allows(channel):
+                return channel
+        return None
+
+    async def sources(
+        self, asking: Asking, audience: Audience, hits: list[Hit], *, limit: int
+    ) -> list[Source]:
+        """`hits` the audience may see (and not already in the prompt), with their text,
+        numbered from 1, at most `limit`."""
         kept: list[Hit] = []
         for hit in hits:
             if (hit.channel, hit.thread_ts) in asking.exclude:
                 continue
             if await audience.allows(hit.channel):
                 kept.append(hit)
-                if len(kept) == self.threads:
+                if len(kept) == limit:
                     break
         texts = await asyncio.gather(*(self._thread_text(hit) for hit in kept))
         sources: list[Source] = []
@@ -120,3 +185,10 @@ def insert(
         citations.sources = sources
     block = {"role": "user", "content": knowledge_block(sources)}
     return [*messages[:-1], block, messages[-1]] if len(messages) > 1 else [*messages, block]
+
+
+def _seconds(ts: str) -> float:
+    try:
+        return float(ts)
+    except ValueError:
+        return 0.0

@@ -27,6 +27,7 @@ from slack_sdk.errors import SlackApiError
 from bot.core.stop import StopRegistry
 from bot.errors import BotError, RenderError, UpstreamError
 from bot.llm.client import ChatDelta, Usage
+from bot.llm.tools import ToolCall, ToolCallAssembler
 from bot.slack.renderer import StreamingReply
 from bot.text.mrkdwn import markdown_to_mrkdwn
 
@@ -106,16 +107,23 @@ class AnswerLifecycle:
         deltas: AsyncGenerator[ChatDelta, None],
         *,
         on_first_token: Callable[[], Awaitable[None]] | None = None,
-    ) -> None:
+    ) -> list[ToolCall]:
         """Show the upstream answer as it arrives; the response is closed however this ends.
 
         Reasoning is never shown or kept: its first piece before any text only changes the
         placeholder's words (`REASONING`), so the asker sees the model is at work.
+
+        Returns the tool calls the model asked for (none for a plain answer). Called once per
+        request of the answer: usage adds up over them, the last finish reason counts.
         """
         outcome = self.outcome
         thinking = False
+        calls = ToolCallAssembler()
+        earlier = outcome.usage  # the answer's earlier requests; a stream's own usage comes once
         async with contextlib.aclosing(deltas) as stream:
             async for delta in stream:
+                if delta.tool_calls:
+                    calls.feed(delta.tool_calls)
                 if delta.reasoning and not thinking and outcome.first_token_at is None:
                     thinking = True
                     self.reply.status(REASONING)
@@ -128,7 +136,8 @@ class AnswerLifecycle:
                 if delta.finish_reason:
                     outcome.finish_reason = delta.finish_reason
                 if delta.usage is not None:
-                    outcome.usage = delta.usage
+                    outcome.usage = _added(earlier, delta.usage)
+        return calls.calls()
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -195,3 +204,13 @@ class AnswerLifecycle:
         if self.reply.failure is not None and outcome.error is None:
             outcome.error = self.reply.failure
         outcome.text = self.reply.text
+
+
+def _added(total: Usage | None, more: Usage) -> Usage:
+    if total is None:
+        return more
+    return Usage(
+        prompt_tokens=total.prompt_tokens + more.prompt_tokens,
+        completion_tokens=total.completion_tokens + more.completion_tokens,
+        total_tokens=total.total_tokens + more.total_tokens,
+    )

@@ -7,8 +7,9 @@ Timeouts follow how a streamed answer fails, not how long it is:
 
 - connect: the TCP/TLS connection (and waiting for a pooled one);
 - first token: from sending the request until the first sign of work - a delta with text, a
-  refusal or reasoning (a reasoning model thinks before it answers); keep-alive comments and empty
-  deltas do not count, so a server that only pings cannot hold a request open forever;
+  refusal, a piece of a tool call or reasoning (a reasoning model thinks before it answers);
+  keep-alive comments and empty deltas do not count, so a server that only pings cannot hold a
+  request open forever;
 - idle: after that, the longest silence between two network reads. Any bytes count (a keep-alive
   comment proves the upstream is alive). There is no limit on the whole answer;
 - thinking: from the first reasoning, how long the model may reason before its answer text
@@ -338,7 +339,7 @@ class RelayDanceClient:
                 if delta.refusal:
                     delta, refused = _shown_refusal(delta, refused=refused), True
                 if not answering:
-                    if delta.text:
+                    if delta.text or delta.tool_calls:  # a tool call is the model's answer too
                         answering, started, thinking_until = True, True, None
                     elif delta.reasoning:
                         started = True

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.llm.tools import ToolCallDelta, tool_call_deltas
+
 __all__ = [
     "ChatDelta",
     "ChatRequest",
@@ -36,7 +38,8 @@ class Usage:
 @dataclass(slots=True)  # not frozen: one is built per token, and a frozen __init__ costs ~3x
 class ChatDelta:
     """A piece of the answer, not to be changed once made (build another with `replace`).
-    `finish_reason` ("stop", "length", …) and `usage` come near the end.
+    `finish_reason` ("stop", "length", "tool_calls", …) and `usage` come near the end;
+    `tool_calls` are pieces of tool calls (`bot.llm.tools` puts them back together).
 
     `reasoning` is what a reasoning model thinks before (or while) it answers: it proves the model
     is working, but it is never answer text and never stored as the answer. `refusal` is the
@@ -48,16 +51,19 @@ class ChatDelta:
     usage: Usage | None = None
     reasoning: str = ""
     refusal: str = ""
+    tool_calls: tuple[ToolCallDelta, ...] = ()
 
 
 @dataclass(frozen=True)
 class ChatRequest:
     model: str
-    messages: Sequence[Mapping[str, str]]
+    messages: Sequence[Mapping[str, object]]
     temperature: float | None = None
     max_tokens: int | None = None
     top_p: float | None = None
     stop: Sequence[str] | None = None
+    tools: Sequence[Mapping[str, object]] | None = None  # OpenAI's tool schema
+    tool_choice: str | Mapping[str, object] | None = None  # "auto", "none", "required" or one tool
 
     def to_body(self, *, stream: bool) -> dict[str, object]:
         """The request body; unset options are left out so the server's defaults apply.
@@ -78,25 +84,32 @@ class ChatRequest:
                 body[name] = value
         if self.stop is not None:
             body["stop"] = list(self.stop)
+        if self.tools:
+            body["tools"] = [dict(tool) for tool in self.tools]
+            if self.tool_choice is not None:
+                body["tool_choice"] = self.tool_choice
         return body
 
 
 def chunk_delta(chunk: Mapping[str, Any]) -> ChatDelta | None:
     """The delta in one `chat.completion.chunk` object (choice 0 only), or None when it carries
-    nothing: no text, reasoning, refusal, finish reason or usage."""
+    nothing: no text, reasoning, refusal, tool call, finish reason or usage."""
     text = reasoning = refusal = ""
     finish_reason = None
+    calls: tuple[ToolCallDelta, ...] = ()
     choice = _first_choice(chunk.get("choices"))
     if choice is not None:
         delta = choice.get("delta")
         if isinstance(delta, dict):
             text, reasoning, refusal = _message_parts(delta)
+            if "tool_calls" in delta:
+                calls = tool_call_deltas(delta["tool_calls"])
         reason = choice.get("finish_reason")
         if isinstance(reason, str) and reason:
             finish_reason = reason
     usage = parse_usage(chunk.get("usage"))
-    if text or reasoning or refusal or finish_reason or usage:
-        return ChatDelta(text, finish_reason, usage, reasoning, refusal)
+    if text or reasoning or refusal or finish_reason or usage or calls:
+        return ChatDelta(text, finish_reason, usage, reasoning, refusal, calls)
     return None
 
 
@@ -104,16 +117,18 @@ def answer_delta(answer: Mapping[str, Any]) -> ChatDelta | None:
     """A whole `chat.completion` object (choice 0) as one delta, or None when it carries nothing."""
     text = reasoning = refusal = ""
     finish_reason = None
+    calls: tuple[ToolCallDelta, ...] = ()
     choice = _first_choice(answer.get("choices"))
     if choice is not None:
         message = choice.get("message")
         if isinstance(message, dict):
             text, reasoning, refusal = _message_parts(message)
+            calls = tool_call_deltas(message.get("tool_calls"))
         reason = choice.get("finish_reason")
         finish_reason = reason if isinstance(reason, str) and reason else None
     usage = parse_usage(answer.get("usage"))
-    if text or reasoning or refusal or finish_reason or usage:
-        return ChatDelta(text, finish_reason, usage, reasoning, refusal)
+    if text or reasoning or refusal or finish_reason or usage or calls:
+        return ChatDelta(text, finish_reason, usage, reasoning, refusal, calls)
     return None
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Final
 from urllib.parse import parse_qs, urlsplit
 
@@ -20,6 +20,7 @@ __all__ = [
     "MessageLink",
     "parse_duration",
     "parse_message_link",
+    "parse_since",
     "same_workspace",
 ]
 
@@ -60,6 +61,26 @@ def parse_duration(text: str) -> timedelta:
     if minutes is None or minutes > MAX_RECAP_PERIOD // timedelta(minutes=1):
         raise ValueError(f"“{_quote(cleaned)}” is too long — a recap goes back at most 90 days.")
     return timedelta(minutes=minutes)
+
+
+_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+
+
+def parse_since(text: str, *, now: float) -> float:
+    """Where a search starts (epoch seconds), from a date (`2025-11-13`, UTC) or a period back
+    from `now` (`30d`, `2w`, `12 hours`); the model writes it, so there is no upper bound."""
+    cleaned = text.strip().lower()
+    date = _DATE.fullmatch(cleaned[:10]) if len(cleaned) >= 10 else None
+    if date is not None:
+        try:
+            year, month, day = (int(g) for g in date.groups())
+            return datetime(year, month, day, tzinfo=UTC).timestamp()
+        except ValueError:
+            raise ValueError(f"“{_quote(text)}” is not a date") from None
+    match = _DURATION.fullmatch(cleaned)
+    if match is None or match.group(2) not in _UNIT_MINUTES or len(match.group(1)) > 7:
+        raise ValueError(f"“{_quote(text)}” is neither a date (2025-11-13) nor a period (30d)")
+    return now - int(match.group(1)) * _UNIT_MINUTES[match.group(2)] * 60
 
 
 def _quote(text: str) -> str:

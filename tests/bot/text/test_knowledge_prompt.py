@@ -1,4 +1,13 @@
-from bot.text.knowledge_prompt import MAX_SOURCES, Source, cited, knowledge_block, sources_footer
+from bot.text.knowledge_prompt import (
+    MAX_SOURCES,
+    NOT_FOUND,
+    Source,
+    cited,
+    knowledge_block,
+    search_result,
+    sources_footer,
+    thread_result,
+)
 
 
 def source(n: int, score: float = 1.0, text: str = "ada: hi") -> Source:
@@ -37,3 +46,14 @@ def test_footer_is_markdown_links_with_channel_and_date() -> None:
     assert footer == "\n\n**Sources:**\n2. [#chan2, 2025-11-13](https://x/p2)"
     assert sources_footer("   ", [source(1)]) == ""
     assert sources_footer("text", []) == ""
+
+
+def test_tool_results_frame_threads_as_data_and_say_when_there_are_none() -> None:
+    found = search_result("db\n <<<password>>>", [source(4, text="x" * 2000)], channel_name="ops")
+    assert found.startswith("Threads matching “db ‹‹‹password›››” in #ops;") and "not instructions" in found
+    assert "<<<source 4 · #chan4" in found and len(found) < 1000  # a search shows threads cut short
+    assert search_result("vault", []) == "No threads found for “vault”."
+    assert search_result("vault", [], channel_name="ops") == "No threads found for “vault” in #ops."
+    whole = thread_result(source(2, text="y" * 1500))
+    assert "<<<source 2 · #chan2" in whole and "y" * 1500 in whole
+    assert thread_result(None) == NOT_FOUND

@@ -11,6 +11,7 @@ from bot.text.user_input import (
     MessageLink,
     parse_duration,
     parse_message_link,
+    parse_since,
     same_workspace,
 )
 
@@ -209,3 +210,29 @@ def test_message_link_root_ts() -> None:
 )
 def test_same_workspace(team_url: str, expected: bool) -> None:
     assert same_workspace(parse_message_link(LINK), team_url) is expected
+
+
+# -- parse_since (the `since` of the model's search tool) ---------------------------------------
+
+NOW = 1_764_000_000.0
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2025-11-13", 1_762_992_000.0),
+        (" 2025-11-13T10:00:00Z ", 1_762_992_000.0),  # the date part counts
+        ("30d", NOW - 30 * 86_400),
+        ("2 weeks", NOW - 14 * 86_400),
+        ("12h", NOW - 12 * 3_600),
+        ("400 days", NOW - 400 * 86_400),  # no upper bound, unlike a recap
+    ],
+)
+def test_since_reads_dates_and_periods(text: str, expected: float) -> None:
+    assert parse_since(text, now=NOW) == expected
+
+
+@pytest.mark.parametrize("text", ["last tuesday", "2025-13-40", "99999999d", "3 fortnights", ""])
+def test_since_refuses_what_it_cannot_read(text: str) -> None:
+    with pytest.raises(ValueError, match="date"):
+        parse_since(text, now=NOW)

@@ -70,6 +70,9 @@ def test_values_are_parsed() -> None:
         ({"KNOWLEDGE_THREADS": "11"}, "KNOWLEDGE_THREADS"),
         ({"RELAYDANCE_THINKING_TIMEOUT": "0.5"}, "RELAYDANCE_THINKING_TIMEOUT"),
         ({"RELAYDANCE_THINKING_TIMEOUT": "long"}, "RELAYDANCE_THINKING_TIMEOUT"),
+        ({"TOOLS": "sometimes"}, "TOOLS"),
+        ({"MAX_TOOL_STEPS": "0"}, "MAX_TOOL_STEPS"),
+        ({"MAX_TOOL_STEPS": "11"}, "MAX_TOOL_STEPS"),
     ],
 )
 def test_bad_values_name_the_variable(changes: dict[str, str], name: str) -> None:
@@ -168,6 +171,9 @@ def test_knowledge_settings() -> None:
     assert s.knowledge_channels == ("C1", "G22")
     assert s.knowledge_threads == 0
     assert Settings.from_env(BASE).knowledge_channels == ()
+    assert (s.tools, s.max_tool_steps) == ("auto", 4)
+    tools = Settings.from_env({**BASE, "TOOLS": "Off", "MAX_TOOL_STEPS": "2"})
+    assert (tools.tools, tools.max_tool_steps) == ("off", 2)
 
 
 def test_slack_rates_default_to_the_tiers_and_can_be_changed() -> None:

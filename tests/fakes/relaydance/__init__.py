@@ -10,7 +10,11 @@ the `relaydance_fake` fixture.
   messages hold more than `fake.context_limit_chars` characters), then plays the next `Script`
   pushed with `push()` - or `fake.default`, which echoes the last user message (`echo_answer()`)
   in word-sized pieces. A piece may also be a whole `delta` object (reasoning, content parts, a
-  refusal) or an `Event` written as given (several choices, an error object). A stream ends with
+  refusal) or an `Event` written as given (several choices, an error object). Tool calls
+  (`Script.tool_calls`, `Call`) stream in OpenAI's chunk shape when the request offers `tools`;
+  the messages are checked as OpenAI checks them (every `tool_calls` entry answered by a `tool`
+  message with its id); `Script.decide` picks the answer from the request (e.g. answer
+  differently once the last message is a tool result). A stream ends with
   a `usage` chunk only if the script has usage and the request asked with
   `"stream_options": {"include_usage": true}`, as OpenAI does (`usage_in_finish`: in the
   finish_reason chunk instead).
@@ -26,17 +30,26 @@ Modules: `script` (how one request is answered), `answers` (the bytes written: S
 chunks, error bodies), `server` (the aiohttp app, its routes and the recorded requests).
 """
 
-from tests.fakes.relaydance.script import CONTEXT_LIMIT_TOKENS, Event, Script, echo_answer
+from tests.fakes.relaydance.script import (
+    CONTEXT_LIMIT_TOKENS,
+    Call,
+    Event,
+    Script,
+    echo_answer,
+    last_message,
+)
 from tests.fakes.relaydance.server import API_KEY, MODELS, FakeRelayDance, Request, relaydance_fake
 
 __all__ = [
     "API_KEY",
     "CONTEXT_LIMIT_TOKENS",
+    "Call",
     "Event",
     "MODELS",
     "FakeRelayDance",
     "Request",
     "Script",
     "echo_answer",
+    "last_message",
     "relaydance_fake",
 ]

@@ -6,12 +6,12 @@ import asyncio
 import itertools
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.relaydance.script import Event, Piece, Script
+from tests.fakes.relaydance.script import Call, Event, Piece, Script
 
 __all__ = [
     "Writer",
@@ -19,8 +19,10 @@ __all__ = [
     "completion",
     "error_response",
     "invalid_reason",
+    "may_call_tools",
     "message_chars",
     "piece_event",
+    "tool_call_chunks",
     "wants_usage",
 ]
 
@@ -93,13 +95,9 @@ def invalid_reason(body: Any) -> str:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         return "`messages` must be a non-empty array."
-    for message in messages:
-        if (
-            not isinstance(message, dict)
-            or message.get("role") not in ("system", "user", "assistant")
-            or not isinstance(message.get("content"), str)
-        ):
-            return "Each message needs a role (system, user or assistant) and a string content."
+    problem = _messages_problem(messages) or _tools_problem(body)
+    if problem:
+        return problem
     temperature = body.get("temperature")
     if temperature is not None and not (isinstance(temperature, int | float) and 0 <= temperature <= 2):
         return f"Invalid 'temperature': {temperature!r}. Expected a value between 0 and 2."
@@ -112,6 +110,115 @@ def invalid_reason(body: Any) -> str:
     return ""
 
 
+def _messages_problem(messages: list[Any]) -> str:
+    """OpenAI's rules for the messages: a role and string content each, except an assistant
+    message with `tool_calls` (content may be null); every tool call answered by a `tool` message
+    with its id before the next other message, and no `tool` message answering nothing."""
+    waiting: set[str] = set()  # tool call ids not answered yet
+    for message in messages:
+        if not isinstance(message, dict):
+            return "Each message must be an object."
+        role, content = message.get("role"), message.get("content")
+        if role == "tool":
+            call_id = message.get("tool_call_id")
+            if not isinstance(call_id, str) or not isinstance(content, str):
+                return "A tool message needs a string 'tool_call_id' and a string content."
+            if call_id not in waiting:
+                return (
+                    "Invalid parameter: messages with role 'tool' must be a response to a "
+                    "preceeding message with 'tool_calls'."
+                )
+            waiting.discard(call_id)
+            continue
+        if waiting:
+            return (
+                "An assistant message with 'tool_calls' must be followed by tool messages "
+                f"responding to each 'tool_call_id'. The following tool_call_ids did not have "
+                f"response messages: {', '.join(sorted(waiting))}"
+            )
+        calls = message.get("tool_calls")
+        if role == "assistant" and calls is not None:
+            if (
+                not isinstance(calls, list)
+                or not calls
+                or (content is not None and not isinstance(content, str))
+            ):
+                return "'tool_calls' must be a non-empty array, and content a string or null."
+            for call in calls:
+                function = call.get("function") if isinstance(call, dict) else None
+                if (
+                    not isinstance(function, dict)
+                    or not isinstance(call.get("id"), str)
+                    or call.get("type") != "function"
+                    or not isinstance(function.get("name"), str)
+                    or not isinstance(function.get("arguments"), str)
+                ):
+                    return "Each tool call needs an id, type 'function' and a function name and arguments."
+                waiting.add(call["id"])
+            continue
+        if role not in ("system", "user", "assistant") or not isinstance(content, str):
+            return "Each message needs a role (system, user, assistant or tool) and a string content."
+    if waiting:
+        return f"The following tool_call_ids did not have response messages: {', '.join(sorted(waiting))}"
+    return ""
+
+
+def _tools_problem(body: dict[str, Any]) -> str:
+    """`tools` as OpenAI takes them (function tools with a name), and `tool_choice` only with them."""
+    tools, choice = body.get("tools"), body.get("tool_choice")
+    if tools is not None:
+        if not isinstance(tools, list):
+            return "Invalid type for 'tools': expected an array."
+        for tool in tools:
+            function = tool.get("function") if isinstance(tool, dict) else None
+            if tool.get("type") != "function" or not isinstance(function, dict) or not function.get("name"):
+                return "Each tool needs type 'function' and a function with a name."
+            if not isinstance(function.get("parameters", {}), dict):
+                return "A function's 'parameters' must be a JSON schema object."
+    if choice is not None:
+        if not tools:
+            return (
+                "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified."
+            )
+        if choice not in ("none", "auto", "required") and not (
+            isinstance(choice, dict) and isinstance((choice.get("function") or {}).get("name"), str)
+        ):
+            return "Invalid value for 'tool_choice'."
+    return ""
+
+
+def may_call_tools(body: dict[str, Any]) -> bool:
+    """Whether the request lets the model call a tool: it offers some, and not with "none"."""
+    return bool(body.get("tools")) and body.get("tool_choice") != "none"
+
+
+def tool_call_chunks(cid: str, model: str, calls: Sequence[Call], script: Script) -> list[dict[str, Any]]:
+    """The chunks that stream `calls`, shaped as OpenAI's: per call a first piece with `index`,
+    `id`, `type` and `function.name` (empty arguments), then argument fragments with only
+    `index` and `function.arguments`; in turn across the calls with `script.interleave`."""
+    sizes = itertools.cycle(script.arg_split if isinstance(script.arg_split, tuple) else (script.arg_split,))
+    per_call: list[list[dict[str, Any]]] = []
+    for index, call in enumerate(calls):
+        first = {
+            "index": index,
+            "id": call.id or f"call_{cid.removeprefix('chatcmpl-')}_{index}",
+            "type": "function",
+            "function": {"name": call.name, "arguments": ""},
+        }
+        pieces = [first]
+        text = call.arguments
+        while text:
+            size = max(1, next(sizes))
+            pieces.append({"index": index, "function": {"arguments": text[:size]}})
+            text = text[size:]
+        per_call.append(pieces)
+    if script.interleave:
+        ordered = [p for group in itertools.zip_longest(*per_call) for p in group if p is not None]
+    else:
+        ordered = [p for pieces in per_call for p in pieces]
+    return [chunk(cid, model, {"tool_calls": [piece]}, None) for piece in ordered]
+
+
 def wants_usage(body: dict[str, Any]) -> bool:
     """Whether a (valid) streamed request asked for the usage chunk."""
     options = body.get("stream_options")
@@ -120,7 +227,7 @@ def wants_usage(body: dict[str, Any]) -> bool:
 
 def message_chars(body: dict[str, Any]) -> int:
     """Characters of every message's content in a (valid) chat request."""
-    return sum(len(message["content"]) for message in body["messages"])
+    return sum(len(message.get("content") or "") for message in body["messages"])
 
 
 def chunk(cid: str, model: str, delta: dict[str, Any], finish_reason: str | None) -> dict[str, Any]:
@@ -140,8 +247,21 @@ def piece_event(cid: str, model: str, piece: Piece) -> Any:
     return chunk(cid, model, {"content": piece} if isinstance(piece, str) else dict(piece), None)
 
 
-def completion(model: str, text: str, script: Script) -> dict[str, Any]:
-    message = dict(script.message) if script.message is not None else {"role": "assistant", "content": text}
+def completion(model: str, text: str, script: Script, calls: Sequence[Call] = ()) -> dict[str, Any]:
+    message: dict[str, Any] = (
+        dict(script.message)
+        if script.message is not None
+        else {"role": "assistant", "content": text or (None if calls else "")}
+    )
+    if calls:
+        message["tool_calls"] = [
+            {
+                "id": call.id or f"call_fake{index}",
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments},
+            }
+            for index, call in enumerate(calls)
+        ]
     answer: dict[str, Any] = {
         "id": "chatcmpl-fake",
         "object": "chat.completion",

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["CONTEXT_LIMIT_TOKENS", "Event", "Piece", "Script", "echo_answer", "words"]
+__all__ = ["CONTEXT_LIMIT_TOKENS", "Call", "Event", "Piece", "Script", "echo_answer", "last_message", "words"]
 
 CONTEXT_LIMIT_TOKENS = 131_072  # what `Script.context_length()` says the model's window is
 
@@ -20,6 +20,21 @@ def echo_answer(text: str) -> str:
 def words(text: str) -> list[str]:
     """Word-sized pieces that join back to `text` exactly."""
     return re.findall(r"\s*\S+\s*", text) or [text]
+
+
+def last_message(body: dict[str, Any]) -> dict[str, Any]:
+    """The request's last message (for `Script.decide`)."""
+    message: dict[str, Any] = body["messages"][-1]
+    return message
+
+
+@dataclass(frozen=True)
+class Call:
+    """A tool call the fake model makes: `arguments` is the JSON text, streamed in fragments."""
+
+    name: str
+    arguments: str
+    id: str = ""  # "" : call_fake<N>, numbered per request
 
 
 @dataclass(frozen=True)
@@ -42,7 +57,7 @@ class Script:
 
     Stream options:
       first_delay   seconds after the headers (and an empty role delta) before the first piece
-      pace          seconds between pieces
+      pace          seconds between pieces (tool-call pieces too)
       keepalive     while waiting, send a `: keep-alive` comment every this many seconds
       comments      put a `: ping` comment before every piece
       crlf          frame lines with CRLF instead of LF
@@ -60,9 +75,18 @@ class Script:
       message       that answer's `message` object as given (else role and the joined text)
       json_body     that answer's whole body as given instead (an error object sent with 200 …)
       raw_prefix    bytes written as-is right after the headers
+      calls         tool calls streamed after the text pieces, as OpenAI streams them: a first
+                    piece per call with `index`, `id`, `type` and `function.name` (arguments
+                    ""), then `function.arguments` fragments; finish reason "tool_calls". Only
+                    when the request offers tools and its `tool_choice` is not "none" (a model
+                    cannot call a tool it was not given); otherwise the calls are left out
+      arg_split     fragment sizes (characters, cycled) for the arguments
+      interleave    send the calls' fragments in turn (0, 1, 0, 1 …) instead of one call after
+                    the other
+      choose        `decide()`: picks the script from the request body when it arrives
     """
 
-    kind: Literal["stream", "echo", "error", "hang"] = "stream"
+    kind: Literal["stream", "echo", "error", "hang", "decide"] = "stream"
     pieces: tuple[Piece, ...] = ()
     first_delay: float = 0.0
     pace: float = 0.0
@@ -88,11 +112,28 @@ class Script:
     retry_after: str | None = None
     body: bytes | None = None  # raw error body instead of the OpenAI shape
     raw_prefix: bytes = b""  # written as-is right after the headers (odd lines, `event: error` …)
+    calls: tuple[Call, ...] = ()
+    arg_split: int | tuple[int, ...] = 4
+    interleave: bool = False
+    choose: Callable[[dict[str, Any]], Script] | None = None
 
     @classmethod
     def stream(cls, pieces: Sequence[Piece], **options: Any) -> Script:
         """Stream these pieces, e.g. `Script.stream(["Hel", "lo"], pace=0.01)` (see `Piece`)."""
         return cls(kind="stream", pieces=tuple(pieces), **options)
+
+    @classmethod
+    def tool_calls(cls, *calls: Call, text: Sequence[str] = (), **options: Any) -> Script:
+        """Stream `text` pieces (maybe none), then ask for `calls`, e.g.
+        `Script.tool_calls(Call("search_messages", '{"query": "vault"}'), arg_split=3)`."""
+        options.setdefault("finish_reason", "tool_calls")
+        return cls(kind="stream", pieces=tuple(text), calls=calls, **options)
+
+    @classmethod
+    def decide(cls, choose: Callable[[dict[str, Any]], Script]) -> Script:
+        """Pick the answer when the request arrives, from its body: e.g. call a tool unless the
+        last message is a tool result (`last_message(body)["role"] == "tool"`)."""
+        return cls(kind="decide", choose=choose)
 
     @classmethod
     def echo(cls, **options: Any) -> Script:

@@ -24,8 +24,10 @@ from tests.fakes.relaydance.answers import (
     completion,
     error_response,
     invalid_reason,
+    may_call_tools,
     message_chars,
     piece_event,
+    tool_call_chunks,
     wants_usage,
 )
 from tests.fakes.relaydance.script import Script, echo_answer, words
@@ -219,6 +221,11 @@ class FakeRelayDance:
             )
             return await self._play_status(record.script, record)
         script = self._scripts["chat"].popleft() if self._scripts["chat"] else self.default
+        while script.choose is not None:
+            script = script.choose(body)
+        if script.calls and not may_call_tools(body):
+            # A model cannot call a tool it was not offered: it answers with its text alone.
+            script = replace(script, calls=(), finish_reason="stop")
         record.script = script
         if script.kind in ("error", "hang"):
             return await self._play_status(script, record)
@@ -234,7 +241,7 @@ class FakeRelayDance:
             if script.json_body is not None:
                 return web.json_response(dict(script.json_body))
             text = "".join(piece for piece in pieces if isinstance(piece, str))
-            return web.json_response(completion(body["model"], text, script))
+            return web.json_response(completion(body["model"], text, script, script.calls))
         if not wants_usage(body):
             script = replace(script, usage=None)  # OpenAI streams usage only when asked for it
         return await self._play_stream(request, record, replace(script, pieces=pieces), body["model"])
@@ -285,6 +292,11 @@ class FakeRelayDance:
                 if record.first_piece_at is None:
                     record.first_piece_at = record.last_piece_at
             await self._interrupt(writer, request, script, len(script.pieces))
+            for number, piece in enumerate(tool_call_chunks(cid, model, script.calls, script)):
+                if number or script.pieces:
+                    await writer.wait(script.pace)
+                await writer.event(piece)
+                record.last_piece_at = time.monotonic()
             usage: dict[str, int] | None = None
             if script.usage is not None:
                 prompt, completion, total = script.usage
