@@ -41,12 +41,12 @@ def total_tokens(messages: list[dict[str, str]]) -> int:
     [
         ("", MESSAGE_OVERHEAD_TOKENS),
         ("a", 1 + MESSAGE_OVERHEAD_TOKENS),
-        ("abcd", 1 + MESSAGE_OVERHEAD_TOKENS),
-        ("abcde", 2 + MESSAGE_OVERHEAD_TOKENS),
-        ("x" * 400, 100 + MESSAGE_OVERHEAD_TOKENS),
+        ("hello", 1 + MESSAGE_OVERHEAD_TOKENS),
+        ("hello world", 2 + MESSAGE_OVERHEAD_TOKENS),
+        ("日本語", 3 + MESSAGE_OVERHEAD_TOKENS),  # 0.75 a character, rounded up
     ],
 )
-def test_estimate_tokens(text: str, expected: int) -> None:
+def test_estimate_tokens_is_the_text_plus_a_message_overhead(text: str, expected: int) -> None:
     assert estimate_tokens(text) == expected
 
 
