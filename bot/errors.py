@@ -104,8 +104,8 @@ class UpstreamContextTooLong(UpstreamBadRequest):
     """
 
     user_message = (
-        "This conversation is too long for the model, even with the oldest messages left out. "
-        "Start a new thread, or ask with less text."
+        "This is too long for the model's context window, even with older messages left out and "
+        "read in smaller parts. Try a new thread or a shorter question."
     )
 
     def __init__(

@@ -24,6 +24,7 @@ from bot.text.tokens import text_tokens
 
 __all__ = [
     "MESSAGE_OVERHEAD_TOKENS",
+    "MIN_BUDGET_TOKENS",
     "MIN_QUESTION_CHARS",
     "QUOTE_TAG",
     "QUOTED_RULES",
@@ -33,6 +34,7 @@ __all__ = [
     "build_with_quotes",
     "estimate_tokens",
     "omitted_note",
+    "smaller_budget",
     "text_tokens",
     "trim_middle",
     "trim_to_tokens",
@@ -40,6 +42,10 @@ __all__ = [
 
 MESSAGE_OVERHEAD_TOKENS: Final = 4
 """Tokens a chat message costs beyond its text (role and separators), as OpenAI's guide counts."""
+MIN_BUDGET_TOKENS: Final = 200
+"""A prompt is never built for less than this (a question and a little context)."""
+RETRY_HEADROOM: Final = 0.9
+"""A retry after a context-length refusal aims this far under the window, for the estimate's error."""
 MIN_QUESTION_CHARS: Final = 400
 """The question keeps at least this much even when the system prompt alone fills the budget."""
 
@@ -112,6 +118,28 @@ def omitted_note(count: int) -> str:
     if count == 1:
         return "1 earlier message of this conversation was left out to fit the context."
     return f"{count} earlier messages of this conversation were left out to fit the context."
+
+
+def smaller_budget(sent: int, *, limit: int | None, counted: int | None, reserved: int = 0) -> int:
+    """The budget for a retry after a prompt we estimated at `sent` tokens was refused as too long.
+
+    `limit` is the window the provider named and `counted` its count of the prompt (None when
+    it did not say); `reserved` is what the window must keep for the answer (MAX_TOKENS). With
+    both numbers, the window is scaled from the provider's tokens to our estimate's; with only
+    the window, it is used as it is when it is under our estimate (else our estimate is short by
+    an unknown factor); with neither, the budget is halved. Always less than `sent`.
+    """
+    half = sent // 2
+    if limit is None:
+        return half
+    room = limit - reserved
+    if counted:
+        target = room * sent / counted
+    elif room < sent:
+        target = room
+    else:
+        return half
+    return min(int(target * RETRY_HEADROOM), sent - 1)
 
 
 def build_messages(system_prompt: str, turns: Sequence[Turn], *, budget_tokens: int) -> list[dict[str, str]]:
