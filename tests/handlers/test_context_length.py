@@ -6,9 +6,10 @@ llama.cpp's words."""
 from __future__ import annotations
 
 import pytest
+import redis.asyncio as aioredis
 
-from tests.e2e_harness import BotUnderTest
-from tests.fakes.relaydance import Request
+from tests.e2e_harness import BotUnderTest, bot_under_test, make_settings
+from tests.fakes.relaydance import FakeRelayDance, Request
 from tests.fakes.relaydance.script import ContextWording
 from tests.fakes.signing import app_mention
 from tests.fakes.slack import FakeSlack
@@ -108,3 +109,19 @@ async def test_after_two_smaller_prompts_are_refused_too_the_thread_says_so(bot:
     assert len(sizes) == 3 and sizes[0] > sizes[1] > sizes[2] > 900
     [said] = bot_replies(bot, root)
     assert TOO_LONG in said
+
+
+async def test_the_answer_s_share_of_the_window_is_kept_free_on_a_retry(
+    slack: FakeSlack, relay: FakeRelayDance, redis_url: str, redis_prefix: str, redis_client: aioredis.Redis
+) -> None:
+    # OpenAI counts MAX_TOKENS into the window: the retry leaves that much of it for the answer.
+    settings = make_settings(slack, relay, redis_url=redis_url, prefix=redis_prefix, max_tokens=250)
+    relay.context_limit_chars = 3000
+    async with bot_under_test(slack, relay, settings) as bot:
+        root = seed_thread(slack, 150, "we looked at the rollout plan again and noted the open points")
+        await bot.send(app_mention(text="<@UBOT> what now?", user="U1", thread_ts=root))
+        await bot.answered(1)
+    first, second = relay.requests
+    assert second.json["max_tokens"] == 250
+    assert chars(second) + 250 * 4 <= 3000 < chars(first) + 250 * 4
+    assert bot_replies(bot, root) == ["Echo: ada: what now?"]
