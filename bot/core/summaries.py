@@ -125,10 +125,15 @@ def map_reduce_prompt(
     """
     configured = budget_tokens
     what = "thread" if kind == "thread" else "channel"
+    planned: list[int] = []  # the budget of each build so far
 
     async def build(reply: StreamingReply, config: Effective, limit: int | None) -> list[dict[str, str]]:
         # A retry after a refusal plans smaller parts: every map step and merge fits its limit.
         budget_tokens = max(within(configured, limit), MIN_SUMMARY_BUDGET)
+        if planned and budget_tokens >= planned[-1]:
+            # Already at the smallest plan: the same requests would be refused again.
+            raise UpstreamContextTooLong(f"no summary plan under {budget_tokens} tokens", limit=limit)
+        planned.append(budget_tokens)
         parts = plan_parts(sources, budget_tokens=budget_tokens)
         left_out = 0
         if len(parts) > max_parts:
