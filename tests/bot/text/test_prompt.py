@@ -253,7 +253,7 @@ def test_a_quoted_message_cannot_end_the_block_or_pose_as_another_line() -> None
     assert all(line.startswith("  ") for line in lines[1:])  # continuation lines are indented
 
 
-@settings(max_examples=150)
+@settings(max_examples=150, deadline=None)  # up to a million characters a case, on a shared CPU
 @given(
     sizes=st.lists(st.integers(0, 40_000), min_size=1, max_size=25),
     question=st.integers(1, 30_000),
