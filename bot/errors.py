@@ -9,6 +9,7 @@
         ├── UpstreamRateLimited     429, with the server's Retry-After when it sent one
         ├── UpstreamServerError     5xx
         ├── UpstreamBadRequest      any other 4xx (e.g. a parameter out of range)
+        │   └── UpstreamContextTooLong  the prompt is longer than the model's context window
         ├── UpstreamConnectError    the connection could not be made or broke
         ├── UpstreamTimeout         connect / first token / idle between chunks / thinking ran out
         └── UpstreamStreamError     the stream broke mid-answer or carried an `error` object
@@ -91,6 +92,34 @@ class UpstreamServerError(UpstreamError):
 
 class UpstreamBadRequest(UpstreamError):
     user_message = "RelayDance rejected the request (check the bot's model settings)."
+
+
+class UpstreamContextTooLong(UpstreamBadRequest):
+    """The model refused the prompt as longer than its context window (OpenAI's
+    `context_length_exceeded` and other providers' wordings).
+
+    `limit` is the window the provider named and `prompt_tokens` what it counted the request as,
+    each None when its message did not say. `sent_estimate` is set by whoever sent the request:
+    our own estimate of it, so a retry can scale the provider's count to ours.
+    """
+
+    user_message = (
+        "This is too long for the model's context window, even with older messages left out and "
+        "read in smaller parts. Try a new thread or a shorter question."
+    )
+
+    def __init__(
+        self,
+        detail: str = "",
+        *,
+        status: int | None = 400,
+        limit: int | None = None,
+        prompt_tokens: int | None = None,
+    ) -> None:
+        super().__init__(detail, status=status)
+        self.limit = limit
+        self.prompt_tokens = prompt_tokens
+        self.sent_estimate: int | None = None
 
 
 class UpstreamConnectError(UpstreamError):

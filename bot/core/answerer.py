@@ -30,6 +30,7 @@ from bot.core.knowledge import Citations
 from bot.core.lifecycle import AnswerLifecycle, AnswerOutcome, NotPosted
 from bot.core.question import PromptBuilder, Question
 from bot.core.stop import StopRegistry
+from bot.errors import UpstreamContextTooLong
 from bot.llm.client import ChatRequest, RelayDanceClient
 from bot.llm.tools import ToolCall, assistant_message
 from bot.model import AnswerKind, Conversation
@@ -39,11 +40,13 @@ from bot.stores.channel_settings import ChannelSettings, Effective
 from bot.stores.history import HistoryStore
 from bot.stores.threads import ActiveThreads
 from bot.stores.turns import Turn, Turns
+from bot.text.prompt import MIN_BUDGET_TOKENS, estimate_tokens, smaller_budget
 
 log = logging.getLogger(__name__)
 
 WAITING = "_Waiting for the previous answer…_"
 TURN_WAIT_SECONDS = 120.0  # then an answer goes on without waiting for the one before it
+CONTEXT_RETRIES = 2  # prompts built again, each smaller, after the model refused one as too long
 
 
 class AnswerObserver(Protocol):
@@ -160,9 +163,7 @@ class Answerer:
                 if turn.waited:
                     reply.status(PLACEHOLDER)
                 model = config.model
-                messages = await prompt(reply, config)
-                offered = tools if tools is not None and tools.offered(config) else None
-                await self._converse(run, config, messages, offered, on_first_token)
+                await self._ask(run, prompt, config, tools, on_first_token)
                 if citations is not None and (footer := citations.footer(reply.text)):
                     reply.append(footer)  # the threads the answer used, as links
             # Kept before the turn passes on, so the next answer here reads this one whole.
@@ -178,6 +179,50 @@ class Answerer:
             else:
                 await self._turns.leave(ticket)  # never got that far (not posted, or a failure)
         return lifecycle.outcome
+
+    async def _ask(
+        self,
+        run: AnswerLifecycle,
+        prompt: PromptBuilder,
+        config: Effective,
+        tools: Toolbox | None,
+        on_first_token: Callable[[], Awaitable[None]] | None,
+    ) -> None:
+        """Build the prompt and stream the answer; when the model refuses the prompt as too long
+        before any text was shown, build it again within a smaller budget (at most
+        `CONTEXT_RETRIES` times), leaving out more of the oldest messages — the prompt says how
+        many. The last refusal ends the answer in plain words."""
+        limit: int | None = None
+        for attempt in range(CONTEXT_RETRIES + 1):
+            try:
+                messages = await prompt(run.reply, config, limit)
+                offered = tools if tools is not None and tools.offered(config) else None
+                try:
+                    await self._converse(run, config, messages, offered, on_first_token)
+                except UpstreamContextTooLong as exc:
+                    exc.sent_estimate = sum(
+                        estimate_tokens(text) for m in messages if isinstance(text := m.get("content"), str)
+                    )
+                    raise
+                return
+            except UpstreamContextTooLong as exc:
+                sent = exc.sent_estimate
+                if run.reply.text or attempt == CONTEXT_RETRIES or sent is None:
+                    raise
+                smaller = smaller_budget(
+                    sent, limit=exc.limit, counted=exc.prompt_tokens, reserved=self._max_tokens or 0
+                )
+                if smaller < MIN_BUDGET_TOKENS:
+                    raise
+                log.info(
+                    "the model's context is too small for %d estimated tokens (window %s, counted %s);"
+                    " building the prompt again within %d",
+                    sent,
+                    exc.limit,
+                    exc.prompt_tokens,
+                    smaller,
+                )
+                limit = smaller if limit is None else min(limit - 1, smaller)
 
     async def _converse(
         self,

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from bot.core.context import ConversationReader
-from bot.core.knowledge import Asking, Citations, Knowledge, insert
-from bot.core.question import PromptBuilder, Question
+from bot.core.knowledge import Asking, Citations, Knowledge, fitting, insert
+from bot.core.question import PromptBuilder, Question, within
 from bot.model import StoredMessage
 from bot.slack.identity import Identity
 from bot.slack.renderer import StreamingReply
 from bot.stores.channel_settings import Effective
 from bot.text.knowledge_prompt import knowledge_block
-from bot.text.prompt import Turn, build_messages, estimate_tokens
+from bot.text.prompt import MIN_BUDGET_TOKENS, Turn, build_messages, estimate_tokens
 from bot.text.slack_markup import slack_to_plain
 
 
@@ -23,7 +23,7 @@ def chat_prompt(
     knowledge: Knowledge | None = None,
     citations: Citations | None = None,
 ) -> PromptBuilder:
-    async def build(_: StreamingReply, config: Effective) -> list[dict[str, str]]:
+    async def build(_: StreamingReply, config: Effective, limit: int | None) -> list[dict[str, str]]:
         history = await reader.read(question.conversation, question.message)
         names = await reader.names(question.conversation.team, history)
         turns = [_turn(m, names, identity) for m in history]
@@ -40,9 +40,14 @@ def chat_prompt(
                 )
             )
         # The conversation keeps the budget the past threads leave.
-        room = budget_tokens - (estimate_tokens(knowledge_block(sources)) if sources else 0)
+        budget = within(budget_tokens, limit)
+        if limit is not None:  # a retry: the conversation before past threads
+            sources = fitting(sources, budget)
+        room = budget - (estimate_tokens(knowledge_block(sources)) if sources else 0)
         messages = build_messages(
-            config.system_prompt, [t for t in turns if t.text.strip()], budget_tokens=max(room, 200)
+            config.system_prompt,
+            [t for t in turns if t.text.strip()],
+            budget_tokens=max(room, MIN_BUDGET_TOKENS),
         )
         return insert(messages, sources, citations)
 

@@ -399,11 +399,11 @@ def _admitted(prompt: PromptBuilder, ticket: Ticket, outbound: Outbound) -> Prom
     """`prompt`, run once the answer has its turn (its placeholder shows the queue meanwhile), and
     redacted on its way out, with a footnote when anything was."""
 
-    async def build(reply: StreamingReply, config: Effective) -> list[dict[str, str]]:
+    async def build(reply: StreamingReply, config: Effective, limit: int | None) -> list[dict[str, str]]:
         if not ticket.running:
             await ticket.wait(lambda ahead: reply.status(queued_status(ahead)))
             reply.status(PLACEHOLDER)
-        messages = outbound.final(await prompt(reply, config))
+        messages = outbound.final(await prompt(reply, config, limit))
         if outbound.redacted:
             reply.footnote(REDACTED_NOTE)
         return messages

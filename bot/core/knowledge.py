@@ -17,6 +17,7 @@ from bot.slack.identity import Identity
 from bot.stores.history import HistoryStore
 from bot.stores.index import Hit, KnowledgeIndex
 from bot.text.knowledge_prompt import Source, knowledge_block, sources_footer
+from bot.text.prompt import estimate_tokens
 from bot.text.slack_markup import slack_to_plain
 
 CANDIDATES = 24  # hits read from the index before the permission filter
@@ -173,6 +174,15 @@ class Knowledge:
                 f"{author}: {slack_to_plain(m.text, names=names, bot_user_id=self._identity.user_id)}"
             )
         return "\n".join(lines)
+
+
+def fitting(sources: list[Source], budget_tokens: int) -> list[Source]:
+    """The past threads whose block takes at most half of `budget_tokens`, best first: the
+    conversation itself comes first when the budget is small (a retry after a refusal)."""
+    kept = list(sources)
+    while kept and estimate_tokens(knowledge_block(kept)) > budget_tokens // 2:
+        kept.pop()
+    return kept
 
 
 def insert(

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from bot.llm.client import Usage
-from bot.text.prompt import CHARS_PER_TOKEN, estimate_tokens
+from bot.text.prompt import estimate_tokens, text_tokens
 from bot.text.redact import Redactor
 
 REDACTED_NOTE = "_Some text was redacted before it was sent to the model._"
@@ -38,16 +38,12 @@ class Outbound:
             self.side_tokens += usage.total_tokens
         else:
             self.side_tokens += sum(estimate_tokens(m.get("content", "")) for m in messages)
-            self.side_tokens += _text_tokens(answer)
+            self.side_tokens += text_tokens(answer)
 
     def total_tokens(self, answer: str, usage: Usage | None) -> int:
         """Tokens the whole answer used: reported usage of its request when there is one."""
         if usage is not None and usage.total_tokens:
             own = usage.total_tokens
         else:
-            own = self.prompt_tokens + _text_tokens(answer)
+            own = self.prompt_tokens + text_tokens(answer)
         return own + self.side_tokens
-
-
-def _text_tokens(text: str) -> int:
-    return -(-len(text) // CHARS_PER_TOKEN)

@@ -40,5 +40,12 @@ def thread_question(team: str, channel: str, message: StoredMessage, *, in_threa
 
 
 # Builds the request's messages once the placeholder is up; may report progress on it (e.g. the
-# parts of a long summary) and call RelayDance itself for map-reduce steps.
-PromptBuilder = Callable[[StreamingReply, Effective], Awaitable[list[dict[str, str]]]]
+# parts of a long summary) and call RelayDance itself for map-reduce steps. The third argument
+# is a token budget that overrides the configured one when smaller (None: the configured one):
+# a retry after the model refused the prompt as too long.
+PromptBuilder = Callable[[StreamingReply, Effective, int | None], Awaitable[list[dict[str, str]]]]
+
+
+def within(budget_tokens: int, limit: int | None) -> int:
+    """The configured budget, or the retry's limit when that is smaller."""
+    return budget_tokens if limit is None else min(budget_tokens, limit)

@@ -15,16 +15,17 @@ from datetime import timedelta
 from typing import Any
 
 from bot.core.context import ConversationReader
-from bot.core.knowledge import Asking, Citations, Knowledge, insert
+from bot.core.knowledge import Asking, Citations, Knowledge, fitting, insert
 from bot.core.outbound import Outbound
-from bot.core.question import PromptBuilder
+from bot.core.question import PromptBuilder, within
+from bot.errors import UpstreamContextTooLong
 from bot.llm.client import ChatRequest, RelayDanceClient, Usage
 from bot.model import Conversation, StoredMessage
 from bot.slack.identity import Identity
 from bot.slack.renderer import StreamingReply
 from bot.stores.channel_settings import Effective
 from bot.text.knowledge_prompt import knowledge_block
-from bot.text.prompt import Quoted, Turn, build_with_quotes, estimate_tokens
+from bot.text.prompt import MIN_BUDGET_TOKENS, Quoted, Turn, build_with_quotes, estimate_tokens
 from bot.text.slack_markup import slack_to_plain
 from bot.text.summary_prompts import (
     Kind,
@@ -92,10 +93,14 @@ async def complete(
     request = ChatRequest(model=config.model, messages=sent, temperature=config.temperature)
     parts: list[str] = []
     usage: Usage | None = None
-    async with contextlib.aclosing(llm.stream_chat(request)) as deltas:
-        async for delta in deltas:
-            parts.append(delta.text)
-            usage = delta.usage or usage
+    try:
+        async with contextlib.aclosing(llm.stream_chat(request)) as deltas:
+            async for delta in deltas:
+                parts.append(delta.text)
+                usage = delta.usage or usage
+    except UpstreamContextTooLong as exc:
+        exc.sent_estimate = sum(estimate_tokens(m["content"]) for m in sent)  # to size the retry
+        raise
     text = "".join(parts)
     outbound.side_request(sent, text, usage)
     return text
@@ -115,13 +120,20 @@ def map_reduce_prompt(
 
     At most `max_parts` parts are read (each costs a request): beyond that the newest parts are
     summarized, and the placeholder, the prompt and the answer's footnote all say how many of the
-    oldest messages were left out.
+    oldest messages were left out. A map step or merge refused as too long for the model ends the
+    build with that error (its `sent_estimate` set), so the answer can build again, smaller.
     """
-
-    budget_tokens = max(budget_tokens, MIN_SUMMARY_BUDGET)
+    configured = budget_tokens
     what = "thread" if kind == "thread" else "channel"
+    planned: list[int] = []  # the budget of each build so far
 
-    async def build(reply: StreamingReply, config: Effective) -> list[dict[str, str]]:
+    async def build(reply: StreamingReply, config: Effective, limit: int | None) -> list[dict[str, str]]:
+        # A retry after a refusal plans smaller parts: every map step and merge fits its limit.
+        budget_tokens = max(within(configured, limit), MIN_SUMMARY_BUDGET)
+        if planned and budget_tokens >= planned[-1]:
+            # Already at the smallest plan: the same requests would be refused again.
+            raise UpstreamContextTooLong(f"no summary plan under {budget_tokens} tokens", limit=limit)
+        planned.append(budget_tokens)
         parts = plan_parts(sources, budget_tokens=budget_tokens)
         left_out = 0
         if len(parts) > max_parts:
@@ -130,12 +142,12 @@ def map_reduce_prompt(
             reply.footnote(left_out_footnote(left_out, kind))
         if len(parts) <= 1:
             return single_pass_messages(parts[0] if parts else [], kind=kind, title=title, left_out=left_out)
-        limit = asyncio.Semaphore(MAP_CONCURRENCY)
+        at_once = asyncio.Semaphore(MAP_CONCURRENCY)
         done = 0
 
         async def summarize(index: int, part: Sequence[SourceMessage]) -> str:
             nonlocal done
-            async with limit:
+            async with at_once:
                 text = await complete(
                     llm, map_messages(part, index=index, total=len(parts), kind=kind), config, outbound
                 )
@@ -203,7 +215,7 @@ def ask_prompt(
     quoted as data in the user's turn, and with `knowledge` the past threads that match it, all
     fitted into the same budget as a mention's history."""
 
-    async def build(_: StreamingReply, config: Effective) -> list[dict[str, str]]:
+    async def build(_: StreamingReply, config: Effective, limit: int | None) -> list[dict[str, str]]:
         recent: list[StoredMessage] = []
         if context_messages:
             recent = [m for m in await reader.read(conv) if m.ts != question_ts][-context_messages:]
@@ -220,8 +232,13 @@ def ask_prompt(
                 Asking(team=conv.team, asker=asker, posted_in=conv.channel, text=question, exclude=exclude)
             )
         # The channel's messages keep the budget the past threads leave, as in a chat answer.
-        room = budget_tokens - (estimate_tokens(knowledge_block(sources)) if sources else 0)
-        messages = build_with_quotes(config.system_prompt, quoted, asked, budget_tokens=max(room, 200))
+        budget = within(budget_tokens, limit)
+        if limit is not None:  # a retry: the channel's messages before past threads
+            sources = fitting(sources, budget)
+        room = budget - (estimate_tokens(knowledge_block(sources)) if sources else 0)
+        messages = build_with_quotes(
+            config.system_prompt, quoted, asked, budget_tokens=max(room, MIN_BUDGET_TOKENS)
+        )
         return insert(messages, sources, citations)
 
     return build

@@ -46,6 +46,7 @@ from bot.errors import (
     UpstreamAuthError,
     UpstreamBadRequest,
     UpstreamConnectError,
+    UpstreamContextTooLong,
     UpstreamError,
     UpstreamModelNotFound,
     UpstreamRateLimited,
@@ -53,6 +54,7 @@ from bot.errors import (
     UpstreamStreamError,
     UpstreamTimeout,
 )
+from bot.llm.context_limit import context_limit
 from bot.llm.sse import ServerSentEvent, SSEDecoder
 from bot.llm.wire import (
     ChatDelta,
@@ -284,6 +286,10 @@ class RelayDanceClient:
             return _Retryable(UpstreamRateLimited(detail, retry_after=retry_after), retry_after)
         if status >= 500:
             return _Retryable(UpstreamServerError(detail, status=status), retry_after)
+        if (too_long := context_limit(body)) is not None:  # a shorter prompt may go through
+            return UpstreamContextTooLong(
+                detail, status=status, limit=too_long.limit, prompt_tokens=too_long.prompt_tokens
+            )
         return UpstreamBadRequest(detail, status=status)
 
     async def _read(self, response: httpx.Response, limit: int, deadline: float, phase: str) -> bytes:

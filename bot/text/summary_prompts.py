@@ -31,7 +31,8 @@ from dataclasses import dataclass, replace
 from functools import cache
 from typing import Final, Literal
 
-from bot.text.prompt import CHARS_PER_TOKEN, MESSAGE_OVERHEAD_TOKENS, estimate_tokens, trim_middle
+from bot.text.prompt import MESSAGE_OVERHEAD_TOKENS, estimate_tokens, trim_to_tokens
+from bot.text.tokens import text_tokens
 
 __all__ = [
     "RECAP_INSTRUCTIONS",
@@ -282,15 +283,19 @@ def _overhead(step: Literal["parts", "reduce"]) -> int:
     return max(sum(estimate_tokens(m["content"]) for m in request) for request in requests)
 
 
-def _room_chars(step: Literal["parts", "reduce"], budget_tokens: int) -> int:
-    """Characters of source text (as formatted) that fit beside the instructions of `step`."""
+def _room(step: Literal["parts", "reduce"], budget_tokens: int) -> int:
+    """Tokens of source text (as formatted) that fit beside the instructions of `step`.
+
+    Texts are measured whole, separator included (`text_tokens(separator + block)`): the
+    estimate of a concatenation at a line break is at most the sum of its pieces'.
+    """
     room = budget_tokens - _overhead(step)
     if room < _MIN_ROOM_TOKENS:
         least = _overhead(step) + _MIN_ROOM_TOKENS
         raise ValueError(
             f"budget_tokens={budget_tokens} is too small for a summary; it needs at least {least}"
         )
-    return (room - MESSAGE_OVERHEAD_TOKENS) * CHARS_PER_TOKEN
+    return room - MESSAGE_OVERHEAD_TOKENS
 
 
 def plan_parts(messages: Sequence[SourceMessage], *, budget_tokens: int) -> list[list[SourceMessage]]:
@@ -301,23 +306,23 @@ def plan_parts(messages: Sequence[SourceMessage], *, budget_tokens: int) -> list
     the last are close to full, and everything in one part means `single_pass_messages` fits.
     A message too large for a part of its own is not dropped: it gets a part to itself and is
     replaced there by a copy whose text (and, if need be, author) is cut in the middle with
-    `trim_middle`; its ts and permalink are kept. No messages give no parts. Raises ValueError
+    `trim_to_tokens`; its ts and permalink are kept. No messages give no parts. Raises ValueError
     when the budget leaves less than a few hundred tokens beside the instructions.
     """
-    room = _room_chars("parts", budget_tokens)
+    room = _room("parts", budget_tokens)
     parts: list[list[SourceMessage]] = []
     current: list[SourceMessage] = []
-    used = 0  # len(format_source(current))
+    used = 0  # tokens of format_source(current), as measured piece by piece
     for message in messages:
         if current:
-            extra = len(_SEPARATOR) + len(_block(len(current) + 1, message))
+            extra = text_tokens(_SEPARATOR + _block(len(current) + 1, message))
             if used + extra <= room:
                 current.append(message)
                 used += extra
                 continue
             parts.append(current)
             current = []
-        size = len(_block(1, message))
+        size = text_tokens(_block(1, message))
         if size <= room:
             current, used = [message], size
         else:
@@ -328,14 +333,14 @@ def plan_parts(messages: Sequence[SourceMessage], *, budget_tokens: int) -> list
 
 
 def _shrink(message: SourceMessage, room: int) -> SourceMessage:
-    """`message` cut in the middle so that it fits `room` characters alone in a part.
+    """`message` cut in the middle so that it fits `room` tokens alone in a part.
 
     The permalink is kept whole (it is the citation); an author name longer than a quarter of
     the room is cut too, so only a permalink near the room's size could still overflow.
     """
-    author = trim_middle(message.author, room // 4)
-    prefix = len(_block(1, replace(message, author=author, text="")))
-    return replace(message, author=author, text=trim_middle(message.text.strip(), max(room - prefix, 0)))
+    author = trim_to_tokens(message.author, room // 4)
+    prefix = text_tokens(_block(1, replace(message, author=author, text="")))
+    return replace(message, author=author, text=trim_to_tokens(message.text.strip(), max(room - prefix, 0)))
 
 
 def plan_reduce(partials: Sequence[str], *, budget_tokens: int) -> list[list[str]]:
@@ -345,26 +350,26 @@ def plan_reduce(partials: Sequence[str], *, budget_tokens: int) -> list[list[str
     `final=False` (a group of one can be passed on as it is) and plans again. Every group but
     the last holds at least two partials, so each round at least halves their number and the
     rounds end; to make room for two, a partial longer than half a request is cut in the middle
-    (`trim_middle`; a lone partial only when it exceeds the whole request). Every partial is in
+    (`trim_to_tokens`; a lone partial only when it exceeds the whole request). Every partial is in
     exactly one group, in order. Raises ValueError for a budget too small, as `plan_parts`.
     """
-    room = _room_chars("reduce", budget_tokens)
-    limit = room if len(partials) == 1 else (room - len(_SEPARATOR)) // 2
+    room = _room("reduce", budget_tokens)
+    limit = room if len(partials) == 1 else (room - text_tokens(_SEPARATOR)) // 2
     groups: list[list[str]] = []
     current: list[str] = []
-    used = 0  # len(_format_partials(current))
+    used = 0  # tokens of _format_partials(current), as measured piece by piece
     for partial in partials:
         text = partial
-        if len(_partial_block(2, text)) > limit:
-            text = trim_middle(text.strip(), max(limit - len(_partial_block(2, "")), 0))
+        if text_tokens(_partial_block(2, text)) > limit:
+            text = trim_to_tokens(text.strip(), max(limit - text_tokens(_partial_block(2, "")), 0))
         if current:
-            extra = len(_SEPARATOR) + len(_partial_block(len(current) + 1, text))
+            extra = text_tokens(_SEPARATOR + _partial_block(len(current) + 1, text))
             if used + extra <= room:
                 current.append(text)
                 used += extra
                 continue
             groups.append(current)
-        current, used = [text], len(_partial_block(1, text))
+        current, used = [text], text_tokens(_partial_block(1, text))
     if current:
         groups.append(current)
     return groups

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.fakes.relaydance import Event, FakeRelayDance, Script
+from tests.fakes.relaydance.script import ContextWording
 
 MODEL = "grok-4.3"
 CONTEXT_LENGTH_BODY = {
@@ -156,3 +157,30 @@ async def test_a_whole_answer_can_be_given_as_its_message_or_its_body(
 
     assert first["choices"][0]["message"] == message
     assert second == {"object": "error", "message": "x"}
+
+
+async def test_the_answer_s_max_tokens_counts_toward_the_window_as_openai_counts(
+    http: httpx.AsyncClient,
+) -> None:
+    async with FakeRelayDance(context_limit_chars=100) as fake:
+        fits = [{"role": "user", "content": "u" * 60}]
+        alone = await chat(http, fake, stream=False, messages=fits)
+        with_answer = await chat(http, fake, stream=False, messages=fits, max_tokens=11)
+    assert alone.status_code == 200
+    assert with_answer.status_code == 400  # 60 characters + 11 tokens of answer > 25 tokens
+
+
+@pytest.mark.parametrize(
+    ("wording", "expected"),
+    [
+        ("xai", "This model's maximum prompt length is 25 but the request contains 26 tokens."),
+        ("llamacpp", "the request exceeds the available context size, try increasing it"),
+    ],
+)
+async def test_other_providers_words_for_a_prompt_too_long(
+    http: httpx.AsyncClient, wording: ContextWording, expected: str
+) -> None:
+    async with FakeRelayDance(context_limit_chars=100, context_wording=wording) as fake:
+        refused = await chat(http, fake, stream=True, messages=[{"role": "user", "content": "u" * 101}])
+    assert refused.status_code == 400
+    assert refused.json()["error"]["message"] == expected

@@ -145,7 +145,7 @@ async def test_a_person_who_used_todays_allowance_gets_a_plain_message_until_it_
 async def test_a_channel_allowance_counts_everyone_and_estimates_when_usage_is_not_reported(
     slack: FakeSlack, relay: FakeRelayDance, redis_url: str, redis_prefix: str, redis_client: aioredis.Redis
 ) -> None:
-    relay.push(Script.stream(["x" * 4000]))  # no usage reported: about 1,000 tokens estimated
+    relay.push(Script.stream(["word " * 1100]))  # no usage reported: about 1,100 tokens estimated
     async with bot_with(slack, relay, redis_url, redis_prefix, daily_tokens_per_channel=1000) as bot:
         await bot.send(app_mention(text="<@UBOT> write a lot", user="U1"))
         await bot.answered(1)

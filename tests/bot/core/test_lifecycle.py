@@ -140,7 +140,7 @@ async def unreachable_slack() -> AsyncIterator[AsyncWebClient]:
 
 
 def simple_prompt(before: Callable[[], Awaitable[None]] | None = None) -> PromptBuilder:
-    async def build(_: StreamingReply, config: Effective) -> list[dict[str, str]]:
+    async def build(_: StreamingReply, config: Effective, limit: int | None) -> list[dict[str, str]]:
         if before is not None:
             await before()
         return [{"role": "system", "content": config.system_prompt}, {"role": "user", "content": "hi"}]

@@ -15,6 +15,7 @@ from bot.errors import (
     UpstreamAuthError,
     UpstreamBadRequest,
     UpstreamConnectError,
+    UpstreamContextTooLong,
     UpstreamError,
     UpstreamModelNotFound,
     UpstreamRateLimited,
@@ -66,15 +67,16 @@ async def test_parameter_out_of_range(client: RelayDanceClient) -> None:
     assert "temperature" in error.detail
 
 
-async def test_a_prompt_too_long_for_the_model_is_a_bad_request_not_retried(
+async def test_a_prompt_too_long_for_the_model_is_its_own_bad_request_not_retried(
     fake: FakeRelayDance, client: RelayDanceClient
 ) -> None:
-    fake.push(Script.context_length())
+    fake.push(Script.context_length(limit=131_072, used=140_000))
     _, error = await collect_until_error(client)
-    assert isinstance(error, UpstreamBadRequest)
+    assert isinstance(error, UpstreamContextTooLong) and isinstance(error, UpstreamBadRequest)
     assert error.status == 400
+    assert (error.limit, error.prompt_tokens) == (131_072, 140_000)
     assert "maximum context length is 131072 tokens" in error.detail
-    assert len(fake.requests) == 1
+    assert len(fake.requests) == 1  # the same request again would be refused again
 
 
 async def test_error_body_that_is_not_json(fake: FakeRelayDance, client: RelayDanceClient) -> None:

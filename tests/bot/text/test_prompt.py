@@ -18,6 +18,7 @@ from bot.text.prompt import (
     build_with_quotes,
     estimate_tokens,
     omitted_note,
+    smaller_budget,
     trim_middle,
 )
 
@@ -41,12 +42,12 @@ def total_tokens(messages: list[dict[str, str]]) -> int:
     [
         ("", MESSAGE_OVERHEAD_TOKENS),
         ("a", 1 + MESSAGE_OVERHEAD_TOKENS),
-        ("abcd", 1 + MESSAGE_OVERHEAD_TOKENS),
-        ("abcde", 2 + MESSAGE_OVERHEAD_TOKENS),
-        ("x" * 400, 100 + MESSAGE_OVERHEAD_TOKENS),
+        ("hello", 1 + MESSAGE_OVERHEAD_TOKENS),
+        ("hello world", 2 + MESSAGE_OVERHEAD_TOKENS),
+        ("日本語", 3 + MESSAGE_OVERHEAD_TOKENS),  # 0.75 a character, rounded up
     ],
 )
-def test_estimate_tokens(text: str, expected: int) -> None:
+def test_estimate_tokens_is_the_text_plus_a_message_overhead(text: str, expected: int) -> None:
     assert estimate_tokens(text) == expected
 
 
@@ -252,7 +253,7 @@ def test_a_quoted_message_cannot_end_the_block_or_pose_as_another_line() -> None
     assert all(line.startswith("  ") for line in lines[1:])  # continuation lines are indented
 
 
-@settings(max_examples=150)
+@settings(max_examples=150, deadline=None)  # up to a million characters a case, on a shared CPU
 @given(
     sizes=st.lists(st.integers(0, 40_000), min_size=1, max_size=25),
     question=st.integers(1, 30_000),
@@ -277,3 +278,23 @@ def test_the_600000_character_ask_of_issue_7_now_fits() -> None:
     messages = build_with_quotes(SYSTEM, quotes, ASKER, budget_tokens=6000)
     assert total_tokens(messages) <= 6000
     assert sum(len(m["content"]) for m in messages) < 24_000
+
+
+@pytest.mark.parametrize(
+    ("sent", "limit", "counted", "reserved", "expected"),
+    [
+        (1000, None, None, 0, 500),  # nothing said: halve
+        (1000, 800, None, 0, 720),  # a window under our estimate: it, with headroom
+        (1000, 4000, None, 0, 500),  # a window over our estimate: our count is short, halve
+        (1000, 1000, 2000, 0, 450),  # they count twice ours: their window is half as many of ours
+        (1000, 1000, 2000, 500, 225),  # the answer's share of the window comes off first
+        (1000, 100_000, 101_000, 0, 891),
+        (1000, 1000, 1001, 0, 899),  # always less than what was sent
+        (1000, 300, 2000, 400, -45),  # no room at all: the caller gives up
+    ],
+)
+def test_smaller_budget(
+    sent: int, limit: int | None, counted: int | None, reserved: int, expected: int
+) -> None:
+    assert smaller_budget(sent, limit=limit, counted=counted, reserved=reserved) == expected
+    assert expected < sent

@@ -140,7 +140,7 @@ def test_no_messages_no_parts() -> None:
 
 
 def test_parts_are_filled_in_order() -> None:
-    messages = [message(n, "x" * 3000) for n in range(10)]
+    messages = [message(n, "word " * 600) for n in range(10)]  # about 600 tokens each
     parts = plan_parts(messages, budget_tokens=2000)  # room for two such messages a part
     assert parts == [messages[0:2], messages[2:4], messages[4:6], messages[6:8], messages[8:10]]
 

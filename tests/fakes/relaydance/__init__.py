@@ -7,7 +7,8 @@ the `relaydance_fake` fixture.
 - `POST /v1/chat/completions`: checks `Authorization: Bearer <api_key>` (401, OpenAI error shape,
   otherwise), validates the body (400 for bad JSON / messages / temperature, or `stream_options`
   without `stream`; 404 for a model not in `fake.models`; 400 `context_length_exceeded` when the
-  messages hold more than `fake.context_limit_chars` characters), then plays the next `Script`
+  messages, with the answer's `max_tokens`, hold more than `fake.context_limit_chars` characters,
+  in OpenAI's, xAI's or llama.cpp's words, `fake.context_wording`), then plays the next `Script`
   pushed with `push()` - or `fake.default`, which echoes the last user message (`echo_answer()`)
   in word-sized pieces. A piece may also be a whole `delta` object (reasoning, content parts, a
   refusal) or an `Event` written as given (several choices, an error object). Tool calls

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["CONTEXT_LIMIT_TOKENS", "Call", "Event", "Piece", "Script", "echo_answer", "last_message", "words"]
+__all__ = [
+    "CONTEXT_LIMIT_TOKENS",
+    "Call",
+    "ContextWording",
+    "Event",
+    "Piece",
+    "Script",
+    "echo_answer",
+    "last_message",
+    "words",
+]
 
 CONTEXT_LIMIT_TOKENS = 131_072  # what `Script.context_length()` says the model's window is
+ContextWording = Literal["openai", "xai", "llamacpp"]
+"""Whose words a context-length refusal uses (`Script.context_length`)."""
 
 
 def echo_answer(text: str) -> str:
@@ -168,8 +181,35 @@ class Script:
         )
 
     @classmethod
-    def context_length(cls, *, limit: int = CONTEXT_LIMIT_TOKENS, used: int = 140_000) -> Script:
-        """Refuse the request as too long for the model: HTTP 400 `context_length_exceeded`."""
+    def context_length(
+        cls,
+        *,
+        limit: int = CONTEXT_LIMIT_TOKENS,
+        used: int = 140_000,
+        wording: ContextWording = "openai",
+    ) -> Script:
+        """Refuse the request as too long for the model, as the provider of `wording` does.
+
+        openai: HTTP 400 `context_length_exceeded`, "maximum context length is N tokens. However,
+        your messages resulted in M tokens."; xai: Grok's "maximum prompt length is N but the
+        request contains M tokens." (no code); llamacpp: llama.cpp's server, no numbers at all
+        ("exceeds the available context size", type `exceed_context_size_error`, a numeric code).
+        """
+        if wording == "xai":
+            return cls.error(
+                400,
+                f"This model's maximum prompt length is {limit} but the request contains {used} tokens.",
+                type="invalid_request_error",
+            )
+        if wording == "llamacpp":
+            body = {
+                "error": {
+                    "code": 400,
+                    "message": "the request exceeds the available context size, try increasing it",
+                    "type": "exceed_context_size_error",
+                }
+            }
+            return cls.error(400, body=json.dumps(body).encode())
         return cls.error(
             400,
             f"This model's maximum context length is {limit} tokens. "

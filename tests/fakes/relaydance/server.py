@@ -30,7 +30,7 @@ from tests.fakes.relaydance.answers import (
     tool_call_chunks,
     wants_usage,
 )
-from tests.fakes.relaydance.script import Script, echo_answer, words
+from tests.fakes.relaydance.script import ContextWording, Script, echo_answer, words
 
 __all__ = ["API_KEY", "MODELS", "FakeRelayDance", "Request", "relaydance_fake"]
 
@@ -76,12 +76,17 @@ class FakeRelayDance:
         api_key: str = API_KEY,
         models: Sequence[str] = MODELS,
         context_limit_chars: int | None = None,
+        context_wording: ContextWording = "openai",
     ) -> None:
         self.api_key = api_key
         self.models = list(models)
         self.context_limit_chars = context_limit_chars
         """Refuse a chat request whose messages hold more characters than this, as a model
-        refuses one longer than its context window (`Script.context_length()`). None: no limit."""
+        refuses one longer than its context window (`Script.context_length()`). None: no limit.
+        As OpenAI counts, the window holds the answer too: a request's `max_tokens` (at
+        `CHARS_PER_TOKEN` characters a token) counts toward the limit."""
+        self.context_wording: ContextWording = context_wording
+        """Whose words the refusal uses (see `Script.context_length`)."""
         self.default = Script.echo()
         self.requests: list[Request] = []
         self._scripts: dict[Route, deque[Script]] = {"chat": deque(), "models": deque()}
@@ -213,11 +218,16 @@ class FakeRelayDance:
                 "model_not_found",
             )
         chars = message_chars(body)
-        if self.context_limit_chars is not None and chars > self.context_limit_chars:
+        answer = body.get("max_tokens") if isinstance(body.get("max_tokens"), int) else 0
+        if (
+            self.context_limit_chars is not None
+            and chars + answer * CHARS_PER_TOKEN > self.context_limit_chars
+        ):
             # Refused before any model runs: a pushed script stays queued for the next request.
             record.script = Script.context_length(
                 limit=math.ceil(self.context_limit_chars / CHARS_PER_TOKEN),
                 used=math.ceil(chars / CHARS_PER_TOKEN),
+                wording=self.context_wording,
             )
             return await self._play_status(record.script, record)
         script = self._scripts["chat"].popleft() if self._scripts["chat"] else self.default
