@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.core.attachments import FileContents
 from bot.model import Conversation, StoredMessage, order_key, ts_key
 from bot.slack.identity import Identity
 from bot.slack.reads import Read, fetch_channel_since, fetch_recent, fetch_thread
@@ -38,6 +39,7 @@ class ConversationReader:
         locks: Locks,
         max_messages: int,
         backfill_wait_seconds: float = BACKFILL_WAIT_SECONDS,
+        files: FileContents | None = None,
     ) -> None:
         self._slack = slack
         self._history = history
@@ -46,6 +48,7 @@ class ConversationReader:
         self._locks = locks
         self._max_messages = max_messages
         self._backfill_wait = backfill_wait_seconds
+        self._files = files
 
     async def read(self, conv: Conversation, asked: StoredMessage | None = None) -> list[StoredMessage]:
         """The conversation (up to and including `asked`), in order (see `order_key`)."""
@@ -59,10 +62,11 @@ class ConversationReader:
             messages = snapshot.messages
         by_ts = {m.ts: m for m in messages}
         if asked is None:
-            return sorted(by_ts.values(), key=order_key)
+            return await self._with_files(conv, sorted(by_ts.values(), key=order_key))
         by_ts[asked.ts] = asked
         limit = order_key(asked)  # earlier answers come in, answers to `asked` itself do not
-        return sorted((m for m in by_ts.values() if order_key(m) <= limit), key=order_key)
+        found = sorted((m for m in by_ts.values() if order_key(m) <= limit), key=order_key)
+        return await self._with_files(conv, found)
 
     async def channel_since(self, conv: Conversation, oldest: str) -> list[StoredMessage]:
         """Top-level messages of a channel since `oldest`, oldest first (backfilled once)."""
@@ -85,12 +89,18 @@ class ConversationReader:
             messages = snapshot.messages
         floor = ts_key(oldest)
         found = {m.ts: m for m in messages if ts_key(m.ts) >= floor}
-        return sorted(found.values(), key=order_key)
+        return await self._with_files(conv, sorted(found.values(), key=order_key))
 
     async def names(self, team: str, history: Sequence[StoredMessage]) -> dict[str, str]:
         """Display names of the authors and the people mentioned (not the bot's own)."""
         people = [u for u in _people(history) if u != self._identity.user_id]
         return await self._users.names(team, people)
+
+    async def _with_files(self, conv: Conversation, messages: list[StoredMessage]) -> list[StoredMessage]:
+        """The messages with their text files' contents (what the model reads; never recorded)."""
+        if self._files is None:
+            return messages
+        return await self._files.expand(conv.team, messages)
 
     async def _backfill_once(
         self, conv: Conversation, snapshot: ThreadSnapshot, fetch: Callable[[], Awaitable[Read]]

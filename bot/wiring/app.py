@@ -15,7 +15,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
+import httpx
 import redis.asyncio as aioredis
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
@@ -29,6 +31,7 @@ from bot import log_context
 from bot.core.admission import AdmissionGate
 from bot.core.answerer import Answerer
 from bot.core.archive import AnswerArchive
+from bot.core.attachments import FileContents
 from bot.core.context import ConversationReader
 from bot.core.jobs import Jobs
 from bot.core.knowledge import Knowledge
@@ -39,6 +42,7 @@ from bot.llm.client import RelayDanceClient
 from bot.settings import Settings
 from bot.slack import teams
 from bot.slack.access import Access
+from bot.slack.files import FileFetcher
 from bot.slack.identity import BotIdentity, Identity
 from bot.slack.oauth_client import OAuthClient
 from bot.slack.payloads import describe, problem_with
@@ -92,9 +96,11 @@ def create_app(
     identity: BotIdentity | None,
     tasks: TaskTracker | None = None,
     metrics: Metrics | None = None,
+    downloads: httpx.AsyncClient | None = None,
 ) -> tuple[AsyncApp, Parts]:
     """`slack` is a `teams.TeamClient` with OAuth installs (any client with one workspace);
-    `identity` is SLACK_BOT_TOKEN's workspace (None with OAuth installs and no such token)."""
+    `identity` is SLACK_BOT_TOKEN's workspace (None with OAuth installs and no such token);
+    `downloads` is the client shared files are read with (None: the model sees their names only)."""
     tasks = tasks or TaskTracker()
     metrics = metrics or Metrics()
     stores = Stores.open(redis, settings)
@@ -131,6 +137,7 @@ def create_app(
         identity=seen,
         locks=stores.locks,
         max_messages=settings.history_max_messages,
+        files=_file_contents(settings, slack=slack, stores=stores, downloads=downloads),
     )
     budget = RedisBudget(redis, stores.guard, prefix=settings.redis_prefix, tiers=tiers_from(settings))
     metrics.read_budget(budget)
@@ -293,6 +300,21 @@ async def _refuse_malformed(body: dict[str, Any], next: Callable[[], Awaitable[N
         return BoltResponse(status=200, body="")
     await next()
     return None
+
+
+def _file_contents(
+    settings: Settings, *, slack: AsyncWebClient, stores: Stores, downloads: httpx.AsyncClient | None
+) -> FileContents | None:
+    if downloads is None or settings.file_text_max_bytes == 0:
+        return None
+    fetcher = FileFetcher(
+        http=downloads,
+        token=lambda: slack.token,  # the bound workspace's (OAuth installs), else SLACK_BOT_TOKEN
+        max_bytes=settings.file_text_max_bytes,
+        # The configured Web API host is Slack's by configuration (a proxy, or the fake in tests).
+        extra_hosts=[urlsplit(settings.slack_api_url).netloc] if settings.slack_api_url else [],
+    )
+    return FileContents(fetcher=fetcher, cache=stores.cache, slack=slack)
 
 
 async def _bind_workspace(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:  # noqa: A002

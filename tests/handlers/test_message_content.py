@@ -39,3 +39,34 @@ async def test_an_edit_keeps_the_messages_file(bot: BotUnderTest) -> None:
     await bot.answered(1)
     sent = str(bot.relay.requests[0].json["messages"])
     assert "here is the crash log" in sent and "[attached file: crash.log (Plain Text)]" in sent
+
+
+async def test_a_shared_snippet_is_read_for_the_model(bot: BotUnderTest) -> None:
+    root = message_event(text="why does this fail?", user="U2")
+    snippet = "for i in range(3):\n    call()  # marker sn01"
+    root["files"] = [
+        bot.slack.add_file("F2", "retry.py", snippet, filetype="python", pretty_type="Python", mode="snippet")
+    ]
+    await bot.send(root)
+    bot.relay.push(Script.stream(["It never waits between calls."]))
+    await bot.send(app_mention(text="<@UBOT> any idea?", thread_ts=root["ts"]))
+    await bot.answered(1)
+    sent = str(bot.relay.requests[0].json["messages"])
+    assert "[contents of retry.py (Python)]" in sent and "call()  # marker sn01" in sent
+    assert [d.authorized for d in bot.slack.files.downloads] == [True]
+
+
+async def test_an_edit_that_adds_a_file_is_read_with_it(bot: BotUnderTest) -> None:
+    root = message_event(text="config below", user="U2")
+    await bot.send(root)
+    edit = message_changed(channel="C1", ts=root["ts"], text="config attached", user="U2")
+    config = bot.slack.add_file(
+        "F3", "app.yaml", "replicas: 3 # marker ed01", filetype="yaml", pretty_type="YAML"
+    )
+    edit["message"]["files"] = [config]
+    await bot.send(edit)
+    bot.relay.push(Script.stream(["Three replicas."]))
+    await bot.send(app_mention(text="<@UBOT> how many replicas?", thread_ts=root["ts"]))
+    await bot.answered(1)
+    sent = str(bot.relay.requests[0].json["messages"])
+    assert "config attached" in sent and "replicas: 3 # marker ed01" in sent

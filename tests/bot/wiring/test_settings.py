@@ -70,6 +70,9 @@ def test_values_are_parsed() -> None:
         ({"KNOWLEDGE_THREADS": "11"}, "KNOWLEDGE_THREADS"),
         ({"RELAYDANCE_THINKING_TIMEOUT": "0.5"}, "RELAYDANCE_THINKING_TIMEOUT"),
         ({"RELAYDANCE_THINKING_TIMEOUT": "long"}, "RELAYDANCE_THINKING_TIMEOUT"),
+        ({"FILE_TEXT_MAX_BYTES": "-1"}, "FILE_TEXT_MAX_BYTES"),
+        ({"FILE_TEXT_MAX_BYTES": "2000000"}, "FILE_TEXT_MAX_BYTES"),
+        ({"FILE_TEXT_MAX_BYTES": "64k"}, "FILE_TEXT_MAX_BYTES"),
     ],
 )
 def test_bad_values_name_the_variable(changes: dict[str, str], name: str) -> None:
@@ -84,6 +87,11 @@ def test_the_thinking_cap_defaults_to_three_minutes_and_can_be_set() -> None:
     assert Settings.from_env({**BASE, "RELAYDANCE_THINKING_TIMEOUT": "300"}).thinking_timeout == 300.0
     with pytest.raises(ConfigError, match=r"RELAYDANCE_THINKING_TIMEOUT: must be between 1 and 3600"):
         Settings.from_env({**BASE, "RELAYDANCE_THINKING_TIMEOUT": "0"})
+
+
+def test_file_text_cap_defaults_to_64_kib_and_zero_turns_it_off() -> None:
+    assert Settings.from_env(BASE).file_text_max_bytes == 65_536
+    assert Settings.from_env({**BASE, "FILE_TEXT_MAX_BYTES": "0"}).file_text_max_bytes == 0
 
 
 def test_secrets_never_print() -> None:
