@@ -18,10 +18,11 @@ from bot.core.attachments import FileContents
 from bot.model import Conversation, StoredMessage, order_key, ts_key
 from bot.slack.identity import Identity
 from bot.slack.reads import Read, fetch_channel_since, fetch_recent, fetch_thread
+from bot.slack.references import ReferenceDirectory
 from bot.slack.users import UserDirectory
 from bot.stores.history import HistoryStore, ThreadSnapshot
 from bot.stores.locks import Locks
-from bot.text.slack_markup import mentioned_user_ids
+from bot.text.slack_markup import mentioned_user_ids, referenced_ids
 
 RECENT_DM_MESSAGES = 50
 BACKFILL_LOCK_SECONDS = 60.0  # a backfill holds its conversation at most this long
@@ -40,6 +41,7 @@ class ConversationReader:
         max_messages: int,
         backfill_wait_seconds: float = BACKFILL_WAIT_SECONDS,
         files: FileContents | None = None,
+        references: ReferenceDirectory | None = None,
     ) -> None:
         self._slack = slack
         self._history = history
@@ -49,6 +51,7 @@ class ConversationReader:
         self._max_messages = max_messages
         self._backfill_wait = backfill_wait_seconds
         self._files = files
+        self._references = references
 
     async def read(self, conv: Conversation, asked: StoredMessage | None = None) -> list[StoredMessage]:
         """The conversation (up to and including `asked`), in order (see `order_key`)."""
@@ -92,9 +95,14 @@ class ConversationReader:
         return await self._with_files(conv, sorted(found.values(), key=order_key))
 
     async def names(self, team: str, history: Sequence[StoredMessage]) -> dict[str, str]:
-        """Display names of the authors and the people mentioned (not the bot's own)."""
+        """Display names of the authors and the people mentioned (not the bot's own), and the
+        names of channels and user groups referenced by ID alone."""
         people = [u for u in _people(history) if u != self._identity.user_id]
-        return await self._users.names(team, people)
+        names = await self._users.names(team, people)
+        if self._references is not None:
+            referenced = [i for m in history for i in referenced_ids(m.text)]
+            names.update(await self._references.names(team, referenced))
+        return names
 
     async def _with_files(self, conv: Conversation, messages: list[StoredMessage]) -> list[StoredMessage]:
         """The messages with their text files' contents (what the model reads; never recorded)."""

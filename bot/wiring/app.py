@@ -47,6 +47,7 @@ from bot.slack.identity import BotIdentity, Identity
 from bot.slack.oauth_client import OAuthClient
 from bot.slack.payloads import describe, problem_with
 from bot.slack.policy import Policy
+from bot.slack.references import ReferenceDirectory
 from bot.slack.schedule import EditScheduler
 from bot.slack.users import UserDirectory
 from bot.stores import Stores
@@ -138,6 +139,7 @@ def create_app(
         locks=stores.locks,
         max_messages=settings.history_max_messages,
         files=_file_contents(settings, slack=slack, stores=stores, downloads=downloads),
+        references=ReferenceDirectory(slack=slack, cache=stores.names),
     )
     budget = RedisBudget(redis, stores.guard, prefix=settings.redis_prefix, tiers=tiers_from(settings))
     metrics.read_budget(budget)

@@ -70,3 +70,31 @@ async def test_an_edit_that_adds_a_file_is_read_with_it(bot: BotUnderTest) -> No
     await bot.answered(1)
     sent = str(bot.relay.requests[0].json["messages"])
     assert "config attached" in sent and "replicas: 3 # marker ed01" in sent
+
+
+async def test_channels_and_groups_named_by_id_reach_the_model_by_name(bot: BotUnderTest) -> None:
+    bot.slack.add_channel("C2", name="deploys")
+    bot.slack.add_usergroup("S1", "oncall", "On-call engineers")
+    root = message_event(text="", user="U2")
+    root["blocks"] = [
+        {
+            "type": "rich_text",
+            "elements": [
+                {
+                    "type": "rich_text_section",
+                    "elements": [
+                        {"type": "text", "text": "moved to "},
+                        {"type": "channel", "channel_id": "C2"},
+                        {"type": "text", "text": ", ask "},
+                        {"type": "usergroup", "usergroup_id": "S1"},
+                    ],
+                }
+            ],
+        }
+    ]
+    await bot.send(root)
+    bot.relay.push(Script.stream(["Ask on-call in #deploys."]))
+    await bot.send(app_mention(text="<@UBOT> where do I go?", thread_ts=root["ts"]))
+    await bot.answered(1)
+    sent = str(bot.relay.requests[0].json["messages"])
+    assert "moved to #deploys, ask @oncall" in sent
