@@ -24,7 +24,7 @@ from bot.model import FileRef, StoredMessage
 from bot.slack.files import Fetched, FileFetcher, Outcome
 from bot.stores.cache import ValueCache
 from bot.text.file_text import contents_block, decode_prefix, is_text_like, with_contents
-from bot.text.slack_content import cannot_open_line, file_line
+from bot.text.slack_content import CANNOT_OPEN, cannot_open_line, file_line
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class FileContents:
         """(the file's line in the text, what replaces it) or None to leave the message as it is."""
         line = file_line(ref)
         if _ask_slack(ref):
-            info = await self._file_info(ref)
+            info = await self._known_file_info(team, ref)
             if info is None or not is_text_like(info):
                 return (line, cannot_open_line(ref)) if info is None else (line, file_line(info))
             ref = info
@@ -96,22 +96,37 @@ class FileContents:
         await self._cache.put(key, value, ttl=self._cache_seconds)
         return _from_cache(value)
 
-    async def _file_info(self, ref: FileRef) -> FileRef | None:
+    async def _known_file_info(self, team: str, ref: FileRef) -> FileRef | None:
+        """files.info's answer for a Slack Connect file, kept like the contents (a refusal too)."""
+        key = f"fileinfo:{team}:{ref.id}"
+        kept = await self._cache.get(key)
+        if kept is not None:
+            try:
+                data = json.loads(kept)
+            except ValueError:
+                data = None
+            return FileRef.of(data) if isinstance(data, dict) and data.get("id") else None
+        info, final = await self._file_info(ref)
+        if final:
+            await self._cache.put(key, json.dumps(info.dump() if info else {}), ttl=self._cache_seconds)
+        return info
+
+    async def _file_info(self, ref: FileRef) -> tuple[FileRef | None, bool]:
+        """(the file as files.info describes it, or None; whether that answer is worth keeping)."""
         try:
             response = await self._slack.files_info(file=ref.id)
         except SlackApiError as exc:
-            log.info("files.info for %s failed: %s", ref.id, exc.response.get("error"))
-            return None
+            error = exc.response.get("error")
+            log.info("files.info for %s failed: %s", ref.id, error)
+            return None, error not in ("ratelimited", "internal_error", "fatal_error")
         except (aiohttp.ClientError, TimeoutError) as exc:
             log.info("files.info for %s failed: %s", ref.id, type(exc).__name__)
-            return None
+            return None, False
         data = response.get("file")
-        if not isinstance(data, dict):
-            return None
-        info = FileRef.of(data)
-        if not info.id or info.access in ("check_file_info", "access_denied") or not info.url:
-            return None
-        return info
+        info = FileRef.of(data) if isinstance(data, dict) else None
+        if info is None or not info.id or info.access in CANNOT_OPEN or not info.url:
+            return None, True
+        return info, True
 
 
 _CANNOT_OPEN = "\x00cannot-open"  # never a file's text: clean_text removes NULs from every text

@@ -162,7 +162,9 @@ async def test_slack_connect_files_are_looked_up_with_files_info(parts: Parts) -
         "[contents of notes.md (Markdown)]\n# Notes\nship it\n"
         "[end of notes.md]\n[file shared from another organization; the bot cannot open it]"
     )
-    assert [c.params["file"] for c in parts.slack.calls_to("files.info")] == ["F6", "F7"]
+    assert sorted(c.params["file"] for c in parts.slack.calls_to("files.info")) == ["F6", "F7"]
+    assert await parts.contents().expand("T1", [message]) == [read]  # files.info's answers kept
+    assert len(parts.slack.calls_to("files.info")) == 2
 
 
 async def test_redirects_are_followed_only_to_slack_hosts(parts: Parts) -> None:
@@ -277,3 +279,14 @@ async def test_at_most_the_newest_files_are_read(parts: Parts) -> None:
     read = await parts.contents().expand("T1", messages)
 
     assert ["[contents of" in m.text for m in read] == [False, False] + [True] * 10
+
+
+async def test_a_files_info_that_fails_for_a_moment_is_asked_again(parts: Parts) -> None:
+    parts.slack.add_file("F30", "notes.txt", "later", connect=True)
+    message = parts.message(parts.slack.files.in_message("F30"))
+    parts.slack.fail_next("files.info", status=500)
+
+    assert (await parts.contents().expand("T1", [message]))[0] == message
+    [read] = await parts.contents().expand("T1", [message])
+
+    assert "\nlater\n[end of notes.txt]" in read.text
