@@ -290,3 +290,19 @@ async def test_a_files_info_that_fails_for_a_moment_is_asked_again(parts: Parts)
     [read] = await parts.contents().expand("T1", [message])
 
     assert "\nlater\n[end of notes.txt]" in read.text
+
+
+async def test_the_token_is_asked_at_each_download(parts: Parts) -> None:
+    text = parts.slack.add_file("F31", "b.txt", "per workspace")
+    tokens: list[str | None] = [None, parts.slack.bot_token]
+    fetcher = FileFetcher(
+        http=parts.http,
+        token=lambda: tokens.pop(0),
+        max_bytes=100,
+        extra_hosts=[urlsplit(parts.slack.base_url).netloc],
+    )
+
+    assert (await fetcher.fetch(FileRef.of(text))).outcome is Outcome.FAILED  # no workspace bound: no call
+    assert parts.slack.files.downloads == []
+    fetched = await fetcher.fetch(FileRef.of(text))
+    assert (fetched.outcome, fetched.data) == (Outcome.TEXT, b"per workspace")
