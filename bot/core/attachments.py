@@ -60,12 +60,13 @@ class FileContents:
         if not chosen:
             return list(messages)
         blocks = await asyncio.gather(*(self._read(team, ref) for _, ref in chosen))
+        found: dict[int, list[tuple[str, str]]] = {}
+        for (index, _), block in zip(chosen, blocks, strict=True):
+            if block is not None:
+                found.setdefault(index, []).append(block)
         out = list(messages)
-        for (index, _), found in zip(chosen, blocks, strict=True):
-            if found is None:
-                continue
-            line, replacement = found
-            out[index] = replace(out[index], text=with_contents(out[index].text, line, replacement))
+        for index, replacements in found.items():
+            out[index] = replace(out[index], text=with_contents(out[index].text, replacements))
         return out
 
     async def _read(self, team: str, ref: FileRef) -> tuple[str, str] | None:

@@ -10,6 +10,7 @@ in an HTML file stays a `<div>`, never a Slack link).
 from __future__ import annotations
 
 import codecs
+from collections.abc import Sequence
 from typing import Final
 
 from bot.model import FileRef
@@ -74,11 +75,19 @@ def contents_block(ref: FileRef, text: str, *, truncated: bool, cap: int) -> str
     return "\n".join((opening, _escape(body), closing))
 
 
-def with_contents(text: str, line: str, replacement: str) -> str:
-    """`text` with the file's `line` replaced (`replacement` added at the end when it is not there)."""
-    if line in text:
-        return text.replace(line, replacement, 1)
-    return f"{text}\n{replacement}" if text else replacement
+def with_contents(text: str, replacements: Sequence[tuple[str, str]]) -> str:
+    """`text` with each file's line replaced, in the order of the files (two files of one name
+    each take their own line); a replacement whose line is not there is added at the end."""
+    cursor = 0
+    for line, replacement in replacements:
+        at = text.find(line, cursor)
+        if at < 0:
+            text = f"{text}\n{replacement}" if text else replacement
+            cursor = len(text)
+            continue
+        text = text[:at] + replacement + text[at + len(line) :]
+        cursor = at + len(replacement)
+    return text
 
 
 def _escape(text: str) -> str:

@@ -43,9 +43,11 @@ def test_a_block_names_the_file_and_survives_slack_markup_unchanged() -> None:
 
 
 def test_contents_replace_the_files_line_or_follow_the_text() -> None:
-    assert with_contents("a\n[f]\nb", "[f]", "[f]\nX") == "a\n[f]\nX\nb"
-    assert with_contents("a", "[f]", "[f]\nX") == "a\n[f]\nX"
-    assert with_contents("", "[f]", "[f]\nX") == "[f]\nX"
+    assert with_contents("a\n[f]\nb", [("[f]", "[f]\nX")]) == "a\n[f]\nX\nb"
+    assert with_contents("a", [("[f]", "[f]\nX")]) == "a\n[f]\nX"
+    assert with_contents("", [("[f]", "[f]\nX")]) == "[f]\nX"
+    # Two files of one name: each block follows its own line.
+    assert with_contents("[f]\n[f]", [("[f]", "[f]\n1"), ("[f]", "[f]\n2")]) == "[f]\n1\n[f]\n2"
 
 
 @given(st.text().filter(lambda t: not t.startswith("\ufeff")), st.integers(min_value=0, max_value=64))
