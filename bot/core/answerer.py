@@ -19,13 +19,14 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Protocol
 
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import log_context
 from bot.core.archive import ANSWERS_TO_A_MESSAGE, AnswerArchive
+from bot.core.attachments import FileContents
 from bot.core.knowledge import Citations
 from bot.core.lifecycle import AnswerLifecycle, AnswerOutcome, NotPosted
 from bot.core.question import PromptBuilder, Question
@@ -38,6 +39,7 @@ from bot.stores.channel_settings import ChannelSettings, Effective
 from bot.stores.history import HistoryStore
 from bot.stores.threads import ActiveThreads
 from bot.stores.turns import Turn, Turns
+from bot.text.images import with_images
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +72,9 @@ class Answerer:
         max_tokens: int | None,
         observer: AnswerObserver | None = None,
         turn_wait_seconds: float = TURN_WAIT_SECONDS,
+        images: FileContents | None = None,
     ) -> None:
+        """`images`: given (IMAGE_INPUT), a chat question's own images go to the model too."""
         self._slack = slack
         self._llm = llm
         self._gate = gate
@@ -84,6 +88,7 @@ class Answerer:
         self._edit_interval = edit_interval
         self._max_tokens = max_tokens
         self._observer = observer
+        self._images = images
 
     async def answer(
         self,
@@ -146,7 +151,7 @@ class Answerer:
                 model = config.model
                 request = ChatRequest(
                     model=config.model,
-                    messages=await prompt(reply, config),
+                    messages=await self._with_images(question, await prompt(reply, config)),
                     temperature=config.temperature,
                     max_tokens=self._max_tokens,
                 )
@@ -166,6 +171,14 @@ class Answerer:
             else:
                 await self._turns.leave(ticket)  # never got that far (not posted, or a failure)
         return lifecycle.outcome
+
+    async def _with_images(
+        self, question: Question, messages: list[dict[str, str]]
+    ) -> Sequence[Mapping[str, object]]:
+        """The prompt (already redacted) with the question's images, when the model gets images."""
+        if self._images is None or question.kind is not AnswerKind.CHAT:
+            return messages
+        return with_images(messages, await self._images.images(question.message.files))
 
     async def _prepare(self, question: Question, record_in: Conversation | None) -> Effective:
         """Record the question (with `record_in`), read the channel's settings, mark the thread

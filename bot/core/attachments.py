@@ -24,11 +24,14 @@ from bot.model import FileRef, StoredMessage
 from bot.slack.files import Fetched, FileFetcher, Outcome
 from bot.stores.cache import ValueCache
 from bot.text.file_text import contents_block, decode_prefix, is_text_like, with_contents
+from bot.text.images import SUPPORTED_IMAGE_TYPES, image_part
 from bot.text.slack_content import CANNOT_OPEN, cannot_open_line, file_line
 
 log = logging.getLogger(__name__)
 
 MAX_FILES_READ = 10  # per conversation read: the newest messages' files first
+MAX_IMAGES = 4  # of one question, when the model is given images
+IMAGE_MAX_BYTES = 5 * 1024 * 1024  # a larger image is named only (inline, it is a third larger)
 CACHE_SECONDS = 6 * 3600
 PARALLEL_FETCHES = 4
 
@@ -42,13 +45,16 @@ class FileContents:
         slack: AsyncWebClient,
         max_files: int = MAX_FILES_READ,
         cache_seconds: int = CACHE_SECONDS,
+        image_fetcher: FileFetcher | None = None,
     ) -> None:
+        """`image_fetcher`: given, `images` downloads a question's images (IMAGE_INPUT)."""
         self._fetcher = fetcher
         self._cache = cache
         self._slack = slack
         self._max_files = max_files
         self._cache_seconds = cache_seconds
         self._parallel = asyncio.Semaphore(PARALLEL_FETCHES)
+        self._image_fetcher = image_fetcher
 
     async def expand(self, team: str, messages: Sequence[StoredMessage]) -> list[StoredMessage]:
         """`messages` with their readable files' contents in their text (order kept)."""
@@ -68,6 +74,20 @@ class FileContents:
         for index, replacements in found.items():
             out[index] = replace(out[index], text=with_contents(out[index].text, replacements))
         return out
+
+    async def images(self, refs: Sequence[FileRef]) -> list[dict[str, object]]:
+        """`image_url` parts for the images among `refs` (none without an image fetcher). Not
+        cached: images are large, and only the question's own are sent, once."""
+        fetcher = self._image_fetcher
+        wanted = [r for r in refs if r.mimetype in SUPPORTED_IMAGE_TYPES and r.id and r.url][:MAX_IMAGES]
+        if fetcher is None or not wanted:
+            return []
+        fetched = await asyncio.gather(*(fetcher.fetch(r) for r in wanted))
+        return [
+            image_part(ref.mimetype, got.data)
+            for ref, got in zip(wanted, fetched, strict=True)
+            if got.outcome is Outcome.TEXT and not got.truncated and got.data
+        ]
 
     async def _read(self, team: str, ref: FileRef) -> tuple[str, str] | None:
         """(the file's line in the text, what replaces it) or None to leave the message as it is."""

@@ -53,7 +53,7 @@ class ChatDelta:
 @dataclass(frozen=True)
 class ChatRequest:
     model: str
-    messages: Sequence[Mapping[str, str]]
+    messages: Sequence[Mapping[str, object]]  # content: a string, or a list of parts (images)
     temperature: float | None = None
     max_tokens: int | None = None
     top_p: float | None = None

@@ -28,7 +28,7 @@ FETCH_SECONDS = 10.0
 
 
 class Outcome(StrEnum):
-    TEXT = "text"
+    TEXT = "text"  # the bytes (for an image too)
     CANNOT_OPEN = "cannot_open"  # 401/403/404/410 or a sign-in page: not the bot's to read
     FAILED = "failed"  # a timeout, a 5xx, a host we do not send the token to: try again later
 

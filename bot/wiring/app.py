@@ -31,7 +31,7 @@ from bot import log_context
 from bot.core.admission import AdmissionGate
 from bot.core.answerer import Answerer
 from bot.core.archive import AnswerArchive
-from bot.core.attachments import FileContents
+from bot.core.attachments import IMAGE_MAX_BYTES, FileContents
 from bot.core.context import ConversationReader
 from bot.core.jobs import Jobs
 from bot.core.knowledge import Knowledge
@@ -131,6 +131,7 @@ def create_app(
         blocked_users=settings.blocked_users,
     )
     access = Access(slack=slack, users=users, admin_users=settings.admin_users, policy=policy)
+    files = _file_contents(settings, slack=slack, stores=stores, downloads=downloads)
     reader = ConversationReader(
         slack=slack,
         history=stores.history,
@@ -138,7 +139,7 @@ def create_app(
         identity=seen,
         locks=stores.locks,
         max_messages=settings.history_max_messages,
-        files=_file_contents(settings, slack=slack, stores=stores, downloads=downloads),
+        files=files if settings.file_text_max_bytes else None,
         references=ReferenceDirectory(slack=slack, cache=stores.names),
     )
     budget = RedisBudget(redis, stores.guard, prefix=settings.redis_prefix, tiers=tiers_from(settings))
@@ -159,6 +160,7 @@ def create_app(
         edit_interval=settings.edit_interval,
         max_tokens=settings.max_tokens,
         observer=metrics,
+        images=files if settings.image_input else None,
     )
     admission = AdmissionGate(slots=settings.max_concurrent_answers, queue=settings.answer_queue_size)
     metrics.queue_depth.set_function(lambda: admission.waiting)
@@ -307,16 +309,25 @@ async def _refuse_malformed(body: dict[str, Any], next: Callable[[], Awaitable[N
 def _file_contents(
     settings: Settings, *, slack: AsyncWebClient, stores: Stores, downloads: httpx.AsyncClient | None
 ) -> FileContents | None:
-    if downloads is None or settings.file_text_max_bytes == 0:
+    if downloads is None or not (settings.file_text_max_bytes or settings.image_input):
         return None
-    fetcher = FileFetcher(
-        http=downloads,
-        token=lambda: slack.token,  # the bound workspace's (OAuth installs), else SLACK_BOT_TOKEN
-        max_bytes=settings.file_text_max_bytes,
-        # The configured Web API host is Slack's by configuration (a proxy, or the fake in tests).
-        extra_hosts=[urlsplit(settings.slack_api_url).netloc] if settings.slack_api_url else [],
+    # The configured Web API host is Slack's by configuration (a proxy, or the fake in tests).
+    extra_hosts = [urlsplit(settings.slack_api_url).netloc] if settings.slack_api_url else []
+
+    def fetcher(max_bytes: int) -> FileFetcher:
+        return FileFetcher(
+            http=downloads,
+            token=lambda: slack.token,  # the bound workspace's (OAuth installs), else SLACK_BOT_TOKEN
+            max_bytes=max_bytes,
+            extra_hosts=extra_hosts,
+        )
+
+    return FileContents(
+        fetcher=fetcher(settings.file_text_max_bytes),
+        cache=stores.cache,
+        slack=slack,
+        image_fetcher=fetcher(IMAGE_MAX_BYTES) if settings.image_input else None,
     )
-    return FileContents(fetcher=fetcher, cache=stores.cache, slack=slack)
 
 
 async def _bind_workspace(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:  # noqa: A002

@@ -306,3 +306,25 @@ async def test_the_token_is_asked_at_each_download(parts: Parts) -> None:
     assert parts.slack.files.downloads == []
     fetched = await fetcher.fetch(FileRef.of(text))
     assert (fetched.outcome, fetched.data) == (Outcome.TEXT, b"per workspace")
+
+
+async def test_images_are_read_only_whole_supported_and_with_an_image_fetcher(parts: Parts) -> None:
+    png = FileRef.of(parts.slack.add_file("F40", "a.png", b"\x89PNG", filetype="png", mimetype="image/png"))
+    big = FileRef.of(
+        parts.slack.add_file("F41", "b.jpg", b"\xff" * 50, filetype="jpg", mimetype="image/jpeg")
+    )
+    svg = FileRef.of(parts.slack.add_file("F42", "c.svg", "<svg/>", filetype="svg", mimetype="image/svg+xml"))
+    denied = FileRef.of(parts.slack.add_file("F43", "d.png", b"x", mimetype="image/png", denied=True))
+    fetcher = FileFetcher(
+        http=parts.http,
+        token=lambda: parts.slack.bot_token,
+        max_bytes=10,
+        extra_hosts=[urlsplit(parts.slack.base_url).netloc],
+    )
+    contents = FileContents(fetcher=fetcher, cache=parts.stores.cache, slack=parts.web, image_fetcher=fetcher)
+
+    assert await contents.images([png, big, svg, denied]) == [
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw=="}}
+    ]
+    assert await parts.contents().images([png]) == []  # no image fetcher: IMAGE_INPUT is off
+    assert sorted(d.path.split("/")[2] for d in parts.slack.files.downloads) == ["T1-F40", "T1-F41", "T1-F43"]

@@ -73,6 +73,7 @@ def test_values_are_parsed() -> None:
         ({"FILE_TEXT_MAX_BYTES": "-1"}, "FILE_TEXT_MAX_BYTES"),
         ({"FILE_TEXT_MAX_BYTES": "2000000"}, "FILE_TEXT_MAX_BYTES"),
         ({"FILE_TEXT_MAX_BYTES": "64k"}, "FILE_TEXT_MAX_BYTES"),
+        ({"IMAGE_INPUT": "maybe"}, "IMAGE_INPUT"),
     ],
 )
 def test_bad_values_name_the_variable(changes: dict[str, str], name: str) -> None:
@@ -92,6 +93,8 @@ def test_the_thinking_cap_defaults_to_three_minutes_and_can_be_set() -> None:
 def test_file_text_cap_defaults_to_64_kib_and_zero_turns_it_off() -> None:
     assert Settings.from_env(BASE).file_text_max_bytes == 65_536
     assert Settings.from_env({**BASE, "FILE_TEXT_MAX_BYTES": "0"}).file_text_max_bytes == 0
+    assert Settings.from_env(BASE).image_input is False
+    assert Settings.from_env({**BASE, "IMAGE_INPUT": "true"}).image_input is True
 
 
 def test_secrets_never_print() -> None:

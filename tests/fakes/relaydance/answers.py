@@ -94,11 +94,14 @@ def invalid_reason(body: Any) -> str:
     if not isinstance(messages, list) or not messages:
         return "`messages` must be a non-empty array."
     for message in messages:
-        if (
-            not isinstance(message, dict)
-            or message.get("role") not in ("system", "user", "assistant")
-            or not isinstance(message.get("content"), str)
-        ):
+        if not isinstance(message, dict) or message.get("role") not in ("system", "user", "assistant"):
+            return "Each message needs a role (system, user or assistant) and a string content."
+        content = message.get("content")
+        if isinstance(content, list) and message["role"] == "user":
+            # OpenAI's content parts: text, and images as URLs (https or data:) for vision models.
+            if not content or not all(_valid_part(part) for part in content):
+                return "Invalid content part: expected {type: text} or {type: image_url, image_url: {url}}."
+        elif not isinstance(content, str):
             return "Each message needs a role (system, user or assistant) and a string content."
     temperature = body.get("temperature")
     if temperature is not None and not (isinstance(temperature, int | float) and 0 <= temperature <= 2):
@@ -112,6 +115,22 @@ def invalid_reason(body: Any) -> str:
     return ""
 
 
+def _valid_part(part: object) -> bool:
+    if not isinstance(part, dict):
+        return False
+    if part.get("type") == "text":
+        return isinstance(part.get("text"), str)
+    image = part.get("image_url")
+    return part.get("type") == "image_url" and isinstance(image, dict) and isinstance(image.get("url"), str)
+
+
+def content_text(content: str | list[dict[str, Any]]) -> str:
+    """A message's text: the string, or its text parts joined."""
+    if isinstance(content, str):
+        return content
+    return "\n".join(part["text"] for part in content if part.get("type") == "text")
+
+
 def wants_usage(body: dict[str, Any]) -> bool:
     """Whether a (valid) streamed request asked for the usage chunk."""
     options = body.get("stream_options")
@@ -120,7 +139,7 @@ def wants_usage(body: dict[str, Any]) -> bool:
 
 def message_chars(body: dict[str, Any]) -> int:
     """Characters of every message's content in a (valid) chat request."""
-    return sum(len(message["content"]) for message in body["messages"])
+    return sum(len(content_text(message["content"])) for message in body["messages"])
 
 
 def chunk(cid: str, model: str, delta: dict[str, Any], finish_reason: str | None) -> dict[str, Any]:
