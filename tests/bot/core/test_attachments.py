@@ -36,13 +36,16 @@ class Parts:
     web: AsyncWebClient
     http: httpx.AsyncClient
 
-    def contents(self, *, max_bytes: int = 65_536, token: str | None = None) -> FileContents:
-        fetcher = FileFetcher(
+    def fetcher(self, *, max_bytes: int = 65_536, token: str | None = None) -> FileFetcher:
+        return FileFetcher(
             http=self.http,
             token=lambda: token or self.slack.bot_token,
             max_bytes=max_bytes,
             extra_hosts=[urlsplit(self.slack.base_url).netloc],
         )
+
+    def contents(self, *, max_bytes: int = 65_536, token: str | None = None) -> FileContents:
+        fetcher = self.fetcher(max_bytes=max_bytes, token=token)
         return FileContents(fetcher=fetcher, cache=self.stores.cache, slack=self.web)
 
     def message(
@@ -328,3 +331,46 @@ async def test_images_are_read_only_whole_supported_and_with_an_image_fetcher(pa
     ]
     assert await parts.contents().images([png]) == []  # no image fetcher: IMAGE_INPUT is off
     assert sorted(d.path.split("/")[2] for d in parts.slack.files.downloads) == ["T1-F40", "T1-F41", "T1-F43"]
+
+
+async def test_a_download_that_cannot_connect_or_redirects_in_circles_fails(parts: Parts) -> None:
+    loop = parts.slack.add_file("F50", "loop.txt", "-")
+    parts.slack.files.stored["F50"].redirect_to = loop["url_private_download"]
+    fetcher = FileFetcher(
+        http=parts.http,
+        token=lambda: parts.slack.bot_token,
+        max_bytes=10,
+        extra_hosts=[urlsplit(parts.slack.base_url).netloc, "127.0.0.1:1"],
+    )
+
+    assert (await fetcher.fetch(FileRef.of(loop))).outcome is Outcome.FAILED
+    assert len(parts.slack.files.downloads) == 4  # the first request and three redirects
+    refused = FileRef(id="F51", url="http://127.0.0.1:1/files-pri/T1-F51/x.txt")
+    assert (await fetcher.fetch(refused)).outcome is Outcome.FAILED
+
+
+async def test_unreadable_cache_entries_and_odd_files_info_answers_leave_the_file_named(parts: Parts) -> None:
+    text = parts.slack.add_file("F52", "a.txt", "hello")
+    parts.slack.add_file("F53", "b.txt", "other org", connect=True)
+    for key in ("url_private", "url_private_download"):
+        del parts.slack.files.stored["F53"].info[key]  # described, but with nothing to download
+    message = parts.message(text, parts.slack.files.in_message("F53"))
+    await parts.stores.cache.put("file:T1:F52:65536", "not json", ttl=60)
+
+    [read] = await parts.contents().expand("T1", [message])
+
+    assert read.text == message.text
+    await parts.stores.cache.put("file:T1:F52:65536", "[1]", ttl=60)
+    await parts.stores.cache.put("fileinfo:T1:F53", "{broken", ttl=60)
+    assert (await parts.contents().expand("T1", [message]))[0].text == message.text
+    assert len(parts.slack.calls_to("files.info")) == 1
+
+
+async def test_files_info_unreachable_is_not_kept(parts: Parts) -> None:
+    parts.slack.add_file("F54", "c.txt", "later", connect=True)
+    async with aiohttp.ClientSession() as session:
+        down = AsyncWebClient(token="xoxb-1", base_url="http://127.0.0.1:1/api/", session=session)
+        contents = FileContents(fetcher=parts.fetcher(), cache=parts.stores.cache, slack=down)
+        message = parts.message(parts.slack.files.in_message("F54"))
+        assert (await contents.expand("T1", [message]))[0] == message
+    assert await parts.stores.cache.get("fileinfo:T1:F54") is None

@@ -90,3 +90,12 @@ async def test_a_group_list_that_fails_for_a_moment_is_asked_again(
 
     assert await refs.names("T1", ["S1"]) == {"S1": "a user group"}
     assert await refs.names("T1", ["S1"]) == {"S1": "@oncall"}
+
+
+async def test_an_unreachable_slack_leaves_the_neutral_words(
+    redis_client: aioredis.Redis, redis_prefix: str
+) -> None:
+    async with aiohttp.ClientSession() as session:
+        down = AsyncWebClient(token="xoxb-1", base_url="http://127.0.0.1:1/api/", session=session)
+        refs = directory(down, redis_client, redis_prefix)
+        assert await refs.names("T1", ["S1", "C1"]) == {"S1": "a user group", "C1": "a channel"}
