@@ -38,6 +38,62 @@ class Conversation:
 
 
 @dataclass(frozen=True, slots=True)
+class FileRef:
+    """A file a message carries, as much of Slack's file object as reading it needs.
+
+    Kept with the message so that the conversation reader can add a text file's contents when it
+    builds a prompt (fetched then, and cached), instead of storing the contents in the history.
+    """
+
+    id: str
+    name: str = ""
+    filetype: str = ""  # Slack's short type: "python", "text", "png", …
+    mimetype: str = ""
+    pretty_type: str = ""  # "Python", "Plain Text", …
+    size: int = 0
+    url: str = ""  # url_private_download, else url_private: needs the bot token
+    mode: str = ""  # "hosted", "snippet", "tombstone", "file_access", …
+    access: str = ""  # file_access: "check_file_info" / "access_denied" (Slack Connect), …
+    alt: str = ""  # alt_txt an uploader wrote for an image
+
+    @classmethod
+    def of(cls, data: Mapping[str, Any]) -> FileRef:
+        def text(key: str) -> str:
+            value = data.get(key)
+            return value if isinstance(value, str) else ""
+
+        size = data.get("size")
+        return cls(
+            id=text("id"),
+            name=text("name") or text("title"),
+            filetype=text("filetype"),
+            mimetype=text("mimetype"),
+            pretty_type=text("pretty_type"),
+            size=size if isinstance(size, int) and not isinstance(size, bool) and size > 0 else 0,
+            url=text("url_private_download") or text("url_private"),
+            mode=text("mode"),
+            access=text("file_access"),
+            alt=text("alt_txt"),
+        )
+
+    def dump(self) -> dict[str, Any]:
+        """In Slack's own field names, so that `of` reads it back."""
+        data = {
+            "id": self.id,
+            "name": self.name,
+            "filetype": self.filetype,
+            "mimetype": self.mimetype,
+            "pretty_type": self.pretty_type,
+            "size": self.size,
+            "url_private": self.url,
+            "mode": self.mode,
+            "file_access": self.access,
+            "alt_txt": self.alt,
+        }
+        return {k: v for k, v in data.items() if v not in ("", 0)}
+
+
+@dataclass(frozen=True, slots=True)
 class StoredMessage:
     ts: str
     text: str
@@ -48,11 +104,20 @@ class StoredMessage:
     # An answer's question: the answer sorts right after it, whenever its placeholder was posted
     # (the real `ts` still names the message, for edits and deletions).
     after: str | None = None
+    files: tuple[FileRef, ...] = ()
 
     def dumps(self) -> str:
-        return json.dumps(
-            {k: v for k, v in asdict(self).items() if v not in (None, False)}, ensure_ascii=False
-        )
+        data: dict[str, Any] = {
+            "ts": self.ts,
+            "text": self.text,
+            "user": self.user,
+            "bot_id": self.bot_id,
+            "own": self.own,
+            "thread_ts": self.thread_ts,
+            "after": self.after,
+            "files": [f.dump() for f in self.files],
+        }
+        return json.dumps({k: v for k, v in data.items() if v not in (None, False, [])}, ensure_ascii=False)
 
     @classmethod
     def loads(cls, raw: str) -> StoredMessage:
@@ -65,6 +130,7 @@ class StoredMessage:
             own=bool(data.get("own", False)),
             thread_ts=data.get("thread_ts"),
             after=data.get("after"),
+            files=tuple(FileRef.of(f) for f in data.get("files") or () if isinstance(f, dict)),
         )
 
 

@@ -103,6 +103,8 @@ class Settings:
     first_token_timeout: float = 60.0
     idle_timeout: float = 30.0
     thinking_timeout: float = 180.0  # how long a reasoning model may think before its answer starts
+    file_text_max_bytes: int = 65_536  # a shared text file's contents the model sees (0: names only)
+    image_input: bool = False  # a question's own images go to the model (which must accept them)
     log_level: str = "INFO"
     admin_users: tuple[str, ...] = ()
     ask_context_messages: int = 20
@@ -203,6 +205,8 @@ class Settings:
             first_token_timeout=r.number("RELAYDANCE_FIRST_TOKEN_TIMEOUT", 60.0, float, low=0.01, high=3600),
             idle_timeout=r.number("RELAYDANCE_IDLE_TIMEOUT", 30.0, float, low=0.01, high=3600),
             thinking_timeout=r.number("RELAYDANCE_THINKING_TIMEOUT", 180.0, float, low=1, high=3600),
+            file_text_max_bytes=r.number("FILE_TEXT_MAX_BYTES", 65_536, int, low=0, high=1_048_576),
+            image_input=r.flag("IMAGE_INPUT", False),
             log_level=r.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
             admin_users=r.user_ids("ADMIN_USERS"),
             ask_context_messages=r.number("ASK_CONTEXT_MESSAGES", 20, int, low=0, high=500),

@@ -26,7 +26,7 @@ from bot.stores.history import HistoryStore
 from bot.stores.index import KnowledgeIndex
 from bot.stores.threads import ActiveThreads
 from bot.text.clean import clean_text
-from bot.text.slack_content import visible_text
+from bot.text.slack_content import file_refs, visible_text
 from bot.text.slack_markup import mentioned_user_ids
 
 
@@ -51,7 +51,7 @@ def register(
                 # The whole edited message: an edit keeps its files and attachments.
                 text = clean_text(visible_text(edited))
                 where = conversation_of(team, channel, edited)
-                await history.edit(where, str(edited["ts"]), text)
+                await history.edit(where, str(edited["ts"]), text, file_refs(edited))
                 await index.edit(where, str(edited["ts"]), text)
             return
         if subtype == "message_deleted":

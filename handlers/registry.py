@@ -51,6 +51,8 @@ BOT_SCOPES: Final[frozenset[str]] = frozenset(
         "chat:write",  # posting and editing answers, ephemeral notes
         "commands",  # the slash commands and the message shortcut
         "users:read",  # users.info: display names, admin and guest checks
+        "files:read",  # shared text files and snippets read for the model; files.info (Slack Connect)
+        "usergroups:read",  # usergroups.list: a user group mentioned without a label shown by its handle
     }
 )
 """The bot token scopes the code's calls and events need (`python -m bot doctor` checks them)."""

@@ -26,6 +26,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import log_context
 from bot.core.archive import ANSWERS_TO_A_MESSAGE, AnswerArchive
+from bot.core.attachments import FileContents
 from bot.core.knowledge import Citations
 from bot.core.lifecycle import AnswerLifecycle, AnswerOutcome, NotPosted
 from bot.core.question import PromptBuilder, Question
@@ -40,6 +41,7 @@ from bot.stores.channel_settings import ChannelSettings, Effective
 from bot.stores.history import HistoryStore
 from bot.stores.threads import ActiveThreads
 from bot.stores.turns import Turn, Turns
+from bot.text.images import with_images
 from bot.text.prompt import MIN_BUDGET_TOKENS, estimate_tokens, smaller_budget
 
 log = logging.getLogger(__name__)
@@ -86,7 +88,9 @@ class Answerer:
         observer: AnswerObserver | None = None,
         turn_wait_seconds: float = TURN_WAIT_SECONDS,
         max_tool_steps: int = 0,
+        images: FileContents | None = None,
     ) -> None:
+        """`images`: given (IMAGE_INPUT), a chat question's own images go to the model too."""
         self._slack = slack
         self._llm = llm
         self._gate = gate
@@ -101,6 +105,7 @@ class Answerer:
         self._max_tokens = max_tokens
         self._observer = observer
         self._max_tool_steps = max_tool_steps
+        self._images = images
 
     async def answer(
         self,
@@ -163,7 +168,7 @@ class Answerer:
                 if turn.waited:
                     reply.status(PLACEHOLDER)
                 model = config.model
-                await self._ask(run, prompt, config, tools, on_first_token)
+                await self._ask(run, question, prompt, config, tools, on_first_token)
                 if citations is not None and (footer := citations.footer(reply.text)):
                     reply.append(footer)  # the threads the answer used, as links
             # Kept before the turn passes on, so the next answer here reads this one whole.
@@ -183,6 +188,7 @@ class Answerer:
     async def _ask(
         self,
         run: AnswerLifecycle,
+        question: Question,
         prompt: PromptBuilder,
         config: Effective,
         tools: Toolbox | None,
@@ -195,7 +201,7 @@ class Answerer:
         limit: int | None = None
         for attempt in range(CONTEXT_RETRIES + 1):
             try:
-                messages = await prompt(run.reply, config, limit)
+                messages = await self._with_images(question, await prompt(run.reply, config, limit))
                 offered = tools if tools is not None and tools.offered(config) else None
                 try:
                     await self._converse(run, config, messages, offered, on_first_token)
@@ -260,6 +266,14 @@ class Answerer:
             log.info("tool step %d: %s", steps, ", ".join(call.name for call in calls))
             # The tools' progress ("Searching #ops…") stays up until the model's next words.
             history += [assistant_message(said, calls), *await tools.run(calls, run.reply)]
+
+    async def _with_images(
+        self, question: Question, messages: list[dict[str, str]]
+    ) -> Sequence[Mapping[str, object]]:
+        """The prompt (already redacted) with the question's images, when the model gets images."""
+        if self._images is None or question.kind is not AnswerKind.CHAT:
+            return messages
+        return with_images(messages, await self._images.images(question.message.files))
 
     async def _prepare(self, question: Question, record_in: Conversation | None) -> Effective:
         """Record the question (with `record_in`), read the channel's settings, mark the thread

@@ -14,13 +14,15 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.core.attachments import FileContents
 from bot.model import Conversation, StoredMessage, order_key, ts_key
 from bot.slack.identity import Identity
 from bot.slack.reads import Read, fetch_channel_since, fetch_recent, fetch_thread
+from bot.slack.references import ReferenceDirectory
 from bot.slack.users import UserDirectory
 from bot.stores.history import HistoryStore, ThreadSnapshot
 from bot.stores.locks import Locks
-from bot.text.slack_markup import mentioned_user_ids
+from bot.text.slack_markup import mentioned_user_ids, referenced_ids
 
 RECENT_DM_MESSAGES = 50
 BACKFILL_LOCK_SECONDS = 60.0  # a backfill holds its conversation at most this long
@@ -38,6 +40,8 @@ class ConversationReader:
         locks: Locks,
         max_messages: int,
         backfill_wait_seconds: float = BACKFILL_WAIT_SECONDS,
+        files: FileContents | None = None,
+        references: ReferenceDirectory | None = None,
     ) -> None:
         self._slack = slack
         self._history = history
@@ -46,6 +50,8 @@ class ConversationReader:
         self._locks = locks
         self._max_messages = max_messages
         self._backfill_wait = backfill_wait_seconds
+        self._files = files
+        self._references = references
 
     async def read(self, conv: Conversation, asked: StoredMessage | None = None) -> list[StoredMessage]:
         """The conversation (up to and including `asked`), in order (see `order_key`)."""
@@ -59,10 +65,11 @@ class ConversationReader:
             messages = snapshot.messages
         by_ts = {m.ts: m for m in messages}
         if asked is None:
-            return sorted(by_ts.values(), key=order_key)
+            return await self._with_files(conv, sorted(by_ts.values(), key=order_key))
         by_ts[asked.ts] = asked
         limit = order_key(asked)  # earlier answers come in, answers to `asked` itself do not
-        return sorted((m for m in by_ts.values() if order_key(m) <= limit), key=order_key)
+        found = sorted((m for m in by_ts.values() if order_key(m) <= limit), key=order_key)
+        return await self._with_files(conv, found)
 
     async def channel_since(self, conv: Conversation, oldest: str) -> list[StoredMessage]:
         """Top-level messages of a channel since `oldest`, oldest first (backfilled once)."""
@@ -85,12 +92,23 @@ class ConversationReader:
             messages = snapshot.messages
         floor = ts_key(oldest)
         found = {m.ts: m for m in messages if ts_key(m.ts) >= floor}
-        return sorted(found.values(), key=order_key)
+        return await self._with_files(conv, sorted(found.values(), key=order_key))
 
     async def names(self, team: str, history: Sequence[StoredMessage]) -> dict[str, str]:
-        """Display names of the authors and the people mentioned (not the bot's own)."""
+        """Display names of the authors and the people mentioned (not the bot's own), and the
+        names of channels and user groups referenced by ID alone."""
         people = [u for u in _people(history) if u != self._identity.user_id]
-        return await self._users.names(team, people)
+        names = await self._users.names(team, people)
+        if self._references is not None:
+            referenced = [i for m in history for i in referenced_ids(m.text)]
+            names.update(await self._references.names(team, referenced))
+        return names
+
+    async def _with_files(self, conv: Conversation, messages: list[StoredMessage]) -> list[StoredMessage]:
+        """The messages with their text files' contents (what the model reads; never recorded)."""
+        if self._files is None:
+            return messages
+        return await self._files.expand(conv.team, messages)
 
     async def _backfill_once(
         self, conv: Conversation, snapshot: ThreadSnapshot, fetch: Callable[[], Awaitable[Read]]

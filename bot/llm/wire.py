@@ -57,7 +57,7 @@ class ChatDelta:
 @dataclass(frozen=True)
 class ChatRequest:
     model: str
-    messages: Sequence[Mapping[str, object]]
+    messages: Sequence[Mapping[str, object]]  # content: a string, or a list of parts (images)
     temperature: float | None = None
     max_tokens: int | None = None
     top_p: float | None = None

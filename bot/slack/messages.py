@@ -9,7 +9,7 @@ from bot.model import Conversation, StoredMessage
 from bot.slack.identity import Identity
 from bot.text.clean import clean_text
 from bot.text.from_mrkdwn import mrkdwn_to_markdown
-from bot.text.slack_content import visible_text
+from bot.text.slack_content import file_refs, visible_text
 
 # Message subtypes that carry something someone said; joins, topic changes etc. are noise.
 CONTENT_SUBTYPES = frozenset({None, "thread_broadcast", "file_share", "bot_message", "me_message"})
@@ -34,6 +34,7 @@ def stored_from_slack(message: Mapping[str, Any], identity: Identity) -> StoredM
         bot_id=str(bot_id) if bot_id else None,
         own=own,
         thread_ts=str(thread_ts) if thread_ts and thread_ts != message["ts"] else None,
+        files=file_refs(message),
     )
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 
 import redis.asyncio as aioredis
 
-from bot.model import Conversation, StoredMessage, order_key, ts_key
+from bot.model import Conversation, FileRef, StoredMessage, order_key, ts_key
 from bot.stores.guard import RedisGuard
 from bot.text.prompt import trim_middle
 
@@ -83,15 +83,19 @@ class HistoryStore:
         if excess:
             await self._r.hdel(key, *excess)
 
-    async def edit(self, conv: Conversation, ts: str, text: str) -> None:
-        """Apply an edit to a message we recorded; unknown messages are left alone."""
+    async def edit(
+        self, conv: Conversation, ts: str, text: str, files: tuple[FileRef, ...] | None = None
+    ) -> None:
+        """Apply an edit to a message we recorded (its files too, when given); unknown messages
+        are left alone."""
         key = self.messages_key(conv)
 
         async def op() -> None:
             raw = await self._r.hget(key, ts)
             if raw is None:
                 return
-            updated = replace(StoredMessage.loads(str(raw)), text=text)
+            kept = StoredMessage.loads(str(raw))
+            updated = replace(kept, text=text, files=kept.files if files is None else files)
             await self._r.hset(key, ts, self._capped(updated).dumps())
 
         await self._guard.run(op, None, what="edit")

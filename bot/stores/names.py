@@ -1,4 +1,5 @@
-"""Display names kept in Redis for a day, so every replica and a restarted bot skip `users.info`."""
+"""Display names (users, and channels and user groups referenced by ID) kept in Redis for a day,
+so every replica and a restarted bot skip `users.info`, `conversations.info` and `usergroups.list`."""
 
 from __future__ import annotations
 

@@ -10,11 +10,16 @@ empty message. The result keeps Slack's markup (`<@U1>`, `<url|label>`, entities
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
-__all__ = ["visible_text"]
+from bot.model import FileRef
+
+__all__ = ["cannot_open_line", "file_line", "file_refs", "visible_text"]
 
 MAX_FILES_LISTED = 20
+# file_access values of a file the bot may not open: shared over Slack Connect by another
+# organization ("check_file_info": ask files.info, which may still refuse).
+CANNOT_OPEN: Final = frozenset({"check_file_info", "access_denied"})
 
 
 def visible_text(message: Mapping[str, Any]) -> str:
@@ -155,18 +160,37 @@ def _attachment(a: Mapping[str, Any]) -> str:
 # -- files -----------------------------------------------------------------------------------------
 
 
+def file_refs(message: Mapping[str, Any]) -> tuple[FileRef, ...]:
+    """The files a message carries (at most `MAX_FILES_LISTED`), as the history keeps them."""
+    return tuple(FileRef.of(f) for f in _dicts(message.get("files"))[:MAX_FILES_LISTED])
+
+
+def file_line(ref: FileRef) -> str:
+    """How a file shows in the message's text: its name and type always, an image's alt text.
+
+    The conversation reader finds this line again to put a text file's contents after it.
+    """
+    if ref.mode == "tombstone" or ref.access == "file_not_found":
+        return "[a file that was deleted]"
+    if ref.access in CANNOT_OPEN or ref.mode == "file_access":
+        return cannot_open_line(ref)
+    name = ref.name or "file"
+    kind = ref.pretty_type or ref.filetype
+    described = name + (f" ({kind})" if kind else "")
+    if ref.mimetype.startswith("image/"):
+        alt = f"; alt text: {ref.alt}" if ref.alt else ""
+        return f"[attached image: {described}{alt}]"
+    return f"[attached file: {described}]"
+
+
+def cannot_open_line(ref: FileRef) -> str:
+    """A file the bot may not read (Slack Connect: shared from another organization)."""
+    name = f": {ref.name}" if ref.name else ""
+    return f"[file shared from another organization; the bot cannot open it{name}]"
+
+
 def _files(files: Sequence[Mapping[str, Any]]) -> list[str]:
-    lines = []
-    for f in files[:MAX_FILES_LISTED]:
-        if f.get("mode") == "tombstone" or f.get("file_access") == "file_not_found":
-            lines.append("[a file that was deleted]")
-            continue
-        if f.get("file_access") == "check_file_info":  # Slack Connect: the bot may not open it
-            lines.append("[a file from another organization that I cannot open]")
-            continue
-        name = _str(f.get("name")) or _str(f.get("title")) or "file"
-        kind = _str(f.get("pretty_type")) or _str(f.get("filetype"))
-        lines.append(f"[attached file: {name}" + (f" ({kind})" if kind else "") + "]")
+    lines = [file_line(FileRef.of(f)) for f in files[:MAX_FILES_LISTED]]
     if len(files) > MAX_FILES_LISTED:
         lines.append(f"[and {len(files) - MAX_FILES_LISTED} more files]")
     return lines

@@ -13,12 +13,14 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Final
 
-__all__ = ["mentioned_user_ids", "mentions_user", "slack_to_plain"]
+__all__ = ["mentioned_user_ids", "mentions_user", "referenced_ids", "slack_to_plain"]
 
 # One pass over the text finds control sequences and entities together, so text that was never
 # escaped (a name inserted for a mention) is never unescaped twice.
 _MARKUP = re.compile(r"<([^<>\n]*)>|&(amp|lt|gt);")
 _USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^<>]*)?>")
+# A channel or user group named by ID alone (no label): its name has to be looked up.
+_UNLABELLED_REFERENCE = re.compile(r"<#([CG][A-Z0-9]+)>|<!subteam\^(S[A-Z0-9]+)>")
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 _ENTITIES: Final = {"amp": "&", "lt": "<", "gt": ">"}
 _SPECIAL_MENTIONS: Final = frozenset({"here", "channel", "everyone"})
@@ -29,7 +31,9 @@ def slack_to_plain(text: str, *, names: Mapping[str, str], bot_user_id: str | No
     """Rewrite Slack markup as a person reads it, and drop mentions of the bot itself.
 
     A mention of a user becomes `@` and their name from `names` (the same display names the
-    prompt uses for authors), else the label Slack put in the token, else the user ID. The bot's
+    prompt uses for authors), else the label Slack put in the token, else the user ID. A channel
+    or user group without a label shows as `names` has it by ID ("#general", "@oncall", or a
+    neutral "a user group"), else as its ID. The bot's
     own mention is how people address it, not content, so it is removed together with the space
     it leaves. The result is stripped of leading and trailing whitespace.
     """
@@ -54,6 +58,11 @@ def slack_to_plain(text: str, *, names: Mapping[str, str], bot_user_id: str | No
 def mentioned_user_ids(text: str) -> list[str]:
     """IDs of users mentioned in raw Slack text, first mention first, each once."""
     return list(dict.fromkeys(_USER_MENTION.findall(text)))
+
+
+def referenced_ids(text: str) -> list[str]:
+    """IDs of channels and user groups referenced without a label in raw Slack text, each once."""
+    return list(dict.fromkeys(channel or group for channel, group in _UNLABELLED_REFERENCE.findall(text)))
 
 
 def mentions_user(text: str, user_id: str) -> bool:
@@ -107,21 +116,23 @@ def _token(body: str, names: Mapping[str, str]) -> str:
         user = target[1:]
         return "@" + (names.get(user) or label or user)
     if target.startswith("#"):
-        return "#" + (label or target[1:])
+        return "#" + label if label else names.get(target[1:]) or target
     if target.startswith("!"):
-        return _command(target[1:], label)
+        return _command(target[1:], label, names)
     if _SCHEME.match(target):
         return _link(_unescape(target), label)
     return label or _unescape(target)
 
 
-def _command(command: str, label: str) -> str:
+def _command(command: str, label: str, names: Mapping[str, str]) -> str:
     """`<!here>`, `<!subteam^S1|@team>`, `<!date^…|fallback>` and the like."""
     name, _, argument = command.partition("^")
     if name in _SPECIAL_MENTIONS:
         return "@" + name
     if name == "subteam":
-        return label if label.startswith("@") else "@" + (label or argument)
+        if not label:
+            return names.get(argument) or "@" + argument
+        return label if label.startswith("@") else "@" + label
     if name == "date":
         return label or _date(argument)
     return label or "@" + name

@@ -15,7 +15,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
+import httpx
 import redis.asyncio as aioredis
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
@@ -29,6 +31,7 @@ from bot import log_context
 from bot.core.admission import AdmissionGate
 from bot.core.answerer import Answerer
 from bot.core.archive import AnswerArchive
+from bot.core.attachments import IMAGE_MAX_BYTES, FileContents
 from bot.core.context import ConversationReader
 from bot.core.jobs import Jobs
 from bot.core.knowledge import Knowledge
@@ -39,10 +42,12 @@ from bot.llm.client import RelayDanceClient
 from bot.settings import Settings
 from bot.slack import teams
 from bot.slack.access import Access
+from bot.slack.files import FileFetcher
 from bot.slack.identity import BotIdentity, Identity
 from bot.slack.oauth_client import OAuthClient
 from bot.slack.payloads import describe, problem_with
 from bot.slack.policy import Policy
+from bot.slack.references import ReferenceDirectory
 from bot.slack.schedule import EditScheduler
 from bot.slack.users import UserDirectory
 from bot.stores import Stores
@@ -92,9 +97,11 @@ def create_app(
     identity: BotIdentity | None,
     tasks: TaskTracker | None = None,
     metrics: Metrics | None = None,
+    downloads: httpx.AsyncClient | None = None,
 ) -> tuple[AsyncApp, Parts]:
     """`slack` is a `teams.TeamClient` with OAuth installs (any client with one workspace);
-    `identity` is SLACK_BOT_TOKEN's workspace (None with OAuth installs and no such token)."""
+    `identity` is SLACK_BOT_TOKEN's workspace (None with OAuth installs and no such token);
+    `downloads` is the client shared files are read with (None: the model sees their names only)."""
     tasks = tasks or TaskTracker()
     metrics = metrics or Metrics()
     stores = Stores.open(redis, settings)
@@ -124,6 +131,7 @@ def create_app(
         blocked_users=settings.blocked_users,
     )
     access = Access(slack=slack, users=users, admin_users=settings.admin_users, policy=policy)
+    files = _file_contents(settings, slack=slack, stores=stores, downloads=downloads)
     reader = ConversationReader(
         slack=slack,
         history=stores.history,
@@ -131,6 +139,8 @@ def create_app(
         identity=seen,
         locks=stores.locks,
         max_messages=settings.history_max_messages,
+        files=files if settings.file_text_max_bytes else None,
+        references=ReferenceDirectory(slack=slack, cache=stores.names),
     )
     budget = RedisBudget(redis, stores.guard, prefix=settings.redis_prefix, tiers=tiers_from(settings))
     metrics.read_budget(budget)
@@ -151,6 +161,7 @@ def create_app(
         max_tokens=settings.max_tokens,
         observer=metrics,
         max_tool_steps=settings.max_tool_steps if settings.tools == "auto" else 0,
+        images=files if settings.image_input else None,
     )
     admission = AdmissionGate(slots=settings.max_concurrent_answers, queue=settings.answer_queue_size)
     metrics.queue_depth.set_function(lambda: admission.waiting)
@@ -294,6 +305,30 @@ async def _refuse_malformed(body: dict[str, Any], next: Callable[[], Awaitable[N
         return BoltResponse(status=200, body="")
     await next()
     return None
+
+
+def _file_contents(
+    settings: Settings, *, slack: AsyncWebClient, stores: Stores, downloads: httpx.AsyncClient | None
+) -> FileContents | None:
+    if downloads is None or not (settings.file_text_max_bytes or settings.image_input):
+        return None
+    # The configured Web API host is Slack's by configuration (a proxy, or the fake in tests).
+    extra_hosts = [urlsplit(settings.slack_api_url).netloc] if settings.slack_api_url else []
+
+    def fetcher(max_bytes: int) -> FileFetcher:
+        return FileFetcher(
+            http=downloads,
+            token=lambda: slack.token,  # the bound workspace's (OAuth installs), else SLACK_BOT_TOKEN
+            max_bytes=max_bytes,
+            extra_hosts=extra_hosts,
+        )
+
+    return FileContents(
+        fetcher=fetcher(settings.file_text_max_bytes),
+        cache=stores.cache,
+        slack=slack,
+        image_fetcher=fetcher(IMAGE_MAX_BYTES) if settings.image_input else None,
+    )
 
 
 async def _bind_workspace(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:  # noqa: A002

@@ -140,9 +140,18 @@ async def running(settings: Settings, *, metrics: Metrics | None = None) -> Asyn
             idle_timeout=settings.idle_timeout,
             thinking_timeout=settings.thinking_timeout,
         )
+        # Shared text files are read through their own client (see bot.slack.files).
+        downloads = httpx.AsyncClient(timeout=httpx.Timeout(10.0))
+        stack.push_async_callback(downloads.aclose)
         identity = None if own_token is None else await resolve_identity(slack)
         app, parts = create_app(
-            settings, slack=slack, redis=redis, llm=llm, identity=identity, metrics=metrics
+            settings,
+            slack=slack,
+            redis=redis,
+            llm=llm,
+            identity=identity,
+            metrics=metrics,
+            downloads=downloads,
         )
         if not await parts.stores.ping():
             log.warning("Redis at the configured REDIS_URL is not answering yet; continuing without it")

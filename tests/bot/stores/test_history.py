@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from bot.model import Conversation, StoredMessage, ts_key
+from bot.model import Conversation, FileRef, StoredMessage, ts_key
 from bot.stores.dedupe import Dedupe
 from bot.stores.guard import RedisGuard, connect
 from bot.stores.history import HistoryStore
@@ -76,6 +76,36 @@ async def test_edit_and_delete_update_the_record(redis_client: aioredis.Redis, r
     snapshot = await store.load(CONV)
     assert snapshot is not None
     assert [(m.ts, m.text, m.user) for m in snapshot.messages] == [("100.000002", "typo", "U1")]
+
+
+async def test_files_are_kept_with_the_message_and_an_edit_replaces_them(
+    redis_client: aioredis.Redis, redis_prefix: str
+) -> None:
+    store = make_store(redis_client, redis_prefix)
+    log = FileRef(
+        id="F1",
+        name="crash.log",
+        filetype="text",
+        mimetype="text/plain",
+        pretty_type="Plain Text",
+        size=10,
+        url="https://files.slack.com/files-pri/T1-F1/crash.log",
+        mode="hosted",
+        access="visible",
+        alt="",
+    )
+    chart = FileRef(id="F2", name="c.png", mimetype="image/png", alt="Q3 sales")
+    await store.record(CONV, msg("100.000002", "see log", user="U1", files=(log,)))
+    await store.record(CONV, msg("100.000003", "see chart", user="U1", files=(chart,)))
+    await store.edit(CONV, "100.000002", "see the log")  # text only: the files stay
+    await store.edit(CONV, "100.000003", "no chart after all", ())  # the edit removed it
+    snapshot = await store.load(CONV)
+    assert snapshot is not None
+    assert [(m.text, m.files) for m in snapshot.messages] == [
+        ("see the log", (log,)),
+        ("no chart after all", ()),
+    ]
+    assert '"files"' not in msg("1.000001").dumps()
 
 
 async def test_history_is_capped_to_newest_and_expires(

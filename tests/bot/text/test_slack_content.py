@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.text.slack_content import visible_text
+from bot.text.slack_content import file_refs, visible_text
 from bot.text.slack_markup import slack_to_plain
 
 
@@ -165,13 +165,48 @@ def test_files_are_named_with_their_type_and_access() -> None:
         "files": [
             {"name": "error.log", "pretty_type": "Plain Text"},
             {"mode": "tombstone"},
-            {"id": "F9", "file_access": "check_file_info"},
+            {"id": "F9", "mode": "file_access", "file_access": "check_file_info"},
+            {"id": "F8", "name": "plan.pdf", "file_access": "access_denied"},
+            {
+                "id": "F7",
+                "name": "chart.png",
+                "mimetype": "image/png",
+                "pretty_type": "PNG",
+                "alt_txt": "Q3 sales",
+            },
+            {"id": "F6", "name": "photo.jpg", "mimetype": "image/jpeg", "filetype": "jpg"},
         ],
     }
     assert plain(message) == (
         "logs attached\n[attached file: error.log (Plain Text)]\n[a file that was deleted]\n"
-        "[a file from another organization that I cannot open]"
+        "[file shared from another organization; the bot cannot open it]\n"
+        "[file shared from another organization; the bot cannot open it: plan.pdf]\n"
+        "[attached image: chart.png (PNG); alt text: Q3 sales]\n"
+        "[attached image: photo.jpg (jpg)]"
     )
+
+
+def test_file_refs_keep_what_reading_a_file_needs() -> None:
+    message = {
+        "files": [
+            {
+                "id": "F1",
+                "name": "a.py",
+                "filetype": "python",
+                "mimetype": "text/plain",
+                "size": 120,
+                "url_private": "https://files.slack.com/files-pri/T1-F1/a.py",
+                "url_private_download": "https://files.slack.com/files-pri/T1-F1/download/a.py",
+                "mode": "snippet",
+            },
+            "not a file",
+        ]
+        * 30
+    }
+    refs = file_refs(message)
+    assert len(refs) == 20
+    assert refs[0].url.endswith("/download/a.py")
+    assert (refs[0].filetype, refs[0].size, refs[0].mode) == ("python", 120, "snippet")
 
 
 def test_odd_shapes_never_raise() -> None:

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.text.slack_markup import mentioned_user_ids, mentions_user, slack_to_plain
+from bot.text.slack_markup import mentioned_user_ids, mentions_user, referenced_ids, slack_to_plain
 
 NAMES = {"U1": "Alice", "U2": "Bob"}
 BOT = "UBOT"
@@ -154,3 +154,24 @@ def test_any_text_converts_and_loses_the_bot_mention(text: str) -> None:
 def test_text_without_markup_only_loses_outer_whitespace(text: str) -> None:
     escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     assert plain(escaped) == text.strip()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("see <#C7>", "see #deploys"),
+        ("see <#C7|ops>", "see #ops"),  # Slack's label wins: it is what the author saw
+        ("ping <!subteam^S7>", "ping @oncall"),
+        ("ping <!subteam^S8> now", "ping a user group now"),
+        ("ping <!subteam^S7|@sre>", "ping @sre"),
+        ("<#C9> <!subteam^S9>", "#C9 @S9"),  # not looked up: the IDs, as before
+    ],
+)
+def test_channels_and_groups_without_labels_take_their_looked_up_names(text: str, expected: str) -> None:
+    names = {"C7": "#deploys", "S7": "@oncall", "S8": "a user group"}
+    assert slack_to_plain(text, names=names, bot_user_id=BOT) == expected
+
+
+def test_referenced_ids_are_the_unlabelled_channels_and_groups() -> None:
+    text = "<#C1> <#C1> <#G2> <#C3|named> <!subteam^S1> <!subteam^S2|@x> <@U1> &lt;#C4&gt; <#D5>"
+    assert referenced_ids(text) == ["C1", "G2", "S1"]

@@ -73,6 +73,10 @@ def test_values_are_parsed() -> None:
         ({"TOOLS": "sometimes"}, "TOOLS"),
         ({"MAX_TOOL_STEPS": "0"}, "MAX_TOOL_STEPS"),
         ({"MAX_TOOL_STEPS": "11"}, "MAX_TOOL_STEPS"),
+        ({"FILE_TEXT_MAX_BYTES": "-1"}, "FILE_TEXT_MAX_BYTES"),
+        ({"FILE_TEXT_MAX_BYTES": "2000000"}, "FILE_TEXT_MAX_BYTES"),
+        ({"FILE_TEXT_MAX_BYTES": "64k"}, "FILE_TEXT_MAX_BYTES"),
+        ({"IMAGE_INPUT": "maybe"}, "IMAGE_INPUT"),
     ],
 )
 def test_bad_values_name_the_variable(changes: dict[str, str], name: str) -> None:
@@ -87,6 +91,13 @@ def test_the_thinking_cap_defaults_to_three_minutes_and_can_be_set() -> None:
     assert Settings.from_env({**BASE, "RELAYDANCE_THINKING_TIMEOUT": "300"}).thinking_timeout == 300.0
     with pytest.raises(ConfigError, match=r"RELAYDANCE_THINKING_TIMEOUT: must be between 1 and 3600"):
         Settings.from_env({**BASE, "RELAYDANCE_THINKING_TIMEOUT": "0"})
+
+
+def test_file_text_cap_defaults_to_64_kib_and_zero_turns_it_off() -> None:
+    assert Settings.from_env(BASE).file_text_max_bytes == 65_536
+    assert Settings.from_env({**BASE, "FILE_TEXT_MAX_BYTES": "0"}).file_text_max_bytes == 0
+    assert Settings.from_env(BASE).image_input is False
+    assert Settings.from_env({**BASE, "IMAGE_INPUT": "true"}).image_input is True
 
 
 def test_secrets_never_print() -> None:

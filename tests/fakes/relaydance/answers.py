@@ -156,6 +156,11 @@ def _messages_problem(messages: list[Any]) -> str:
                     return "Each tool call needs an id, type 'function' and a function name and arguments."
                 waiting.add(call["id"])
             continue
+        if role == "user" and isinstance(content, list):
+            # OpenAI's content parts: text, and images as URLs (https or data:) for vision models.
+            if not content or not all(_valid_part(part) for part in content):
+                return "Invalid content part: expected {type: text} or {type: image_url, image_url: {url}}."
+            continue
         if role not in ("system", "user", "assistant") or not isinstance(content, str):
             return "Each message needs a role (system, user, assistant or tool) and a string content."
     if waiting:
@@ -219,6 +224,22 @@ def tool_call_chunks(cid: str, model: str, calls: Sequence[Call], script: Script
     return [chunk(cid, model, {"tool_calls": [piece]}, None) for piece in ordered]
 
 
+def _valid_part(part: object) -> bool:
+    if not isinstance(part, dict):
+        return False
+    if part.get("type") == "text":
+        return isinstance(part.get("text"), str)
+    image = part.get("image_url")
+    return part.get("type") == "image_url" and isinstance(image, dict) and isinstance(image.get("url"), str)
+
+
+def content_text(content: str | list[dict[str, Any]]) -> str:
+    """A message's text: the string, or its text parts joined."""
+    if isinstance(content, str):
+        return content
+    return "\n".join(part["text"] for part in content if part.get("type") == "text")
+
+
 def wants_usage(body: dict[str, Any]) -> bool:
     """Whether a (valid) streamed request asked for the usage chunk."""
     options = body.get("stream_options")
@@ -227,7 +248,7 @@ def wants_usage(body: dict[str, Any]) -> bool:
 
 def message_chars(body: dict[str, Any]) -> int:
     """Characters of every message's content in a (valid) chat request."""
-    return sum(len(message.get("content") or "") for message in body["messages"])
+    return sum(len(content_text(message.get("content") or "")) for message in body["messages"])
 
 
 def chunk(cid: str, model: str, delta: dict[str, Any], finish_reason: str | None) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from tests.fakes.relaydance.answers import (
     Writer,
     chunk,
     completion,
+    content_text,
     error_response,
     invalid_reason,
     may_call_tools,
@@ -241,7 +242,9 @@ class FakeRelayDance:
             return await self._play_status(script, record)
         pieces = script.pieces
         if script.kind == "echo":
-            last = next((m["content"] for m in reversed(body["messages"]) if m["role"] == "user"), "")
+            last = next(
+                (content_text(m["content"]) for m in reversed(body["messages"]) if m["role"] == "user"), ""
+            )
             pieces = tuple(words(echo_answer(last)))
             limit = body.get("max_tokens")
             if isinstance(limit, int) and len(pieces) > limit:  # one piece stands for one token

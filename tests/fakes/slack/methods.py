@@ -56,6 +56,7 @@ class WebApi(Workspace):
             "conversations.info": self._conversations_info,
             "conversations.members": self._conversations_members,
             "users.info": self._users_info,
+            "usergroups.list": self._usergroups_list,
             "views.publish": self._views_publish,
             "views.open": self._views_open,
             "assistant.threads.setStatus": self._assistant_thread_call("status"),
@@ -213,6 +214,20 @@ class WebApi(Workspace):
         if user is None:
             raise SlackError("user_not_found")
         return {"user": copy.deepcopy(user)}
+
+    def _usergroups_list(self, params: Params) -> Params:
+        groups = [
+            g for g in self.usergroups.values() if flag(params, "include_disabled") or not g["date_delete"]
+        ]
+        out = []
+        for group in groups:
+            shown = copy.deepcopy(group)
+            if not flag(params, "include_users"):
+                shown.pop("users", None)
+            if not flag(params, "include_count"):
+                shown.pop("user_count", None)
+            out.append(shown)
+        return {"usergroups": out}
 
     def _views_publish(self, params: Params) -> Params:
         user_id = required(params, "user_id", "invalid_arguments")

@@ -12,11 +12,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import Any, Self, TypeVar
 
 from aiohttp import web
 
 from tests.fakes.slack.faults import Faults
+from tests.fakes.slack.files import Files
 from tests.fakes.slack.installs import Installs, basic_auth
 from tests.fakes.slack.methods import WebApi
 from tests.fakes.slack.params import Params, SlackError, bearer
@@ -30,7 +31,7 @@ BOT_TOKEN = "xoxb-1-fake-bot-token"
 # What the app was granted when installed; Slack lists it in every answer's `x-oauth-scopes` header.
 GRANTED_SCOPES = (
     "app_mentions:read,assistant:write,channels:history,channels:read,groups:history,groups:read,"
-    "im:history,im:read,mpim:history,mpim:read,chat:write,commands,users:read"
+    "im:history,im:read,mpim:history,mpim:read,chat:write,commands,users:read,files:read,usergroups:read"
 )
 APP_TOKEN = "xapp-1-A1-fake-app-token"
 
@@ -105,6 +106,8 @@ class FakeSlack(WebApi):
         self.handlers["apps.connections.open"] = self._apps_connections_open
         self.installs = Installs(app_id=app_id, scopes=self.scopes)
         """Other workspaces (by bot token) and the OAuth side: see `add_team`, `grant`, `uninstall`."""
+        self.files = Files(bot_token=bot_token, team_id=team_id)
+        self.handlers["files.info"] = self.files.files_info
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
@@ -122,6 +125,7 @@ class FakeSlack(WebApi):
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_get("/link/", self.socket_mode.handle)
         app.router.add_post("/response/{name}", self._response_url)
+        app.router.add_get("/files-pri/{key}/{tail:.*}", self.files.download)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -158,6 +162,16 @@ class FakeSlack(WebApi):
     def api_url(self) -> str:
         """Web API base URL, for `AsyncWebClient(base_url=...)`."""
         return f"{self.base_url}/api/"
+
+    def add_file(self, id: str, name: str, content: bytes | str, **options: Any) -> Params:
+        """Store a file (see `Files.add`); returns it as a message's `files` carry it."""
+        return self.files.add(self.base_url, id, name, content, **options)
+
+    def _usergroups_list(self, params: Params) -> Params:
+        # usergroups:read is its own scope: without it Slack answers missing_scope.
+        if "usergroups:read" not in self.scopes.split(","):
+            raise SlackError("missing_scope", needed="usergroups:read", provided=self.scopes)
+        return super()._usergroups_list(params)
 
     # -- inspection ----------------------------------------------------------------------------
 

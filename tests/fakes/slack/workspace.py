@@ -38,6 +38,7 @@ class Workspace:
         self.members: dict[str, list[str] | None] = {}
         """Human members of each channel for conversations.members (None: every human user)."""
         self.users: dict[str, Params] = {}
+        self.usergroups: dict[str, Params] = {}
         self._latest_ts: str | None = None
         self.add_user(bot_user_id, bot_name, bot_name, is_bot=True)
 
@@ -81,6 +82,37 @@ class Workspace:
             user["profile"]["api_app_id"] = self.app_id
         self.users[id] = user
         return user
+
+    def add_usergroup(
+        self, id: str, handle: str, name: str, *, users: list[str] | None = None, disabled: bool = False
+    ) -> Params:
+        """A user group as usergroups.list describes it (`disabled`: deleted, shown only on request)."""
+        members = users or []
+        group: Params = {
+            "id": id,
+            "team_id": self.team_id,
+            "is_usergroup": True,
+            "is_subteam": True,
+            "name": name,
+            "description": "",
+            "handle": handle,
+            "is_external": False,
+            "date_create": 1_700_000_000,
+            "date_update": 1_700_000_000,
+            "date_delete": 1_700_000_100 if disabled else 0,
+            "auto_type": None,
+            "auto_provision": False,
+            "enterprise_subteam_id": "",
+            "created_by": "U1",
+            "updated_by": "U1",
+            "deleted_by": None,
+            "prefs": {"channels": [], "groups": []},
+            "users": members,
+            "user_count": len(members),
+            "channel_count": 0,
+        }
+        self.usergroups[id] = group
+        return group
 
     def add_channel(
         self,
