@@ -116,7 +116,12 @@ async def run(args: argparse.Namespace, ws: Workspace, facts: int, slack: FakeSl
     users = UserDirectory(slack=client, cache=stores.names)
     identity = BotIdentity(TEAM, slack.bot_user_id, slack.bot_id, "https://fake.slack.com/")
     reader = ConversationReader(
-        slack=client, history=stores.history, users=users, identity=identity, max_messages=100_000
+        slack=client,
+        history=stores.history,
+        users=users,
+        identity=identity,
+        locks=stores.locks,
+        max_messages=100_000,
     )
     access = Access(slack=client, users=users, admin_users=())
     knowledge = Knowledge(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.core.context import ConversationReader
-from bot.core.knowledge import Asking, Citations, Knowledge, insert
+from bot.core.knowledge import Asking, Citations, Knowledge, insert, withhold
 from bot.core.question import PromptBuilder, Question
 from bot.model import StoredMessage
 from bot.slack.identity import Identity
@@ -30,7 +30,7 @@ def chat_prompt(
         sources = []
         if knowledge is not None and config.knowledge and question.asked_by:
             conv = question.conversation
-            sources = await knowledge.find(
+            found = await knowledge.retrieve(
                 Asking(
                     team=conv.team,
                     asker=question.asked_by,
@@ -39,6 +39,7 @@ def chat_prompt(
                     exclude=frozenset({(conv.channel, conv.thread_ts or question.message.ts)}),
                 )
             )
+            sources = withhold(found, citations)
         # The conversation keeps the budget the past threads leave.
         room = budget_tokens - (estimate_tokens(knowledge_block(sources)) if sources else 0)
         messages = build_messages(

@@ -1,6 +1,10 @@
 """Team knowledge in answers: the past threads that match a question, limited to what the asker
 and the answer's readers may see, put in the prompt; the answer then lists the ones it used.
 
+A thread the asker may see but the answer's readers may not (a private channel, for an answer
+posted in a public one) is left out and only counted: `Retrieval.withheld` names its channel, so
+the asker can be told privately that more was found and offered an answer just for them.
+
 Retrieval comes first and costs one index search plus one history read per thread kept; it
 runs once the placeholder is up, inside the prompt builder, like the rest of the prompt.
 """
@@ -16,7 +20,7 @@ from bot.slack.audience import Audience
 from bot.slack.identity import Identity
 from bot.stores.history import HistoryStore
 from bot.stores.index import Hit, KnowledgeIndex
-from bot.text.knowledge_prompt import Source, knowledge_block, sources_footer
+from bot.text.knowledge_prompt import RELATIVE_SCORE, Source, knowledge_block, sources_footer
 from bot.text.slack_markup import slack_to_plain
 
 CANDIDATES = 24  # hits read from the index before the permission filter
@@ -27,9 +31,26 @@ class Citations:
     """The threads one answer's prompt quoted, to list once the answer is written."""
 
     sources: list[Source] = field(default_factory=list)
+    withheld: list[Withheld] = field(default_factory=list)  # found, but not for everyone here
 
     def footer(self, answer: str) -> str:
         return sources_footer(answer, self.sources)
+
+
+@dataclass(frozen=True, slots=True)
+class Withheld:
+    """A matching thread only the asker (not everyone reading the answer) may see: no text."""
+
+    channel: str
+    channel_name: str
+    kind: str  # "private" or "im" (the asker's own DM with the bot)
+    thread_ts: str
+
+
+@dataclass(frozen=True, slots=True)
+class Retrieval:
+    sources: list[Source]
+    withheld: list[Withheld]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,20 +84,43 @@ class Knowledge:
 
     async def find(self, asking: Asking) -> list[Source]:
         """The best threads for the question that everyone reading the answer may see."""
+        return (await self.retrieve(asking)).sources
+
+    async def retrieve(self, asking: Asking) -> Retrieval:
+        """`find`'s sources, and the threads that would have been among them for the asker alone
+        (scoring at least RELATIVE_SCORE of the best match) but that not every reader may see."""
         if self.threads <= 0 or not asking.asker:
-            return []
-        hits = await self._index.search(asking.team, asking.text, limit=CANDIDATES)
+            return Retrieval([], [])
+        hits = [
+            hit
+            for hit in await self._index.search(asking.team, asking.text, limit=CANDIDATES)
+            if (hit.channel, hit.thread_ts) not in asking.exclude
+        ]
         audience = Audience(
             self._access, asker=asking.asker, posted_in=asking.posted_in, bot_user=self._identity.user_id
         )
+        best = hits[0].score if hits else 0.0
         kept: list[Hit] = []
+        held: list[Hit] = []
         for hit in hits:
-            if (hit.channel, hit.thread_ts) in asking.exclude:
-                continue
             if await audience.allows(hit.channel):
                 kept.append(hit)
                 if len(kept) == self.threads:
                     break
+            elif (
+                len(kept) + len(held) < self.threads
+                and hit.score >= RELATIVE_SCORE * best
+                and await audience.asker_may(hit.channel)
+            ):
+                held.append(hit)
+        withheld = []
+        for hit in held:
+            view = await audience.view(hit.channel)
+            if view is not None:
+                withheld.append(Withheld(hit.channel, view.name, view.kind, hit.thread_ts))
+        return Retrieval(await self._sources(kept, audience), withheld)
+
+    async def _sources(self, kept: list[Hit], audience: Audience) -> list[Source]:
         texts = await asyncio.gather(*(self._thread_text(hit) for hit in kept))
         sources: list[Source] = []
         for hit, text in zip(kept, texts, strict=True):
@@ -108,6 +152,13 @@ class Knowledge:
                 f"{author}: {slack_to_plain(m.text, names=names, bot_user_id=self._identity.user_id)}"
             )
         return "\n".join(lines)
+
+
+def withhold(found: Retrieval, citations: Citations | None) -> list[Source]:
+    """`found`'s sources; what it withheld is noted in `citations`, for the private offer."""
+    if citations is not None:
+        citations.withheld = found.withheld
+    return found.sources
 
 
 def insert(

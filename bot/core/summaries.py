@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from bot.core.context import ConversationReader
-from bot.core.knowledge import Asking, Citations, Knowledge, insert
+from bot.core.knowledge import Asking, Citations, Knowledge, insert, withhold
 from bot.core.outbound import Outbound
 from bot.core.question import PromptBuilder
 from bot.llm.client import ChatRequest, RelayDanceClient, Usage
@@ -216,9 +216,10 @@ def ask_prompt(
         sources = []
         if knowledge is not None and config.knowledge and asker:
             exclude = frozenset({(conv.channel, question_ts)}) if question_ts else frozenset()
-            sources = await knowledge.find(
+            found = await knowledge.retrieve(
                 Asking(team=conv.team, asker=asker, posted_in=conv.channel, text=question, exclude=exclude)
             )
+            sources = withhold(found, citations)
         # The channel's messages keep the budget the past threads leave, as in a chat answer.
         room = budget_tokens - (estimate_tokens(knowledge_block(sources)) if sources else 0)
         messages = build_with_quotes(config.system_prompt, quoted, asked, budget_tokens=max(room, 200))

@@ -23,6 +23,7 @@ class Audience:
         self._posted_in = posted_in
         self._bot_user = bot_user
         self._decided: dict[str, bool] = {}
+        self._asker_may: dict[str, bool] = {}
         self._views: dict[str, ChannelView | None] = {}
         self._guests: bool | None = None
         self._memo = Memo()
@@ -37,8 +38,15 @@ class Audience:
             self._decided[channel] = await self._decide(channel)
         return self._decided[channel]
 
+    async def asker_may(self, channel: str) -> bool:
+        """Whether the asker may see `channel` at all (what an answer just for them could use)."""
+        if channel not in self._asker_may:
+            refusal = await self._access.refusal(channel, self._asker, doing="search", memo=self._memo)
+            self._asker_may[channel] = refusal is None
+        return self._asker_may[channel]
+
     async def _decide(self, channel: str) -> bool:
-        if await self._access.refusal(channel, self._asker, doing="search", memo=self._memo) is not None:
+        if not await self.asker_may(channel):
             return False
         if channel == self._posted_in:
             return True

@@ -1,4 +1,17 @@
-from bot.text.knowledge_prompt import MAX_SOURCES, Source, cited, knowledge_block, sources_footer
+import json
+
+import pytest
+
+from bot.model import PRIVATE_ASK_TEXT, PrivateAsk
+from bot.slack.blocks import ACTION_PRIVATE_ANSWER, private_offer_blocks
+from bot.text.knowledge_prompt import (
+    MAX_SOURCES,
+    Source,
+    cited,
+    knowledge_block,
+    sources_footer,
+    withheld_note,
+)
 
 
 def source(n: int, score: float = 1.0, text: str = "ada: hi") -> Source:
@@ -37,3 +50,28 @@ def test_footer_is_markdown_links_with_channel_and_date() -> None:
     assert footer == "\n\n**Sources:**\n2. [#chan2, 2025-11-13](https://x/p2)"
     assert sources_footer("   ", [source(1)]) == ""
     assert sources_footer("text", []) == ""
+
+
+@pytest.mark.parametrize(
+    ("places", "named"),
+    [
+        (["<#G1>"], "in <#G1> that"),
+        (["<#G1>", "<#G2>", "<#G1>"], "in <#G1> and <#G2> that"),
+        (["<#G1>", "<#G2>", "our direct messages"], "in <#G1>, <#G2> and our direct messages that"),
+    ],
+)
+def test_the_withheld_note_names_each_place_once(places: list[str], named: str) -> None:
+    note = withheld_note(places)
+    assert named in note and "not everyone here can see" in note and "privately" in note
+
+
+def test_the_private_ask_survives_the_button_and_a_broken_value_is_none() -> None:
+    ask = PrivateAsk("T1", "C1", "1763000000.000100", "wo ist das Passwort? ✓ " + "x" * 3000)
+    back = PrivateAsk.from_value(ask.to_value())
+    assert back is not None and back.channel == "C1" and back.ts == ask.ts
+    assert back.text == ask.text[:PRIVATE_ASK_TEXT]
+    [_, actions] = private_offer_blocks("note", ask.to_value())
+    [offer] = actions["elements"]
+    assert offer["action_id"] == ACTION_PRIVATE_ANSWER and len(offer["value"]) <= 2000
+    for broken in ("", "{", json.dumps({"team": "T1"}), json.dumps(["T1", "C1", 5, "q"])):
+        assert PrivateAsk.from_value(broken) is None

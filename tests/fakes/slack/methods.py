@@ -77,7 +77,7 @@ class WebApi(Workspace):
         }
 
     def _chat_post_message(self, params: Params) -> Params:
-        channel = required(params, "channel", "channel_not_found")
+        channel = self._dm_for_user(required(params, "channel", "channel_not_found"))
         self._joined(channel)
         content = message_content(params)
         if "text" in content:
