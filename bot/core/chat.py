@@ -37,6 +37,7 @@ def chat_prompt(
                     posted_in=conv.channel,
                     text=question.message.text,
                     exclude=frozenset({(conv.channel, conv.thread_ts or question.message.ts)}),
+                    action_token=question.action_token,
                 )
             )
             sources = withhold(found, citations)

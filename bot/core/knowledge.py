@@ -18,6 +18,7 @@ from bot.core.context import ConversationReader
 from bot.slack.access import Access
 from bot.slack.audience import Audience
 from bot.slack.identity import Identity
+from bot.slack.search import SearchResult, SlackSearch
 from bot.stores.history import HistoryStore
 from bot.stores.index import Hit, KnowledgeIndex
 from bot.text.knowledge_prompt import RELATIVE_SCORE, Source, knowledge_block, sources_footer
@@ -62,6 +63,7 @@ class Asking:
     posted_in: str
     text: str
     exclude: frozenset[tuple[str, str]] = frozenset()  # (channel, thread_ts) already in the prompt
+    action_token: str | None = None  # from the event: Slack's own search may run as the asker
 
 
 class Knowledge:
@@ -74,8 +76,10 @@ class Knowledge:
         access: Access,
         identity: Identity,
         threads: int,
+        slack_search: SlackSearch | None = None,
     ) -> None:
         self._index = index
+        self._slack_search = slack_search
         self._history = history
         self._reader = reader
         self._access = access
@@ -91,11 +95,8 @@ class Knowledge:
         (scoring at least RELATIVE_SCORE of the best match) but that not every reader may see."""
         if self.threads <= 0 or not asking.asker:
             return Retrieval([], [])
-        hits = [
-            hit
-            for hit in await self._index.search(asking.team, asking.text, limit=CANDIDATES)
-            if (hit.channel, hit.thread_ts) not in asking.exclude
-        ]
+        hits, found = await self._candidates(asking)
+        hits = [hit for hit in hits if (hit.channel, hit.thread_ts) not in asking.exclude]
         audience = Audience(
             self._access, asker=asking.asker, posted_in=asking.posted_in, bot_user=self._identity.user_id
         )
@@ -118,10 +119,27 @@ class Knowledge:
             view = await audience.view(hit.channel)
             if view is not None:
                 withheld.append(Withheld(hit.channel, view.name, view.kind, hit.thread_ts))
-        return Retrieval(await self._sources(kept, audience), withheld)
+        return Retrieval(await self._sources(kept, audience, found), withheld)
 
-    async def _sources(self, kept: list[Hit], audience: Audience) -> list[Source]:
-        texts = await asyncio.gather(*(self._thread_text(hit) for hit in kept))
+    async def _candidates(self, asking: Asking) -> tuple[list[Hit], dict[tuple[str, str], str]]:
+        """The index's hits, merged with Slack's search when the event allows it: the two lists
+        interleaved by rank, each thread once (a thread only Slack found scores as the one ranked
+        just above it). Also the text Slack found, for threads the history does not hold."""
+        search = self._slack_search
+        if search is None or not search.usable(asking.action_token):
+            return await self._index.search(asking.team, asking.text, limit=CANDIDATES), {}
+        ours, theirs = await asyncio.gather(
+            self._index.search(asking.team, asking.text, limit=CANDIDATES),
+            search.search(asking.text, asking.action_token),
+        )
+        return merge(asking.team, ours, theirs), slack_texts(theirs)
+
+    async def _sources(
+        self, kept: list[Hit], audience: Audience, found: dict[tuple[str, str], str]
+    ) -> list[Source]:
+        texts = await asyncio.gather(
+            *(self._thread_text(hit, found.get((hit.channel, hit.thread_ts), "")) for hit in kept)
+        )
         sources: list[Source] = []
         for hit, text in zip(kept, texts, strict=True):
             view = await audience.view(hit.channel)
@@ -139,10 +157,11 @@ class Knowledge:
                 )
         return sources
 
-    async def _thread_text(self, hit: Hit) -> str:
+    async def _thread_text(self, hit: Hit, fallback: str = "") -> str:
+        """The thread as recorded; what Slack's search showed of it when it was never recorded."""
         snapshot = await self._history.load(hit.conversation)
-        if snapshot is None:
-            return ""
+        if snapshot is None or not snapshot.messages:
+            return fallback
         people = [m for m in snapshot.messages if not m.own and m.text.strip()]
         names = await self._reader.names(hit.team, people)
         lines = []
@@ -152,6 +171,30 @@ class Knowledge:
                 f"{author}: {slack_to_plain(m.text, names=names, bot_user_id=self._identity.user_id)}"
             )
         return "\n".join(lines)
+
+
+def merge(team: str, ours: list[Hit], theirs: list[SearchResult]) -> list[Hit]:
+    """Both rankings interleaved (ours first at each rank), one entry per thread."""
+    slack_hits = [Hit(team, r.channel, r.thread_ts, 0.0) for r in theirs]
+    merged: list[Hit] = []
+    seen: set[tuple[str, str]] = set()
+    for rank in range(max(len(ours), len(slack_hits))):
+        for hit in (ours[rank : rank + 1], slack_hits[rank : rank + 1]):
+            if not hit or (hit[0].channel, hit[0].thread_ts) in seen:
+                continue
+            seen.add((hit[0].channel, hit[0].thread_ts))
+            score = hit[0].score or (merged[-1].score if merged else 1.0)
+            merged.append(Hit(team, hit[0].channel, hit[0].thread_ts, score))
+    return merged
+
+
+def slack_texts(results: list[SearchResult]) -> dict[tuple[str, str], str]:
+    """ "author: text" lines per thread, from what Slack's search returned."""
+    texts: dict[tuple[str, str], list[str]] = {}
+    for r in results:
+        if r.text.strip():
+            texts.setdefault((r.channel, r.thread_ts), []).append(f"{r.author}: {r.text}")
+    return {key: "\n".join(lines) for key, lines in texts.items()}
 
 
 def withhold(found: Retrieval, citations: Citations | None) -> list[Source]:

@@ -44,6 +44,7 @@ from bot.slack.oauth_client import OAuthClient
 from bot.slack.payloads import describe, problem_with
 from bot.slack.policy import Policy
 from bot.slack.schedule import EditScheduler
+from bot.slack.search import SlackSearch
 from bot.slack.users import UserDirectory
 from bot.stores import Stores
 from bot.stores.budget import RedisBudget, tiers_from
@@ -170,6 +171,7 @@ def create_app(
             access=access,
             identity=seen,
             threads=settings.knowledge_threads,
+            slack_search=SlackSearch(slack, scopes=lambda: seen.scopes),
         ),
         access=access,
         admission=admission,

@@ -30,7 +30,7 @@ from bot.errors import ConfigError
 from bot.llm.client import RelayDanceClient
 from bot.llm.transport import AiohttpTransport
 from bot.settings import Settings
-from bot.slack.identity import BotIdentity
+from bot.slack.identity import BotIdentity, scopes_of
 from bot.slack.teams import TeamClient
 from bot.stores.guard import connect
 from bot.wiring.app import Parts, create_app
@@ -74,6 +74,7 @@ async def resolve_identity(slack: AsyncWebClient) -> BotIdentity:
         user_id=str(response.get("user_id") or ""),
         bot_id=response.get("bot_id"),
         url=str(response.get("url") or ""),
+        scopes=scopes_of(response.headers),
     )
 
 
