@@ -29,6 +29,7 @@ from bot import log_context
 from bot.core.admission import AdmissionGate
 from bot.core.answerer import Answerer
 from bot.core.archive import AnswerArchive
+from bot.core.backfill import Backfiller
 from bot.core.context import ConversationReader
 from bot.core.jobs import Jobs
 from bot.core.knowledge import Knowledge
@@ -57,6 +58,7 @@ from handlers import (
     commands,
     home,
     installs,
+    membership,
     mentions,
     messages,
     settings_modal,
@@ -76,6 +78,7 @@ class Parts:
     jobs: Jobs
     stops: StopRegistry
     metrics: Metrics
+    backfill: Backfiller
     oauth: AsyncOAuthFlow | None = None  # OAuth installs: the install and redirect pages
     workspaces: Workspaces | None = None  # OAuth installs: each workspace's token and identity
 
@@ -254,6 +257,17 @@ def create_app(
         pane=pane,
         tasks=tasks,
     )
+    backfill = Backfiller(
+        slack=slack,
+        store=stores.backfill,
+        locks=stores.locks,
+        history=stores.history,
+        index=stores.index,
+        identity=seen,
+        days=settings.knowledge_backfill_days if settings.knowledge_threads > 0 else 0,
+        pace_seconds=settings.knowledge_backfill_pace,
+    )
+    membership.register(app, backfill=backfill, identity=seen, tasks=tasks)
     installs.register(app, workspaces=workspaces, tasks=tasks)
     return app, Parts(
         stores=stores,
@@ -261,6 +275,7 @@ def create_app(
         jobs=jobs,
         stops=stops,
         metrics=metrics,
+        backfill=backfill,
         oauth=oauth,
         workspaces=workspaces,
     )

@@ -148,6 +148,10 @@ async def running(settings: Settings, *, metrics: Metrics | None = None) -> Asyn
         if not await parts.stores.ping():
             log.warning("Redis at the configured REDIS_URL is not answering yet; continuing without it")
         health = Health(parts.stores.ping)
+        stack.push_async_callback(parts.backfill.aclose)  # cursors are saved: a restart resumes
+        if parts.workspaces is None:
+            # One workspace: its token answers. With OAuth installs a job goes on at its next join.
+            await parts.backfill.resume()
 
         url: str | None = None
         health_url: str | None = None
