@@ -158,9 +158,7 @@ class Backfiller:
         """One page, in its turn; None when the job cannot go on now."""
         for _ in range(MAX_RETRIES):
             wait = await self._store.wait_for_slot(team, method, self._pace)
-            if wait > 0:
-                await self._sleep(wait)
-            if not await self._locks.refresh(lease, ttl_seconds=self._lock_seconds):
+            if not await self._hold_while_waiting(lease, wait):
                 return None  # lost the lock (a long Redis outage): someone else goes on
             try:
                 if thread is None:
@@ -185,6 +183,17 @@ class Backfiller:
                 await self._sleep(self._pace)
         log.warning("backfill of %s paused after %d failed calls", channel, MAX_RETRIES)
         return None
+
+    async def _hold_while_waiting(self, lease: Lease, seconds: float) -> bool:
+        """Wait for a slot (other channels' jobs may be queued before it), keeping the lock."""
+        while True:
+            if not await self._locks.refresh(lease, ttl_seconds=self._lock_seconds):
+                return False
+            if seconds <= 0:
+                return True
+            step = min(seconds, self._lock_seconds / 3)
+            await self._sleep(step)
+            seconds -= step
 
     async def _record(self, team: str, channel: str, thread: str | None, raw: list[Any]) -> None:
         for item in raw:

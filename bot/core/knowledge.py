@@ -130,7 +130,11 @@ class Knowledge:
             return await self._index.search(asking.team, asking.text, limit=CANDIDATES), {}
         ours, theirs = await asyncio.gather(
             self._index.search(asking.team, asking.text, limit=CANDIDATES),
-            search.search(asking.text, asking.action_token),
+            # Slack gets the words, not the markup (the bot's own mention goes).
+            search.search(
+                slack_to_plain(asking.text, names={}, bot_user_id=self._identity.user_id),
+                asking.action_token,
+            ),
         )
         return merge(asking.team, ours, theirs), slack_texts(theirs)
 

@@ -61,6 +61,7 @@ async def test_slack_search_finds_a_thread_the_bot_never_recorded_and_the_index_
 
     [search] = bot.slack.calls_to("assistant.search.context")
     assert search.params["action_token"] == TOKEN and search.params["channel_types"] == "public_channel"
+    assert search.params["query"] == "how often is the staging database password rotated?"
     block = knowledge(bot)
     assert "marker rts1" in block and "marker rts2" in block
     assert block.count("marker rts2") == 1
