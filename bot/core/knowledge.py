@@ -100,6 +100,8 @@ class Knowledge:
         audience = Audience(
             self._access, asker=asking.asker, posted_in=asking.posted_in, bot_user=self._identity.user_id
         )
+        if hits:
+            await audience.decide_all(hit.channel for hit in hits)
         best = hits[0].score if hits else 0.0
         kept: list[Hit] = []
         held: list[Hit] = []

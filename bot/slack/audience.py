@@ -13,6 +13,9 @@ on top of `Access.refusal` for the asker:
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterable
+
 from bot.slack.access import Access, ChannelView, Memo
 
 
@@ -25,8 +28,16 @@ class Audience:
         self._decided: dict[str, bool] = {}
         self._asker_may: dict[str, bool] = {}
         self._views: dict[str, ChannelView | None] = {}
-        self._guests: bool | None = None
+        self._guests: asyncio.Task[bool] | None = None
         self._memo = Memo()
+
+    async def decide_all(self, channels: Iterable[str]) -> None:
+        """Decide `channels` at once: each costs Slack calls (conversations.info, members), which
+        take tens of milliseconds each on real Slack, so one at a time would add them up. What
+        every decision shares (the channel answered in) is looked up first, once."""
+        await self.asker_may(self._posted_in)
+        await self.view(self._posted_in)
+        await asyncio.gather(*(self.allows(c) for c in dict.fromkeys(channels)))
 
     async def view(self, channel: str) -> ChannelView | None:
         if channel not in self._views:
@@ -61,8 +72,8 @@ class Audience:
             )
         if source.kind == "private":
             return False  # a private channel's text never in another channel
-        if self._guests is None:
-            self._guests = await self._access.has_guests(
-                self._posted_in, besides=(self._bot_user,), memo=self._memo
+        if self._guests is None:  # one check, however many channels wait for it
+            self._guests = asyncio.ensure_future(
+                self._access.has_guests(self._posted_in, besides=(self._bot_user,), memo=self._memo)
             )
-        return not self._guests
+        return not await self._guests

@@ -313,3 +313,17 @@ async def test_ask_offers_the_private_answer_too(bot: BotUnderTest) -> None:
     assert offer["user"] == "U1" and "<#GSEC>" in str(offer["text"])
     ask = PrivateAsk.from_value(buttons(offer["blocks"])[ACTION_PRIVATE_ANSWER])  # type: ignore[arg-type]
     assert ask is not None and ask.text == "where is the staging database password kept?"
+
+
+async def test_channels_are_decided_together_and_the_guest_check_runs_once(bot: BotUnderTest) -> None:
+    bot.slack.add_channel("C1", name="general", members=["U1", "U2", "UBOT"])
+    for n in range(3):
+        bot.slack.add_channel(f"CK{n}", name=f"team{n}")
+        await said(bot, f"CK{n}", f"the staging database password rotates every {n + 1} weeks, marker kd{n}")
+    bot.relay.push(Script.stream(["Depends [1]."]))
+    await bot.send(app_mention(text="<@UBOT> how often does the staging database password rotate?"))
+    await bot.answered()
+    [block] = knowledge_messages(bot)
+    assert all(f"marker kd{n}" in block["content"] for n in range(3))
+    members = [c for c in bot.slack.calls_to("conversations.members") if c.params.get("channel") == "C1"]
+    assert len(members) == 1  # whether a guest reads #general: asked once for the three channels
