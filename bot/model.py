@@ -224,3 +224,31 @@ def replay_from_json(data: Mapping[str, Any]) -> Replay:
     if kind is AnswerKind.RECAP:
         return RecapReplay(**fields)
     return AskReplay(**fields)
+
+
+PRIVATE_ASK_TEXT = 1500  # of the question carried by the button (its value holds 2,000 at most)
+
+
+@dataclass(frozen=True, slots=True)
+class PrivateAsk:
+    """A question answered in a channel without some threads only its asker may see: what the
+    "Answer me privately" button carries, so the answer in the asker's DM can use them."""
+
+    team: str
+    channel: str  # where it was asked
+    ts: str  # the question's ts (one private answer per question and person)
+    text: str
+
+    def to_value(self) -> str:
+        text = self.text[:PRIVATE_ASK_TEXT]
+        return json.dumps([self.team, self.channel, self.ts, text], ensure_ascii=False)
+
+    @classmethod
+    def from_value(cls, value: str) -> PrivateAsk | None:
+        try:
+            team, channel, ts, text = json.loads(value)
+        except (ValueError, TypeError):
+            return None
+        if not all(isinstance(v, str) for v in (team, channel, ts, text)):
+            return None
+        return cls(team, channel, ts, text)

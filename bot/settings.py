@@ -121,6 +121,8 @@ class Settings:
     knowledge_threads: int = 4  # past threads put in a prompt; 0 turns team knowledge off
     tools: str = "auto"  # "auto": offer the model search tools with team knowledge; "off": never
     max_tool_steps: int = 4  # rounds of tool calls in one answer before it must answer
+    knowledge_backfill_days: int = 0  # on joining a channel, index this many days of its past; 0: off
+    knowledge_backfill_pace: float = 60.0  # seconds between history reads, per method and workspace
     max_concurrent_answers: int = 100
     answer_queue_size: int = 500
     max_summary_parts: int = 20
@@ -227,6 +229,8 @@ class Settings:
             knowledge_threads=r.number("KNOWLEDGE_THREADS", 4, int, low=0, high=10),
             tools=r.choice("TOOLS", "AUTO", ("AUTO", "OFF")).lower(),
             max_tool_steps=r.number("MAX_TOOL_STEPS", 4, int, low=1, high=10),
+            knowledge_backfill_days=r.number("KNOWLEDGE_BACKFILL_DAYS", 0, int, low=0, high=3650),
+            knowledge_backfill_pace=r.number("KNOWLEDGE_BACKFILL_PACE", 60.0, float, low=0.0, high=3600.0),
             max_concurrent_answers=r.number("MAX_CONCURRENT_ANSWERS", 100, int, low=1, high=100_000),
             answer_queue_size=r.number("ANSWER_QUEUE_SIZE", 500, int, low=0, high=1_000_000),
             max_summary_parts=r.number("MAX_SUMMARY_PARTS", 20, int, low=1, high=1000),

@@ -1,4 +1,5 @@
-"""Buttons on answers: Stop while streaming; Regenerate and 👍/👎 once done."""
+"""Buttons on answers: Stop while streaming; Regenerate and 👍/👎 once done; "Answer me
+privately" on the note that an answer in a channel left out threads not everyone there may see."""
 
 from __future__ import annotations
 
@@ -11,8 +12,15 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.core.jobs import Jobs
 from bot.core.stop import StopOutcome, StopRegistry
 from bot.core.tasks import TaskTracker
+from bot.model import PrivateAsk
 from bot.slack.access import Access
-from bot.slack.blocks import ACTION_FEEDBACK_DOWN, ACTION_FEEDBACK_UP, ACTION_REGENERATE, ACTION_STOP
+from bot.slack.blocks import (
+    ACTION_FEEDBACK_DOWN,
+    ACTION_FEEDBACK_UP,
+    ACTION_PRIVATE_ANSWER,
+    ACTION_REGENERATE,
+    ACTION_STOP,
+)
 from bot.stores.answers import AnswerRecords
 from bot.stores.feedback import Feedback
 
@@ -75,7 +83,17 @@ def register(
         await feedback.vote(record, body["user"]["id"], vote)
         await tell(body, "Thanks for the feedback!")
 
+    async def on_private_answer(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        """Only the asker sees the note; the answer checks what the presser may see anyway."""
+        await ack()
+        ask = PrivateAsk.from_value(str(action.get("value") or ""))
+        if ask is None:
+            await tell(body, "I can't answer that privately any more; ask me in our direct messages.")
+            return
+        jobs.private_answer(ask, body["user"]["id"])
+
     app.action(ACTION_STOP)(tasks.listener(on_stop))
+    app.action(ACTION_PRIVATE_ANSWER)(tasks.listener(on_private_answer))
     app.action(ACTION_REGENERATE)(tasks.listener(on_regenerate))
     app.action(ACTION_FEEDBACK_UP)(tasks.listener(on_feedback))
     app.action(ACTION_FEEDBACK_DOWN)(tasks.listener(on_feedback))

@@ -178,7 +178,10 @@ class Pane:
         async def clear_status() -> None:
             await self._status(channel, thread_ts, "")
 
-        question = Question(conv, message, reply_thread_ts=thread_ts, asker=user)
+        token = payload.get("action_token")
+        question = Question(
+            conv, message, reply_thread_ts=thread_ts, asker=user, action_token=str(token) if token else None
+        )
         self._jobs.chat(question, on_first_token=clear_status)
 
     async def _special(self, team: str, channel: str, thread_ts: str, user: str, text: str) -> bool:

@@ -50,7 +50,7 @@ def register(
                 jobs.summary(replay, team=team, asker=message.user or "")
             return
         await jobs.answer_message(
-            thread_question(team, channel, message, in_thread=True),
+            thread_question(team, channel, message, in_thread=True, action_token=event.get("action_token")),
             event_id=body.get("event_id"),
             record_in=where,
         )

@@ -99,7 +99,9 @@ def register(
                 return
             if not (await channels.effective(team, channel)).followups:
                 return
-            question = thread_question(team, channel, message, in_thread=True)
+            question = thread_question(
+                team, channel, message, in_thread=True, action_token=event.get("action_token")
+            )
         else:
             return
         await jobs.answer_message(question, event_id=body.get("event_id"))

@@ -25,6 +25,7 @@ EVENTS: Final[frozenset[str]] = frozenset(
         "app_context_changed",  # agent experience: what the user is looking at
         "app_uninstalled",  # OAuth installs: forget the workspace's installation
         "tokens_revoked",  # OAuth installs: forget revoked tokens
+        "member_joined_channel",  # the bot joining a channel: backfill its past (KNOWLEDGE_BACKFILL_DAYS)
     }
 )
 """What the manifests subscribe to: the agent experience (`features.agent_view`)."""

@@ -44,6 +44,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=7, help="workspace seed (default 7)")
     p.add_argument("--messages", type=int, default=100_000, help="messages indexed in all (default 100000)")
     p.add_argument("--rounds", type=int, default=3, help="times each question is timed (default 3)")
+    p.add_argument(
+        "--slack-latency", type=float, default=0.0, help="seconds the fake Slack waits per call (default 0)"
+    )
     return p.parse_args(argv)
 
 
@@ -94,7 +97,7 @@ async def main(args: argparse.Namespace) -> None:
         server = EmbeddedRedis(Path(redis_dir), persistent=False)
         url = await server.start()
         try:
-            async with FakeSlack() as slack:
+            async with FakeSlack(latency=args.slack_latency) as slack:
                 seed_slack(slack, ws)
                 await run(args, ws, facts, slack, url)
         finally:
@@ -116,7 +119,12 @@ async def run(args: argparse.Namespace, ws: Workspace, facts: int, slack: FakeSl
     users = UserDirectory(slack=client, cache=stores.names)
     identity = BotIdentity(TEAM, slack.bot_user_id, slack.bot_id, "https://fake.slack.com/")
     reader = ConversationReader(
-        slack=client, history=stores.history, users=users, identity=identity, max_messages=100_000
+        slack=client,
+        history=stores.history,
+        users=users,
+        identity=identity,
+        locks=stores.locks,
+        max_messages=100_000,
     )
     access = Access(slack=client, users=users, admin_users=())
     knowledge = Knowledge(
@@ -124,7 +132,7 @@ async def run(args: argparse.Namespace, ws: Workspace, facts: int, slack: FakeSl
     )
     indexing = await record_all(stores, ws)
 
-    found = listed = listed_right = leaks = trap_leaks = first = 0
+    found = listed = listed_right = leaks = trap_leaks = first = offers = 0
     visible = [q for q in ws.questions if not q.trap]
     times: list[float] = []
     search_times: list[float] = []
@@ -134,7 +142,8 @@ async def run(args: argparse.Namespace, ws: Workspace, facts: int, slack: FakeSl
             t0 = time.perf_counter()
             await stores.index.search(TEAM, q.text, limit=24)
             t1 = time.perf_counter()
-            sources = await knowledge.find(asking)
+            retrieval = await knowledge.retrieve(asking)
+            sources = retrieval.sources
             t2 = time.perf_counter()
             search_times.append((t1 - t0) * 1000)
             times.append((t2 - t1) * 1000)
@@ -142,6 +151,7 @@ async def run(args: argparse.Namespace, ws: Workspace, facts: int, slack: FakeSl
                 continue
             bad = [s for s in sources if not ws.may_show(s.channel, asker=q.asker, posted_in=q.posted_in)]
             leaks += len(bad)
+            offers += bool(retrieval.withheld)
             trap_leaks += q.trap and any(s.thread_ts == q.source.root_ts for s in sources)
             if q.trap:
                 continue
@@ -170,8 +180,11 @@ async def run(args: argparse.Namespace, ws: Workspace, facts: int, slack: FakeSl
         ("citation precision", f"{precision} for answers citing nothing (the fallback list); "
          f"{first / visible_n:.3f} for answers citing [1] only"),
         ("leaks", f"{leaks} threads shown where they may not be ({trap_leaks} trap sources)"),
+        ("private offers", f"{offers} of {len(ws.questions)} answers left out threads only the asker "
+         "may see (the asker is offered a private answer)"),
         ("retrieval p50/p99", f"{statistics.median(times):.1f} / {pct(times, 0.99):.1f} ms, index search "
-         f"alone {statistics.median(search_times):.1f} / {pct(search_times, 0.99):.1f} ms"),
+         f"alone {statistics.median(search_times):.1f} / {pct(search_times, 0.99):.1f} ms "
+         f"(fake Slack latency {args.slack_latency * 1000:.0f} ms a call)"),
         ("index size", f"{index_bytes * per_k:.3f} MB per 1,000 messages ({index_bytes / 1e6:.1f} MB); "
          f"history {history_bytes * per_k:.3f} MB per 1,000"),
         ("index keys", ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in parts.items())),

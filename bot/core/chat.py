@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.core.context import ConversationReader
-from bot.core.knowledge import Asking, Citations, Knowledge, fitting, insert
+from bot.core.knowledge import Asking, Citations, Knowledge, fitting, insert, withhold
 from bot.core.question import PromptBuilder, Question, within
 from bot.model import StoredMessage
 from bot.slack.identity import Identity
@@ -30,15 +30,17 @@ def chat_prompt(
         sources = []
         if knowledge is not None and config.knowledge and question.asked_by:
             conv = question.conversation
-            sources = await knowledge.find(
+            found = await knowledge.retrieve(
                 Asking(
                     team=conv.team,
                     asker=question.asked_by,
                     posted_in=conv.channel,
                     text=question.message.text,
                     exclude=frozenset({(conv.channel, conv.thread_ts or question.message.ts)}),
+                    action_token=question.action_token,
                 )
             )
+            sources = withhold(found, citations)
         # The conversation keeps the budget the past threads leave.
         budget = within(budget_tokens, limit)
         if limit is not None:  # a retry: the conversation before past threads

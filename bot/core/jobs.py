@@ -14,13 +14,14 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.admission import AdmissionGate, Ticket, queued_status
 from bot.core.answerer import Answerer, Toolbox
 from bot.core.chat import chat_prompt
 from bot.core.context import ConversationReader
-from bot.core.knowledge import Asking, Citations, Knowledge
+from bot.core.knowledge import Asking, Citations, Knowledge, Withheld
 from bot.core.knowledge_tools import KnowledgeTools
 from bot.core.notices import BUSY, Notices
 from bot.core.outbound import REDACTED_NOTE, Outbound
@@ -33,12 +34,14 @@ from bot.model import (
     AskReplay,
     ChatReplay,
     Conversation,
+    PrivateAsk,
     RecapReplay,
     Replay,
     StoredMessage,
     SummaryReplay,
 )
 from bot.slack.access import Access
+from bot.slack.blocks import private_offer_blocks
 from bot.slack.identity import Identity
 from bot.slack.renderer import PLACEHOLDER, StreamingReply
 from bot.stores.answers import AnswerRecord
@@ -46,6 +49,7 @@ from bot.stores.channel_settings import Effective
 from bot.stores.dedupe import Dedupe
 from bot.stores.quotas import DailyQuotas
 from bot.stores.throttle import Throttle
+from bot.text.knowledge_prompt import withheld_note
 from bot.text.redact import Redactor
 from bot.text.slack_markup import mentioned_user_ids
 from bot.text.user_input import parse_duration
@@ -81,6 +85,7 @@ class Jobs:
         self._dedupe = dedupe
         self._tasks = tasks
         self._llm = llm
+        self._slack = slack
         self._notices = Notices(slack)
         self._identity = identity
         self._budget = budget_tokens
@@ -141,6 +146,11 @@ class Jobs:
         """/ask: answer in the thread of the posted question, with the channel's recent context."""
         self._spawn(f"ask:{channel}:{replay.question_ts}", self._ask(replay, team, channel, asker, asker))
 
+    def private_answer(self, ask: PrivateAsk, user: str) -> None:
+        """Answer `ask` again for `user` alone, in their DM with the bot, where the threads only
+        they may see can be used (the "Answer me privately" button)."""
+        self._spawn(f"private:{ask.channel}:{ask.ts}", self._private(ask, user))
+
     def replay(self, record: AnswerRecord, user: str) -> None:
         """Run the same request again (Regenerate), pressed by `user`: the original asker stays the
         asker (who may stop it), `user` is throttled, checked again and charged."""
@@ -186,6 +196,7 @@ class Jobs:
             outbound=outbound,
             tools=tools,
         )
+        await self._offer_privately(question, citations.withheld)
 
     async def _summary(self, replay: SummaryReplay, team: str, asker: str, charge: str) -> None:
         conv = Conversation(team, replay.channel, replay.thread_ts)
@@ -265,6 +276,7 @@ class Jobs:
         await self._answer(
             question, prompt, charge=charge, citations=citations, outbound=outbound, tools=tools
         )
+        await self._offer_privately(question, citations.withheld)
 
     def _tools(
         self,
@@ -288,6 +300,43 @@ class Jobs:
             outbound=outbound,
             workspace_url=self._identity.url,
         )
+
+    async def _offer_privately(self, question: Question, withheld: list[Withheld]) -> None:
+        """Tell the asker, privately in the thread, that threads not everyone in the channel may
+        see were left out, with a button for an answer in their DM that may use them. The note
+        names where they are (the asker may see those channels), never what they say."""
+        asker = question.asked_by
+        if not withheld or not asker:
+            return
+        places = [f"<#{w.channel}>" if w.kind != "im" else "our direct messages" for w in withheld]
+        note = withheld_note(places)
+        conv = question.conversation
+        ask = PrivateAsk(conv.team, conv.channel, question.message.ts, question.message.text)
+        await self._notices.private(
+            conv.channel,
+            asker,
+            note,
+            thread_ts=question.reply_thread_ts,
+            blocks=private_offer_blocks(note, ask.to_value()),
+        )
+
+    async def _private(self, ask: PrivateAsk, user: str) -> None:
+        if not await self._dedupe.claim(f"private:{ask.team}:{ask.channel}:{ask.ts}:{user}"):
+            return  # pressed twice: one answer is enough
+        quote = "\n".join(f">{line}" for line in ask.text.splitlines() or [""])
+        intro = (
+            f"You asked in <#{ask.channel}>:\n{quote}\n"
+            "Here is an answer that may also use conversations you can see but not everyone there can."
+        )
+        try:
+            # A user id as the channel posts in the bot's DM with them (no conversations.open).
+            posted = await self._slack.chat_postMessage(channel=user, text=intro)
+        except SlackApiError as exc:
+            log.warning("could not open a DM with %s: %s", user, exc.response.get("error"))
+            return
+        dm, root = str(posted["channel"]), str(posted["ts"])
+        message = StoredMessage(ts=root, text=ask.text, user=user)
+        await self._chat(Question(Conversation(ask.team, dm, root), message, root), charge=user)
 
     async def _replay(self, record: AnswerRecord, user: str) -> None:
         replay: Replay = record.replay

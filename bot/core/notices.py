@@ -5,6 +5,8 @@ the last thing an attempt does, and it must not turn into a crash."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -24,8 +26,18 @@ class Notices:
         except SlackApiError as exc:
             log.warning("could not post in %s: %s", channel, exc.response.get("error"))
 
-    async def private(self, channel: str, user: str, text: str, *, thread_ts: str | None = None) -> None:
+    async def private(
+        self,
+        channel: str,
+        user: str,
+        text: str,
+        *,
+        thread_ts: str | None = None,
+        blocks: Sequence[dict[str, Any]] | None = None,
+    ) -> None:
         try:
-            await self._slack.chat_postEphemeral(channel=channel, user=user, text=text, thread_ts=thread_ts)
+            await self._slack.chat_postEphemeral(
+                channel=channel, user=user, text=text, thread_ts=thread_ts, blocks=blocks
+            )
         except SlackApiError as exc:
             log.warning("could not tell %s privately in %s: %s", user, channel, exc.response.get("error"))

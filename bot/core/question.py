@@ -17,6 +17,7 @@ class Question:
     reply_thread_ts: str | None  # thread to post the answer in; None: top level of a DM
     replay: Replay | None = None  # how Regenerate runs it again; None: a chat answer to `message`
     asker: str | None = None  # who may stop it (defaults to the message's author)
+    action_token: str | None = None  # from the event: lets Slack's search run as the asker
 
     @property
     def asked_by(self) -> str | None:
@@ -31,12 +32,16 @@ class Question:
         return kind_of(self.how_to_replay)
 
 
-def thread_question(team: str, channel: str, message: StoredMessage, *, in_thread: bool) -> Question:
+def thread_question(
+    team: str, channel: str, message: StoredMessage, *, in_thread: bool, action_token: str | None = None
+) -> Question:
     """A question whose answer goes in a thread: the message's thread, or one rooted at it."""
     if in_thread:
         root = message.thread_ts or message.ts
-        return Question(Conversation(team, channel, root), message, reply_thread_ts=root)
-    return Question(Conversation(team, channel, None), message, reply_thread_ts=message.thread_ts)
+        conv = Conversation(team, channel, root)
+        return Question(conv, message, reply_thread_ts=root, action_token=action_token)
+    conv = Conversation(team, channel, None)
+    return Question(conv, message, reply_thread_ts=message.thread_ts, action_token=action_token)
 
 
 # Builds the request's messages once the placeholder is up; may report progress on it (e.g. the

@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from bot.core.context import ConversationReader
-from bot.core.knowledge import Asking, Citations, Knowledge, fitting, insert
+from bot.core.knowledge import Asking, Citations, Knowledge, fitting, insert, withhold
 from bot.core.outbound import Outbound
 from bot.core.question import PromptBuilder, within
 from bot.errors import UpstreamContextTooLong
@@ -228,9 +228,10 @@ def ask_prompt(
         sources = []
         if knowledge is not None and config.knowledge and asker:
             exclude = frozenset({(conv.channel, question_ts)}) if question_ts else frozenset()
-            sources = await knowledge.find(
+            found = await knowledge.retrieve(
                 Asking(team=conv.team, asker=asker, posted_in=conv.channel, text=question, exclude=exclude)
             )
+            sources = withhold(found, citations)
         # The channel's messages keep the budget the past threads leave, as in a chat answer.
         budget = within(budget_tokens, limit)
         if limit is not None:  # a retry: the channel's messages before past threads

@@ -24,7 +24,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.oauth.installation_store import Bot
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack.identity import BotIdentity
+from bot.slack.identity import BotIdentity, scopes_of
 from bot.slack.teams import Team
 from bot.stores.installations import RedisInstallationStore
 
@@ -101,13 +101,19 @@ class Workspaces:
             log.warning("auth.test for workspace %s failed (%s)", team_id, type(exc).__name__)
             return Team(
                 token=bot.bot_token,
-                identity=BotIdentity(team_id=team_id, user_id=bot.bot_user_id, bot_id=bot.bot_id),
+                identity=BotIdentity(
+                    team_id=team_id,
+                    user_id=bot.bot_user_id,
+                    bot_id=bot.bot_id,
+                    scopes=frozenset(bot.bot_scopes or ()),
+                ),
             )
         identity = BotIdentity(
             team_id=team_id or str(response.get("team_id") or ""),
             user_id=str(response.get("user_id") or bot.bot_user_id),
             bot_id=response.get("bot_id") or bot.bot_id,
             url=str(response.get("url") or ""),
+            scopes=scopes_of(response.headers) or frozenset(bot.bot_scopes or ()),
         )
         return Team(token=bot.bot_token, identity=identity)
 

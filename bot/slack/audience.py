@@ -13,6 +13,9 @@ on top of `Access.refusal` for the asker:
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterable
+
 from bot.slack.access import Access, ChannelView, Memo
 
 
@@ -23,9 +26,18 @@ class Audience:
         self._posted_in = posted_in
         self._bot_user = bot_user
         self._decided: dict[str, bool] = {}
+        self._asker_may: dict[str, bool] = {}
         self._views: dict[str, ChannelView | None] = {}
-        self._guests: bool | None = None
+        self._guests: asyncio.Task[bool] | None = None
         self._memo = Memo()
+
+    async def decide_all(self, channels: Iterable[str]) -> None:
+        """Decide `channels` at once: each costs Slack calls (conversations.info, members), which
+        take tens of milliseconds each on real Slack, so one at a time would add them up. What
+        every decision shares (the channel answered in) is looked up first, once."""
+        await self.asker_may(self._posted_in)
+        await self.view(self._posted_in)
+        await asyncio.gather(*(self.allows(c) for c in dict.fromkeys(channels)))
 
     async def view(self, channel: str) -> ChannelView | None:
         if channel not in self._views:
@@ -37,8 +49,15 @@ class Audience:
             self._decided[channel] = await self._decide(channel)
         return self._decided[channel]
 
+    async def asker_may(self, channel: str) -> bool:
+        """Whether the asker may see `channel` at all (what an answer just for them could use)."""
+        if channel not in self._asker_may:
+            refusal = await self._access.refusal(channel, self._asker, doing="search", memo=self._memo)
+            self._asker_may[channel] = refusal is None
+        return self._asker_may[channel]
+
     async def _decide(self, channel: str) -> bool:
-        if await self._access.refusal(channel, self._asker, doing="search", memo=self._memo) is not None:
+        if not await self.asker_may(channel):
             return False
         if channel == self._posted_in:
             return True
@@ -53,8 +72,8 @@ class Audience:
             )
         if source.kind == "private":
             return False  # a private channel's text never in another channel
-        if self._guests is None:
-            self._guests = await self._access.has_guests(
-                self._posted_in, besides=(self._bot_user,), memo=self._memo
+        if self._guests is None:  # one check, however many channels wait for it
+            self._guests = asyncio.ensure_future(
+                self._access.has_guests(self._posted_in, besides=(self._bot_user,), memo=self._memo)
             )
-        return not self._guests
+        return not await self._guests

@@ -24,6 +24,7 @@ from bot.text.splitting import split_mrkdwn
 __all__ = [
     "ACTION_FEEDBACK_DOWN",
     "ACTION_FEEDBACK_UP",
+    "ACTION_PRIVATE_ANSWER",
     "ACTION_REGENERATE",
     "ACTION_STOP",
     "MESSAGE_TEXT_LIMIT",
@@ -35,6 +36,7 @@ __all__ = [
     "message_blocks",
     "mrkdwn_text",
     "plain_text",
+    "private_offer_blocks",
     "streaming_controls",
 ]
 
@@ -47,6 +49,7 @@ ACTION_STOP: Final = "answer_stop"
 ACTION_REGENERATE: Final = "answer_regenerate"
 ACTION_FEEDBACK_UP: Final = "answer_feedback_up"
 ACTION_FEEDBACK_DOWN: Final = "answer_feedback_down"
+ACTION_PRIVATE_ANSWER: Final = "knowledge_private_answer"
 SHORTCUT_SUMMARIZE: Final = "summarize_thread"
 
 # -- Limits ------------------------------------------------------------------------------------------
@@ -104,6 +107,16 @@ def final_controls(answer_id: str, *, feedback: str | None = None) -> list[Block
     return [
         {"type": "actions", "elements": [regenerate]},
         {"type": "context", "elements": [mrkdwn_text(f"{vote} Thanks for the feedback")]},
+    ]
+
+
+def private_offer_blocks(note: str, value: str) -> list[Block]:
+    """The private note that more was found than an answer in a channel may use, with the button
+    that asks for an answer in the asker's DM (`value`: what that answer needs, 2,000 at most)."""
+    offer = button("Answer me privately", ACTION_PRIVATE_ANSWER, value, style="primary")
+    return [
+        {"type": "section", "text": mrkdwn_text(note)},
+        {"type": "actions", "elements": [offer]},
     ]
 
 

@@ -19,6 +19,8 @@ class Identity(Protocol):
     def bot_id(self) -> str | None: ...
     @property
     def url(self) -> str: ...
+    @property
+    def scopes(self) -> frozenset[str]: ...
     def is_self(self, message: Mapping[str, Any]) -> bool: ...
     def permalink(self, channel: str, ts: str, thread_ts: str | None = None) -> str: ...
 
@@ -29,6 +31,7 @@ class BotIdentity:
     user_id: str
     bot_id: str | None
     url: str = ""  # the workspace's URL from auth.test, e.g. https://acme.slack.com/
+    scopes: frozenset[str] = frozenset()  # the bot token's, from auth.test's x-oauth-scopes header
 
     def is_self(self, message: Mapping[str, Any]) -> bool:
         """Whether a Slack message was posted by this bot (its user or its bot ID)."""
@@ -42,3 +45,9 @@ class BotIdentity:
         if thread_ts and thread_ts != ts:
             link += f"?thread_ts={thread_ts}&cid={channel}"
         return link
+
+
+def scopes_of(headers: Mapping[str, Any]) -> frozenset[str]:
+    """A token's scopes as Slack lists them in every Web API answer (`x-oauth-scopes`, any case)."""
+    raw = next((str(v) for k, v in headers.items() if str(k).lower() == "x-oauth-scopes"), "")
+    return frozenset(s.strip() for s in raw.split(",") if s.strip())

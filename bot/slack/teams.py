@@ -97,6 +97,10 @@ class TeamIdentity:
     def url(self) -> str:
         return self._now().url
 
+    @property
+    def scopes(self) -> frozenset[str]:
+        return self._now().scopes
+
     def is_self(self, message: Mapping[str, Any]) -> bool:
         return self._now().is_self(message)
 

@@ -8,6 +8,7 @@ import redis.asyncio as aioredis
 
 from bot.settings import Settings
 from bot.stores.answers import AnswerRecords
+from bot.stores.backfill import BackfillStore
 from bot.stores.cache import ValueCache
 from bot.stores.channel_settings import ChannelSettings
 from bot.stores.dedupe import Dedupe
@@ -44,6 +45,7 @@ class Stores:
     turns: Turns
     regenerations: Throttle
     quotas: DailyQuotas
+    backfill: BackfillStore
 
     @classmethod
     def open(cls, redis: aioredis.Redis, settings: Settings) -> Stores:
@@ -73,6 +75,7 @@ class Stores:
                 redis, guard, prefix=prefix, ttl_seconds=ttl, channels=settings.knowledge_channels
             ),
             stops=StopSignals(redis, guard, prefix=prefix),
+            backfill=BackfillStore(redis, guard, prefix=prefix),
             locks=Locks(redis, guard, prefix=prefix),
             turns=Turns(redis, guard, prefix=prefix),
             regenerations=Throttle(

@@ -112,3 +112,15 @@ def sources_footer(answer: str, sources: Sequence[Source]) -> str:
         return ""
     lines = [f"{s.number}. [#{s.channel_name}, {s.date}]({s.permalink})" for s in used]
     return "\n\n**Sources:**\n" + "\n".join(lines)
+
+
+def withheld_note(places: Sequence[str]) -> str:
+    """The private note to an asker whose answer in a channel left out threads that not everyone
+    there may see; `places` name where they are (shown to the asker only, who may see them)."""
+    named = list(dict.fromkeys(places))
+    where = ", ".join(named[:-1]) + f" and {named[-1]}" if len(named) > 1 else named[0]
+    return (
+        f"I also found related conversations in {where} that not everyone here can see, so the "
+        "answer in this thread leaves them out. I can answer you privately, in our direct "
+        "messages, using them too."
+    )

@@ -32,6 +32,7 @@ from bot.core.admission import AdmissionGate
 from bot.core.answerer import Answerer
 from bot.core.archive import AnswerArchive
 from bot.core.attachments import IMAGE_MAX_BYTES, FileContents
+from bot.core.backfill import Backfiller
 from bot.core.context import ConversationReader
 from bot.core.jobs import Jobs
 from bot.core.knowledge import Knowledge
@@ -49,6 +50,7 @@ from bot.slack.payloads import describe, problem_with
 from bot.slack.policy import Policy
 from bot.slack.references import ReferenceDirectory
 from bot.slack.schedule import EditScheduler
+from bot.slack.search import SlackSearch
 from bot.slack.users import UserDirectory
 from bot.stores import Stores
 from bot.stores.budget import RedisBudget, tiers_from
@@ -61,6 +63,7 @@ from handlers import (
     commands,
     home,
     installs,
+    membership,
     mentions,
     messages,
     settings_modal,
@@ -80,6 +83,7 @@ class Parts:
     jobs: Jobs
     stops: StopRegistry
     metrics: Metrics
+    backfill: Backfiller
     oauth: AsyncOAuthFlow | None = None  # OAuth installs: the install and redirect pages
     workspaces: Workspaces | None = None  # OAuth installs: each workspace's token and identity
 
@@ -182,6 +186,7 @@ def create_app(
             access=access,
             identity=seen,
             threads=settings.knowledge_threads,
+            slack_search=SlackSearch(slack, scopes=lambda: seen.scopes),
         ),
         access=access,
         admission=admission,
@@ -264,6 +269,17 @@ def create_app(
         pane=pane,
         tasks=tasks,
     )
+    backfill = Backfiller(
+        slack=slack,
+        store=stores.backfill,
+        locks=stores.locks,
+        history=stores.history,
+        index=stores.index,
+        identity=seen,
+        days=settings.knowledge_backfill_days if settings.knowledge_threads > 0 else 0,
+        pace_seconds=settings.knowledge_backfill_pace,
+    )
+    membership.register(app, backfill=backfill, identity=seen, tasks=tasks)
     installs.register(app, workspaces=workspaces, tasks=tasks)
     return app, Parts(
         stores=stores,
@@ -271,6 +287,7 @@ def create_app(
         jobs=jobs,
         stops=stops,
         metrics=metrics,
+        backfill=backfill,
         oauth=oauth,
         workspaces=workspaces,
     )

@@ -30,7 +30,7 @@ from bot.errors import ConfigError
 from bot.llm.client import RelayDanceClient
 from bot.llm.transport import AiohttpTransport
 from bot.settings import Settings
-from bot.slack.identity import BotIdentity
+from bot.slack.identity import BotIdentity, scopes_of
 from bot.slack.teams import TeamClient
 from bot.stores.guard import connect
 from bot.wiring.app import Parts, create_app
@@ -74,6 +74,7 @@ async def resolve_identity(slack: AsyncWebClient) -> BotIdentity:
         user_id=str(response.get("user_id") or ""),
         bot_id=response.get("bot_id"),
         url=str(response.get("url") or ""),
+        scopes=scopes_of(response.headers),
     )
 
 
@@ -156,6 +157,10 @@ async def running(settings: Settings, *, metrics: Metrics | None = None) -> Asyn
         if not await parts.stores.ping():
             log.warning("Redis at the configured REDIS_URL is not answering yet; continuing without it")
         health = Health(parts.stores.ping)
+        stack.push_async_callback(parts.backfill.aclose)  # cursors are saved: a restart resumes
+        if parts.workspaces is None:
+            # One workspace: its token answers. With OAuth installs a job goes on at its next join.
+            await parts.backfill.resume()
 
         url: str | None = None
         health_url: str | None = None

@@ -60,14 +60,16 @@ def block_actions(
     message: Params | None = None,
     channel: str | None = None,
     view: Params | None = None,
+    ephemeral: Params | None = None,
     team: str = "T1",
     response_base: str = "https://hooks.slack.com/actions",
 ) -> Params:
-    """A button press on a message (`message` + `channel`) or on a view such as App Home (`view`).
+    """A button press on a message (`message` + `channel`), on an ephemeral message (`ephemeral`,
+    as the fake recorded it) or on a view such as App Home (`view`).
 
     The button is looked up in the message's or view's blocks; a missing one raises LookupError.
     """
-    surface = message if message is not None else view
+    surface = message if message is not None else ephemeral if ephemeral is not None else view
     if surface is None:
         raise ValueError("a button is pressed on a message or a view")
     found = [(b, e) for b, e in _elements(surface.get("blocks") or []) if e.get("action_id") == action_id]
@@ -109,6 +111,21 @@ def block_actions(
             container=container,
             channel={"id": channel, "name": channel.lower()},
             message=message,
+            response_url=f"{response_base}/T1/{uuid.uuid4().int % 10**12}/{uuid.uuid4().hex[:24]}",
+        )
+    elif ephemeral is not None:
+        # Slack sends no `message` for an ephemeral one: the container says where it was.
+        container = {
+            "type": "message",
+            "message_ts": ephemeral["ts"],
+            "channel_id": ephemeral["channel"],
+            "is_ephemeral": True,
+        }
+        if ephemeral.get("thread_ts"):
+            container["thread_ts"] = ephemeral["thread_ts"]
+        payload.update(
+            container=container,
+            channel={"id": ephemeral["channel"], "name": str(ephemeral["channel"]).lower()},
             response_url=f"{response_base}/T1/{uuid.uuid4().int % 10**12}/{uuid.uuid4().hex[:24]}",
         )
     else:

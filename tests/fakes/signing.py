@@ -233,3 +233,20 @@ def message_deleted(
         "event_ts": event_ts,
         "channel_type": channel_type,
     }
+
+
+def member_joined_channel(
+    *, user: str, channel: str, inviter: str | None = "U1", channel_type: str = "C", team: str = "T1"
+) -> dict[str, Any]:
+    """A `member_joined_channel` event (`channel_type` C: public, G: private)."""
+    event: dict[str, Any] = {
+        "type": "member_joined_channel",
+        "user": user,
+        "channel": channel,
+        "channel_type": channel_type,
+        "team": team,
+        "event_ts": new_ts(),
+    }
+    if inviter is not None:
+        event["inviter"] = inviter
+    return event

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import redis.asyncio as aioredis
 
+from bot.model import PrivateAsk
+from bot.slack.blocks import ACTION_PRIVATE_ANSWER
 from bot.stores.channel_settings import ChannelConfig
 from tests.e2e_harness import BotUnderTest, bot_under_test, make_settings
+from tests.fakes.interactions import block_actions, buttons
 from tests.fakes.relaydance import FakeRelayDance, Script
 from tests.fakes.signing import app_mention, message_changed, message_deleted, message_event
 from tests.fakes.slack import FakeSlack
@@ -220,3 +223,107 @@ async def test_knowledge_threads_zero_turns_it_off_and_unlisted_channels_are_not
             await bot.answered(1)
             assert knowledge_messages(bot) == []
         relay.requests.clear()
+
+
+async def secops_thread(bot: BotUnderTest) -> None:
+    bot.slack.add_channel("GSEC", name="secops", is_private=True, members=["U1", "UBOT"])
+    await said(
+        bot,
+        "GSEC",
+        "The staging database password lives in vault path kv/stg, marker kx05",
+        user="U1",
+        ts=OLD,
+    )
+
+
+def offers(bot: BotUnderTest) -> list[dict[str, object]]:
+    return [e for e in bot.slack.ephemeral if ACTION_PRIVATE_ANSWER in buttons(e.get("blocks"))]  # type: ignore[arg-type]
+
+
+async def test_a_private_thread_the_asker_may_see_is_offered_privately_and_answered_in_their_dm(
+    bot: BotUnderTest,
+) -> None:
+    await secops_thread(bot)
+    bot.relay.push(Script.stream(["I don't know."]))
+    mention = app_mention(text="<@UBOT> where is the staging database password kept?", user="U1")
+    await bot.send(mention)
+    await bot.answered(1)
+    await bot.idle()
+    # The answer in #general (everyone can read it) has nothing from #secops …
+    assert knowledge_messages(bot) == [] and "kx05" not in str(bot.relay.requests[0].json)
+    # … and the asker alone is told, in the thread, that more was found, without what it says.
+    [offer] = offers(bot)
+    assert offer["user"] == "U1" and offer["channel"] == "C1" and offer["thread_ts"] == mention["ts"]
+    assert "<#GSEC>" in str(offer["text"]) and "kx05" not in str(offer)
+    assert all("kx05" not in str(m) for m in bot.slack.channel_messages("C1"))
+
+    # "Answer me privately": a new answer in the asker's DM, which may use #secops.
+    bot.relay.push(Script.stream(["In vault path kv/stg [1]."]))
+    press = block_actions(ACTION_PRIVATE_ANSWER, user="U1", ephemeral=offer)
+    assert (await bot.send_interaction(press)).status_code == 200
+    await bot.answered(2)
+    [block] = knowledge_messages(bot, 1)
+    assert "marker kx05" in block["content"] and "#secops" in block["content"]
+    assert (
+        bot.relay.requests[1]
+        .json["messages"][-1]["content"]
+        .endswith("where is the staging database password kept?")
+    )
+    # Posted to the user id, which is the bot's DM with them.
+    [opening] = [c for c in bot.slack.calls_to("chat.postMessage") if c.params.get("channel") == "U1"]
+    dm = str(opening.response["channel"])
+    assert bot.slack.channels[dm]["is_im"] and bot.slack.channels[dm]["user"] == "U1"
+    intro = bot.slack.message(dm, opening.response["ts"])
+    assert str(intro["text"]).startswith("You asked in <#C1>:\n>")
+    answer = bot.slack.thread_messages(dm, intro["ts"])[-1]
+    assert "#secops" in str(answer["text"]) and "Sources" in str(answer["text"])
+    # A second press (or Slack's retry) does not answer twice.
+    assert (await bot.send_interaction(press)).status_code == 200
+    await bot.idle()
+    assert len(bot.relay.requests) == 2
+
+
+async def test_no_offer_when_the_asker_cannot_see_it_either_or_it_may_be_used(bot: BotUnderTest) -> None:
+    await secops_thread(bot)
+    bot.relay.push(Script.stream(["No idea."]))
+    await bot.send(app_mention(text="<@UBOT> where is the staging database password kept?", user="U2"))
+    await bot.answered(1)
+    await bot.idle()
+    assert offers(bot) == []  # U2 is not in #secops: not even its name is mentioned
+    # In the member's own DM the thread is used directly: nothing to offer.
+    bot.slack.add_channel("D1", user="U1")
+    bot.relay.push(Script.stream(["In vault [1]."]))
+    await bot.send(
+        message_event(
+            text="where is the staging database password kept?", user="U1", channel="D1", channel_type="im"
+        )
+    )
+    await bot.answered(2)
+    await bot.idle()
+    assert offers(bot) == [] and len(knowledge_messages(bot, 1)) == 1
+
+
+async def test_ask_offers_the_private_answer_too(bot: BotUnderTest) -> None:
+    await secops_thread(bot)
+    bot.relay.push(Script.stream(["No idea."]))
+    assert (await bot.command("/ask", "where is the staging database password kept?")).status_code == 200
+    await bot.answered(1)
+    await bot.idle()
+    [offer] = offers(bot)
+    assert offer["user"] == "U1" and "<#GSEC>" in str(offer["text"])
+    ask = PrivateAsk.from_value(buttons(offer["blocks"])[ACTION_PRIVATE_ANSWER])  # type: ignore[arg-type]
+    assert ask is not None and ask.text == "where is the staging database password kept?"
+
+
+async def test_channels_are_decided_together_and_the_guest_check_runs_once(bot: BotUnderTest) -> None:
+    bot.slack.add_channel("C1", name="general", members=["U1", "U2", "UBOT"])
+    for n in range(3):
+        bot.slack.add_channel(f"CK{n}", name=f"team{n}")
+        await said(bot, f"CK{n}", f"the staging database password rotates every {n + 1} weeks, marker kd{n}")
+    bot.relay.push(Script.stream(["Depends [1]."]))
+    await bot.send(app_mention(text="<@UBOT> how often does the staging database password rotate?"))
+    await bot.answered()
+    [block] = knowledge_messages(bot)
+    assert all(f"marker kd{n}" in block["content"] for n in range(3))
+    members = [c for c in bot.slack.calls_to("conversations.members") if c.params.get("channel") == "C1"]
+    assert len(members) == 1  # whether a guest reads #general: asked once for the three channels

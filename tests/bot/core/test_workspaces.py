@@ -15,7 +15,7 @@ from bot.core.workspaces import Where, Workspaces
 from bot.slack.identity import BotIdentity
 from bot.slack.teams import Team
 from bot.stores.installations import RedisInstallationStore
-from tests.fakes.slack import FakeSlack
+from tests.fakes.slack import GRANTED_SCOPES, FakeSlack
 
 T1 = Where(enterprise_id=None, team_id="T1")
 
@@ -50,7 +50,8 @@ async def test_found_confirmed_and_cached(
     )
     team = await found_in.find(T1)
     assert team is not None and team.token == slack.bot_token
-    assert team.identity == BotIdentity("T1", "UBOT", "BBOT", url="https://fake.slack.com/")
+    granted = frozenset(GRANTED_SCOPES.split(","))  # from auth.test's x-oauth-scopes header
+    assert team.identity == BotIdentity("T1", "UBOT", "BBOT", url="https://fake.slack.com/", scopes=granted)
     assert await found_in.find(T1) is team and len(slack.calls_to("auth.test")) == 1  # cached
     clock.now += 61
     assert await found_in.find(T1) == team and len(slack.calls_to("auth.test")) == 2  # asked again

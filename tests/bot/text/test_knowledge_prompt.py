@@ -1,3 +1,9 @@
+import json
+
+import pytest
+
+from bot.model import PRIVATE_ASK_TEXT, PrivateAsk
+from bot.slack.blocks import ACTION_PRIVATE_ANSWER, private_offer_blocks
 from bot.text.knowledge_prompt import (
     MAX_SOURCES,
     NOT_FOUND,
@@ -7,6 +13,7 @@ from bot.text.knowledge_prompt import (
     search_result,
     sources_footer,
     thread_result,
+    withheld_note,
 )
 
 
@@ -57,3 +64,28 @@ def test_tool_results_frame_threads_as_data_and_say_when_there_are_none() -> Non
     whole = thread_result(source(2, text="y" * 1500))
     assert "<<<source 2 · #chan2" in whole and "y" * 1500 in whole
     assert thread_result(None) == NOT_FOUND
+
+
+@pytest.mark.parametrize(
+    ("places", "named"),
+    [
+        (["<#G1>"], "in <#G1> that"),
+        (["<#G1>", "<#G2>", "<#G1>"], "in <#G1> and <#G2> that"),
+        (["<#G1>", "<#G2>", "our direct messages"], "in <#G1>, <#G2> and our direct messages that"),
+    ],
+)
+def test_the_withheld_note_names_each_place_once(places: list[str], named: str) -> None:
+    note = withheld_note(places)
+    assert named in note and "not everyone here can see" in note and "privately" in note
+
+
+def test_the_private_ask_survives_the_button_and_a_broken_value_is_none() -> None:
+    ask = PrivateAsk("T1", "C1", "1763000000.000100", "wo ist das Passwort? ✓ " + "x" * 3000)
+    back = PrivateAsk.from_value(ask.to_value())
+    assert back is not None and back.channel == "C1" and back.ts == ask.ts
+    assert back.text == ask.text[:PRIVATE_ASK_TEXT]
+    [_, actions] = private_offer_blocks("note", ask.to_value())
+    [offer] = actions["elements"]
+    assert offer["action_id"] == ACTION_PRIVATE_ANSWER and len(offer["value"]) <= 2000
+    for broken in ("", "{", json.dumps({"team": "T1"}), json.dumps(["T1", "C1", 5, "q"])):
+        assert PrivateAsk.from_value(broken) is None

@@ -22,6 +22,7 @@ from tests.fakes.slack.params import (
     page_limit,
     required,
 )
+from tests.fakes.slack.search import search_context
 from tests.fakes.slack.workspace import Workspace
 
 POST_TEXT_LIMIT = 40_000  # chat.postMessage truncates longer text
@@ -43,6 +44,9 @@ class WebApi(Workspace):
         self.ephemeral: list[Params] = []
         self.home_views: dict[str, Params] = {}
         self.opened_views: list[Params] = []
+        self.scopes = ""  # the bot token's scopes, comma-separated (FakeSlack grants its own)
+        self.action_tokens: dict[str, str] = {}
+        """`action_token`s Slack put in events → the user each one searches as."""
         """Modals opened with views.open, in order (as views.open answered them)."""
         self.handlers: dict[str, Handler] = {
             "auth.test": self._auth_test,
@@ -62,6 +66,7 @@ class WebApi(Workspace):
             "assistant.threads.setStatus": self._assistant_thread_call("status"),
             "assistant.threads.setSuggestedPrompts": self._assistant_thread_call("prompts"),
             "assistant.threads.setTitle": self._assistant_thread_call("title"),
+            "assistant.search.context": lambda params: search_context(self, params),
         }
 
     # -- Web API methods ---------------------------------------------------------------------------
@@ -78,7 +83,7 @@ class WebApi(Workspace):
         }
 
     def _chat_post_message(self, params: Params) -> Params:
-        channel = required(params, "channel", "channel_not_found")
+        channel = self._dm_for_user(required(params, "channel", "channel_not_found"))
         self._joined(channel)
         content = message_content(params)
         if "text" in content:

@@ -295,6 +295,32 @@ class Workspace:
             },
         }
 
+    def sees(self, user: str, channel: str) -> bool:
+        """Whether `user` may read `channel` in Slack: their own DM, a conversation they are in,
+        or any public channel unless they are a guest."""
+        info = self.channels.get(channel) or {}
+        if info.get("is_im"):
+            return info.get("user") == user
+        members = self.members.get(channel)
+        member = members is None or user in members
+        private = info.get("is_private") or info.get("is_mpim")
+        guest = bool(self.users.get(user, {}).get("is_restricted"))
+        return member if (private or guest) else True
+
+    def _dm_for_user(self, channel: str) -> str:
+        """A user id passed as chat.postMessage's `channel` posts in the bot's DM with that user
+        (opened if it was not), as Slack does; any other id is itself."""
+        if not channel.startswith(("U", "W")):
+            return channel
+        if channel not in self.users or self.users[channel].get("is_bot"):
+            raise SlackError("channel_not_found")
+        for cid, info in self.channels.items():
+            if info.get("is_im") and info.get("user") == channel:
+                return cid
+        dm = f"D{channel[1:]}"
+        self.add_channel(dm, user=channel)
+        return dm
+
     def _visible(self, channel: str) -> Params:
         """The channel's info, if the bot may see it (a private channel only when it is a member)."""
         info = self.channels.get(channel)
