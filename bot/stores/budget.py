@@ -73,7 +73,7 @@ elseif now < hold then
   wait = hold - now
 else
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', tostring(now - per - margin))
-  local cap = math.max(1, math.floor(rate * per))
+  local cap = math.max(1, math.floor(rate * per + 1e-6))  -- rate came through a string: 2/60 * 60 < 2
   local keep = math.max(0, math.min(arg, burst - 1))
   if redis.call('ZCARD', KEYS[2]) >= cap then
     local oldest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
