@@ -32,8 +32,9 @@ from bot.core.question import PromptBuilder, Question
 from bot.core.stop import StopRegistry
 from bot.llm.client import ChatRequest, RelayDanceClient
 from bot.model import AnswerKind, Conversation
-from bot.slack.blocks import final_controls, streaming_controls
-from bot.slack.renderer import PLACEHOLDER, Blocks, EditGate, StreamingReply
+from bot.slack.blocks import final_controls, native_final_controls, streaming_controls
+from bot.slack.native import NativeReply
+from bot.slack.renderer import PLACEHOLDER, Blocks, EditGate, Reply, StreamingReply
 from bot.stores.channel_settings import ChannelSettings, Effective
 from bot.stores.history import HistoryStore
 from bot.stores.threads import ActiveThreads
@@ -70,6 +71,7 @@ class Answerer:
         max_tokens: int | None,
         observer: AnswerObserver | None = None,
         turn_wait_seconds: float = TURN_WAIT_SECONDS,
+        native_streaming: str = "off",
     ) -> None:
         self._slack = slack
         self._llm = llm
@@ -84,6 +86,7 @@ class Answerer:
         self._edit_interval = edit_interval
         self._max_tokens = max_tokens
         self._observer = observer
+        self._native = native_streaming  # "auto" | "on" | "off": see bot.slack.native
 
     async def answer(
         self,
@@ -106,14 +109,33 @@ class Answerer:
         def controls(final: bool) -> Blocks:
             return final_controls(answer_id) if final else streaming_controls(answer_id)
 
-        reply = StreamingReply(
-            slack=self._slack,
-            team=conv.team,
-            channel=conv.channel,
-            thread_ts=question.reply_thread_ts,
-            gate=self._gate,
-            interval=self._edit_interval,
-            controls=controls,
+        def post_and_edit() -> StreamingReply:
+            return StreamingReply(
+                slack=self._slack,
+                team=conv.team,
+                channel=conv.channel,
+                thread_ts=question.reply_thread_ts,
+                gate=self._gate,
+                interval=self._edit_interval,
+                controls=controls,
+            )
+
+        reply: Reply = (
+            post_and_edit()
+            if self._native == "off"
+            else NativeReply(
+                slack=self._slack,
+                team=conv.team,
+                channel=conv.channel,
+                thread_ts=question.reply_thread_ts,
+                recipient=question.asked_by,
+                gate=self._gate,
+                interval=self._edit_interval,
+                post_and_edit=post_and_edit,
+                start_blocks=streaming_controls(answer_id),
+                final_blocks=native_final_controls(answer_id),
+                wait=self._native == "on",
+            )
         )
         lifecycle = AnswerLifecycle(reply, self._stops, answer_id=answer_id, asker=question.asked_by)
         where = Conversation(conv.team, conv.channel, question.reply_thread_ts)

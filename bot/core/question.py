@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.model import AnswerKind, ChatReplay, Conversation, Replay, StoredMessage, kind_of
-from bot.slack.renderer import StreamingReply
+from bot.slack.renderer import Reply
 from bot.stores.channel_settings import Effective
 
 
@@ -41,4 +41,4 @@ def thread_question(team: str, channel: str, message: StoredMessage, *, in_threa
 
 # Builds the request's messages once the placeholder is up; may report progress on it (e.g. the
 # parts of a long summary) and call RelayDance itself for map-reduce steps.
-PromptBuilder = Callable[[StreamingReply, Effective], Awaitable[list[dict[str, str]]]]
+PromptBuilder = Callable[[Reply, Effective], Awaitable[list[dict[str, str]]]]

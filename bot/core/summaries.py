@@ -21,7 +21,7 @@ from bot.core.question import PromptBuilder
 from bot.llm.client import ChatRequest, RelayDanceClient, Usage
 from bot.model import Conversation, StoredMessage
 from bot.slack.identity import Identity
-from bot.slack.renderer import StreamingReply
+from bot.slack.renderer import Reply
 from bot.stores.channel_settings import Effective
 from bot.text.knowledge_prompt import knowledge_block
 from bot.text.prompt import Quoted, Turn, build_with_quotes, estimate_tokens
@@ -121,7 +121,7 @@ def map_reduce_prompt(
     budget_tokens = max(budget_tokens, MIN_SUMMARY_BUDGET)
     what = "thread" if kind == "thread" else "channel"
 
-    async def build(reply: StreamingReply, config: Effective) -> list[dict[str, str]]:
+    async def build(reply: Reply, config: Effective) -> list[dict[str, str]]:
         parts = plan_parts(sources, budget_tokens=budget_tokens)
         left_out = 0
         if len(parts) > max_parts:
@@ -203,7 +203,7 @@ def ask_prompt(
     quoted as data in the user's turn, and with `knowledge` the past threads that match it, all
     fitted into the same budget as a mention's history."""
 
-    async def build(_: StreamingReply, config: Effective) -> list[dict[str, str]]:
+    async def build(_: Reply, config: Effective) -> list[dict[str, str]]:
         recent: list[StoredMessage] = []
         if context_messages:
             recent = [m for m in await reader.read(conv) if m.ts != question_ts][-context_messages:]

@@ -22,6 +22,7 @@ from typing import Any, Final, TypeAlias
 from bot.text.splitting import split_mrkdwn
 
 __all__ = [
+    "ACTION_FEEDBACK",
     "ACTION_FEEDBACK_DOWN",
     "ACTION_FEEDBACK_UP",
     "ACTION_REGENERATE",
@@ -33,6 +34,7 @@ __all__ = [
     "button",
     "final_controls",
     "message_blocks",
+    "native_final_controls",
     "mrkdwn_text",
     "plain_text",
     "streaming_controls",
@@ -47,6 +49,7 @@ ACTION_STOP: Final = "answer_stop"
 ACTION_REGENERATE: Final = "answer_regenerate"
 ACTION_FEEDBACK_UP: Final = "answer_feedback_up"
 ACTION_FEEDBACK_DOWN: Final = "answer_feedback_down"
+ACTION_FEEDBACK: Final = "answer_feedback"  # Slack's feedback_buttons: value "up:<answer id>" / "down:…"
 SHORTCUT_SUMMARIZE: Final = "summarize_thread"
 
 # -- Limits ------------------------------------------------------------------------------------------
@@ -104,6 +107,30 @@ def final_controls(answer_id: str, *, feedback: str | None = None) -> list[Block
     return [
         {"type": "actions", "elements": [regenerate]},
         {"type": "context", "elements": [mrkdwn_text(f"{vote} Thanks for the feedback")]},
+    ]
+
+
+def native_final_controls(answer_id: str) -> list[Block]:
+    """Under an answer that ended a native stream (chat.stopStream's blocks): Regenerate, and
+    Slack's own feedback buttons (a `feedback_buttons` element in a `context_actions` block)."""
+    regenerate = button("Regenerate", ACTION_REGENERATE, answer_id)
+    feedback = {
+        "type": "feedback_buttons",
+        "action_id": ACTION_FEEDBACK,
+        "positive_button": {
+            "text": plain_text("👍"),
+            "value": f"up:{answer_id}",
+            "accessibility_label": "Good answer",
+        },
+        "negative_button": {
+            "text": plain_text("👎"),
+            "value": f"down:{answer_id}",
+            "accessibility_label": "Bad answer",
+        },
+    }
+    return [
+        {"type": "actions", "elements": [regenerate]},
+        {"type": "context_actions", "elements": [feedback]},
     ]
 
 

@@ -150,6 +150,7 @@ def create_app(
         edit_interval=settings.edit_interval,
         max_tokens=settings.max_tokens,
         observer=metrics,
+        native_streaming=settings.slack_native_streaming,
     )
     admission = AdmissionGate(slots=settings.max_concurrent_answers, queue=settings.answer_queue_size)
     metrics.queue_depth.set_function(lambda: admission.waiting)

@@ -120,10 +120,8 @@ class WebApi(Workspace):
         info = self._joined(channel)
         recipient_check(params, is_dm=bool(info.get("is_im")))
         text, others = stream_content(params, needed=False)
-        message: Params = {"type": "message", "text": text, **self._bot_fields()}
-        message["blocks"] = [{"type": "markdown", "text": text}] if text else []
-        if others:
-            message["chunks"] = others
+        message: Params = {"type": "message", "text": "", "blocks": [], **self._bot_fields()}
+        self._stream_into(message, text, others)
         ts = self._store(channel, message, thread_ts=optional(params, "thread_ts"))
         self.streams.open(channel, ts)
         return {"channel": channel, "ts": ts}
@@ -158,12 +156,16 @@ class WebApi(Workspace):
 
     @staticmethod
     def _stream_into(message: Params, text: str, others: list[Params]) -> None:
-        """What Slack shows: the Markdown streamed so far in one markdown block, and the task cards."""
-        if text:
-            message["text"] = message.get("text", "") + text
-            message["blocks"] = [{"type": "markdown", "text": message["text"]}]
+        """What Slack shows: the blocks of `blocks` chunks (e.g. buttons), then the Markdown streamed
+        so far in one markdown block; task and plan updates are kept in `chunks`."""
+        message["text"] = message.get("text", "") + text
         if others:
             message["chunks"] = [*message.get("chunks", []), *others]
+        chunks = message.get("chunks", [])
+        shown = [b for chunk in chunks if chunk["type"] == "blocks" for b in chunk["blocks"]]
+        if message["text"]:
+            shown.append({"type": "markdown", "text": message["text"]})
+        message["blocks"] = shown
 
     def _chat_delete(self, params: Params) -> Params:
         channel = required(params, "channel", "channel_not_found")
