@@ -228,9 +228,7 @@ class NativeReply:
     async def _edit_instead(self) -> str:
         reply = self._editor()
         ts = await reply.start()
-        self._editing = reply
-        if self._text:
-            reply.append(self.text)
+        self._editing = reply  # start() comes before any text: there is none to hand over
         return ts
 
     def _resume_editing(self) -> None:

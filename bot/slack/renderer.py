@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 DEFAULT_LIMIT = 3800  # leaves room under 4,000 for Slack counting entities differently
 PLACEHOLDER = "_Thinking…_"
 TRANSIENT_FAILURES = 3  # network failures in a row before the renderer gives up
+CONFLICT_PAUSE = 0.5  # before editing again a message Slack still streams (streaming_state_conflict)
 
 
 # The scheduler was a per-team hold after a 429 under this name; callers still build it so.
@@ -355,6 +356,7 @@ class StreamingReply:
             if error == "streaming_state_conflict":
                 # A native stream this message was (bot.slack.native) is still closing: try again.
                 log.info("chat.update found the message still streaming; trying again")
+                await asyncio.sleep(CONFLICT_PAUSE)
                 return False
             if error == "msg_too_long" and self._limit > 1000:
                 # Slack counted more than we did (e.g. entities); split smaller and try again.
