@@ -76,7 +76,8 @@ async def test_the_note_and_footnotes_end_the_stream_in_markdown(
     r.footnote("_Some text was redacted._")
     r.append("Answer.")
     await r.finish(note="⚠️ *Answer cut off:* the limit.")
-    expected = "Answer.\n\n" + mrkdwn_to_markdown("⚠️ *Answer cut off:* the limit.\n\n_Some text was redacted._")
+    note = mrkdwn_to_markdown("⚠️ *Answer cut off:* the limit.\n\n_Some text was redacted._")
+    expected = "Answer.\n\n" + note
     assert bot_texts(slack) == [expected]
 
 
@@ -202,7 +203,9 @@ async def test_append_after_a_refusal_for_good_raises(client: AsyncWebClient, sl
     await r.finish()
 
 
-async def test_an_answer_outgrowing_its_stream_goes_on_by_editing(client: AsyncWebClient, slack: FakeSlack) -> None:
+async def test_an_answer_outgrowing_its_stream_goes_on_by_editing(
+    client: AsyncWebClient, slack: FakeSlack
+) -> None:
     r = native(client, limit=40)
     await r.start()
     r.append("a" * 30 + " ")
