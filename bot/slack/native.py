@@ -12,7 +12,10 @@ either. The choice is made per answer, in `start()`:
 - native streams take standard Markdown, so the model's text goes as it came; the notes and
   footnotes the lifecycle gives in mrkdwn are turned back into Markdown;
 - the end is one chat.stopStream with the text not sent yet, the note, and the final controls
-  (Regenerate, and Slack's feedback buttons).
+  (Regenerate, and Slack's feedback buttons);
+- `status()` words (waiting for a turn, reasoning, a summary's parts) cannot replace text in a
+  stream, which only grows: they show as one task card (`task_update` chunk, id `status`, its
+  title replaced with each status), marked complete in the call that carries the first text.
 Slack closes a stream a few minutes after it starts, or when it idles
 (`message_not_in_streaming_state`). The answer then goes on in that same message with chat.update:
 the post-and-edit renderer resumes it with the whole text so far (rendered as mrkdwn, split into
@@ -53,6 +56,14 @@ STREAM_LIMIT = 11_000  # a streamed message's text; past it the answer goes on b
 NOT_STREAMING = "message_not_in_streaming_state"
 TRANSIENT_FAILURES = 3
 FINAL_ATTEMPTS = 20
+
+
+TASK_TITLE_LIMIT = 256
+
+
+def task_title(words: str) -> str:
+    """A placeholder's mrkdwn words (e.g. `_Thinking…_`) as a task card's plain title."""
+    return words.strip().strip("_*").strip()[:TASK_TITLE_LIMIT] or "Working…"
 
 
 class _GoOnEditing(Exception):
@@ -104,6 +115,8 @@ class NativeReply:
         self._text: list[str] = []
         self._streamed = 0  # characters of the text the stream shows
         self._status: str | None = None
+        self._task: tuple[str, str] | None = None  # the status as a task card: (title, status) wanted
+        self._task_shown: tuple[str, str] | None = None
         self._note = ""
         self._footnotes: list[str] = []
         self._ts = ""  # the stream's message, once started
@@ -173,10 +186,14 @@ class NativeReply:
         self._dirty.set()
 
     def status(self, text: str) -> None:
-        """The placeholder's words, for post-and-edit; a native stream shows Slack's own indicator."""
+        """The placeholder's words (e.g. "Summarizing part 2 of 5…"): a native stream shows them as
+        a task card (`task_update` chunk) until its text starts, then marks it complete."""
         self._status = text
         if self._editing is not None:
             self._editing.status(text)
+        elif self._ts and not self._streamed:
+            self._task = (task_title(text), "in_progress")
+            self._dirty.set()
 
     def footnote(self, text: str) -> None:
         if text not in self._footnotes:
@@ -282,7 +299,7 @@ class NativeReply:
             if self._closing:
                 await self._stop()
                 return
-            if len(self.text) == self._streamed:
+            if len(self.text) == self._streamed and self._task == self._task_shown:
                 continue
             await self._gate.slot(self._key(APPEND), self._rank)
             if self._closing:
@@ -307,9 +324,12 @@ class NativeReply:
         pending = text[self._streamed :][:CALL_LIMIT]
         if self._streamed + len(pending) > self._limit:
             raise _GoOnEditing("the answer outgrew one streamed message", still_open=True)
+        task = self._settled_task(bool(pending))
         since, self._behind_since = self._behind_since, None
         try:
-            await self._slack.chat_appendStream(channel=self.channel, ts=self._ts, markdown_text=pending)
+            await self._slack.chat_appendStream(
+                channel=self.channel, ts=self._ts, **self._content(pending, task)
+            )
         except SlackApiError as exc:
             self._behind_since = since
             if exc.response.get("error") == NOT_STREAMING:
@@ -319,8 +339,26 @@ class NativeReply:
             self._behind_since = since
             raise
         self._streamed += len(pending)
+        self._task_shown = task
         if len(self.text) > self._streamed and self._behind_since is None:
             self._behind_since = self._clock()
+
+    def _settled_task(self, text_follows: bool) -> tuple[str, str] | None:
+        """The task card as this call leaves it: complete once the answer's text starts."""
+        if self._task is not None and text_follows and self._task[1] == "in_progress":
+            self._task = (self._task[0], "complete")
+        return self._task
+
+    def _content(self, text: str, task: tuple[str, str] | None) -> dict[str, Any]:
+        """A call's content: plain `markdown_text`, or chunks when the task card changes too."""
+        if task is None or task == self._task_shown:
+            return {"markdown_text": text} if text else {}
+        chunks: list[dict[str, str]] = [
+            {"type": "task_update", "id": "status", "title": task[0], "status": task[1]}
+        ]
+        if text:
+            chunks.append({"type": "markdown_text", "text": text})
+        return {"chunks": chunks}
 
     async def _stop(self) -> None:
         """The final call: the text not streamed yet, the note, and the final controls."""
@@ -334,7 +372,7 @@ class NativeReply:
                 tail = f"{tail}\n\n{mrkdwn_to_markdown(suffix)}" if text else mrkdwn_to_markdown(suffix)
             if len(tail) > CALL_LIMIT or self._streamed + len(tail) > self._limit:
                 raise _GoOnEditing("the answer outgrew one streamed message", still_open=True)
-            kwargs: dict[str, Any] = {"markdown_text": tail} if tail else {}
+            kwargs = self._content(tail, self._settled_task(True))
             if self._final_blocks:
                 kwargs["blocks"] = self._final_blocks
             try:
@@ -355,6 +393,7 @@ class NativeReply:
                     raise _GoOnEditing(describe(exc), still_open=True) from exc
                 continue
             self._streamed = len(text)
+            self._task_shown = self._task
             return
         raise _GoOnEditing("chat.stopStream kept being refused", still_open=True)
 

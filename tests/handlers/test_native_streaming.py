@@ -46,7 +46,11 @@ def streamed(slack: FakeSlack) -> str:
     calls = [
         c for c in slack.calls if c.method in ("chat.startStream", "chat.appendStream", "chat.stopStream")
     ]
-    return "".join(str(c.params.get("markdown_text") or "") for c in calls if c.ok)
+    texts = []
+    for call in (c for c in calls if c.ok):
+        texts.append(str(call.params.get("markdown_text") or ""))
+        texts.extend(str(k["text"]) for k in call.params.get("chunks") or () if k["type"] == "markdown_text")
+    return "".join(texts)
 
 
 async def press(bot: BotUnderTest, action_id: str, *, user: str, ts: str, positive: bool = True) -> None:

@@ -215,3 +215,40 @@ async def test_an_answer_outgrowing_its_stream_goes_on_by_editing(
     await r.finish()
     assert bot_texts(slack) == ["a" * 30 + " " + "b" * 30]
     assert [c.ok for c in slack.calls_to("chat.stopStream")] == [True]  # closed before the edits
+
+
+async def test_status_words_show_as_a_task_card_until_the_text_starts(
+    client: AsyncWebClient, slack: FakeSlack
+) -> None:
+    r = native(client)
+    await r.start()
+    r.status("_Waiting for the previous answer…_")
+    await slack.wait_for("chat.appendStream")
+    r.status("_Thinking…_")
+    await slack.wait_for("chat.appendStream", count=2)
+    r.append("The answer.")
+    await r.finish()
+    (message,) = [m for m in slack.thread_messages("C1", THREAD) if m.get("user") == "UBOT"]
+    assert message["text"] == "The answer."
+    assert [(c["title"], c["status"]) for c in message["chunks"] if c["type"] == "task_update"] == [
+        ("Waiting for the previous answer…", "in_progress"),
+        ("Thinking…", "in_progress"),
+        ("Thinking…", "complete"),  # with the first text, in the same call
+    ]
+    r.status("_ignored once the answer has ended_")
+    assert len(slack.calls_to("chat.appendStream")) == 2  # the stop carried the text and the card
+
+
+async def test_an_answer_ending_before_any_text_completes_its_task_card(
+    client: AsyncWebClient, slack: FakeSlack
+) -> None:
+    r = native(client)
+    await r.start()
+    r.status("_Summarizing part 1 of 2…_")
+    await slack.wait_for("chat.appendStream")
+    await r.finish(note="Nothing to say.")
+    (stop,) = slack.calls_to("chat.stopStream")
+    assert stop.params["chunks"] == [
+        {"type": "task_update", "id": "status", "title": "Summarizing part 1 of 2…", "status": "complete"},
+        {"type": "markdown_text", "text": "Nothing to say."},
+    ]
