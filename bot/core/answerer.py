@@ -33,7 +33,7 @@ from bot.core.stop import StopRegistry
 from bot.llm.client import ChatRequest, RelayDanceClient
 from bot.model import AnswerKind, Conversation
 from bot.slack.blocks import final_controls, native_final_controls, streaming_controls
-from bot.slack.native import NativeReply
+from bot.slack.native import NativeReply, StreamBook
 from bot.slack.renderer import PLACEHOLDER, Blocks, EditGate, Reply, StreamingReply
 from bot.stores.channel_settings import ChannelSettings, Effective
 from bot.stores.history import HistoryStore
@@ -87,6 +87,7 @@ class Answerer:
         self._max_tokens = max_tokens
         self._observer = observer
         self._native = native_streaming  # "auto" | "on" | "off": see bot.slack.native
+        self._streams = StreamBook()
 
     async def answer(
         self,
@@ -134,6 +135,7 @@ class Answerer:
                 post_and_edit=post_and_edit,
                 start_blocks=streaming_controls(answer_id),
                 final_blocks=native_final_controls(answer_id),
+                book=self._streams,
                 wait=self._native == "on",
             )
         )

@@ -66,6 +66,56 @@ def task_title(words: str) -> str:
     return words.strip().strip("_*").strip()[:TASK_TITLE_LIMIT] or "Working…"
 
 
+# Refusals that will not change for a while: this workspace gets post-and-edit until then.
+REFUSED_FOR_A_WHILE = frozenset(
+    {"unknown_method", "missing_scope", "not_allowed_token_type", "feature_not_enabled", "invalid_chunks"}
+)
+REFUSAL_SECONDS = 600.0
+
+
+class StreamBook:
+    """This process's native streams, per team, shared by its answers.
+
+    Each open stream owes a chat.stopStream from the same bucket as chat.startStream, so a start
+    is granted only while a token remains for every open stream's stop: otherwise a burst of
+    starts spends the bucket and the ends of those answers wait minutes. And a workspace whose
+    Slack refuses streams outright is not asked again for `refusal_seconds`.
+    """
+
+    def __init__(
+        self, *, clock: Callable[[], float] = time.monotonic, refusal_seconds: float = REFUSAL_SECONDS
+    ):
+        self._clock = clock
+        self._refusal_seconds = refusal_seconds
+        self._open: dict[str, int] = {}
+        self._refused_until: dict[str, float] = {}
+
+    def owed(self, team: str) -> int:
+        return self._open.get(team, 0)
+
+    def opened(self, team: str) -> None:
+        self._open[team] = self._open.get(team, 0) + 1
+
+    def closed(self, team: str) -> None:
+        left = self._open.get(team, 0) - 1
+        if left > 0:
+            self._open[team] = left
+        else:
+            self._open.pop(team, None)
+
+    def refuse(self, team: str) -> None:
+        self._refused_until[team] = self._clock() + self._refusal_seconds
+
+    def refused(self, team: str) -> bool:
+        until = self._refused_until.get(team)
+        if until is None:
+            return False
+        if self._clock() >= until:
+            del self._refused_until[team]
+            return False
+        return True
+
+
 class _GoOnEditing(Exception):
     """The stream cannot carry the answer further: go on with chat.update in its message."""
 
@@ -95,6 +145,7 @@ class NativeReply:
         post_and_edit: Callable[[], StreamingReply],
         start_blocks: Blocks | None = None,
         final_blocks: Blocks | None = None,
+        book: StreamBook | None = None,
         wait: bool = False,
         limit: int = STREAM_LIMIT,
         clock: Callable[[], float] = time.monotonic,
@@ -110,6 +161,7 @@ class NativeReply:
         self._start_blocks = start_blocks
         self._final_blocks = final_blocks
         self._wait = wait
+        self._book = book or StreamBook()
         self._limit = limit
         self._clock = clock
         self._text: list[str] = []
@@ -147,7 +199,12 @@ class NativeReply:
 
     async def start(self) -> str:
         """Open a native stream if the budget allows now, else post the usual placeholder."""
-        if self.thread_ts is None or self._recipient is None or not await self._stream_granted():
+        if (
+            self.thread_ts is None
+            or self._recipient is None
+            or self._book.refused(self.team)
+            or not await self._stream_granted()
+        ):
             return await self._edit_instead()
         chunks = [{"type": "blocks", "blocks": self._start_blocks}] if self._start_blocks else None
         try:
@@ -161,6 +218,8 @@ class NativeReply:
         except SlackApiError as exc:
             if is_rate_limited(exc):
                 await self._gate.penalize(self._key(STREAM), retry_after_of(exc))
+            elif exc.response.get("error") in REFUSED_FOR_A_WHILE:
+                self._book.refuse(self.team)
             log.info("no native stream in %s (%s); posting and editing instead", self.channel, describe(exc))
             return await self._edit_instead()
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -168,6 +227,7 @@ class NativeReply:
             return await self._edit_instead()
         self._ts = str(response["ts"])
         self._gate.opened(self.team)
+        self._book.opened(self.team)
         self._streamer = asyncio.create_task(self._stream_loop(), name=f"stream:{self.channel}:{self._ts}")
         return self._ts
 
@@ -232,7 +292,7 @@ class NativeReply:
         if self._wait:
             await self._gate.slot(key, lambda: (FIRST, self._clock()))
             return True
-        return await self._gate.try_slot(key)
+        return await self._gate.try_slot(key, keep=self._book.owed(self.team))
 
     def _editor(self) -> StreamingReply:
         reply = self._post_and_edit()
@@ -275,6 +335,7 @@ class NativeReply:
                 await self._stream_until_done()
             finally:
                 self._gate.closed(self.team)
+                self._book.closed(self.team)
         except asyncio.CancelledError:
             raise
         except _GoOnEditing as exc:

@@ -118,12 +118,13 @@ class EditScheduler:
                 self._wake(key)
 
     async def try_slot(self, key: Key, *, keep: int = 0) -> bool:
-        """One ask of the budget, without queueing: may this call go now? For choices that have
-        another way (a native stream or post-and-edit), where waiting would be the worse one."""
+        """One ask of the budget, without queueing: may this call go now, leaving `keep` tokens?
+        For choices that have another way (a native stream or post-and-edit), where waiting
+        would be the worse one."""
         if self._queues.get(key):
             return False  # others already wait for this bucket
-        active = self._active.get(key[0], 0)
-        return await self.budget.take(key, keep=keep, holder=self.holder, active=active) <= 0
+        # No holder report: `keep` here counts what this caller owes, not answers in flight.
+        return await self.budget.take(key, keep=keep) <= 0
 
     def nudge(self, team: str) -> None:
         """Something's rank changed (e.g. an answer finished): let the queues decide again."""

@@ -7,9 +7,11 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack.native import NativeReply
+from bot.slack.native import NativeReply, StreamBook
 from bot.slack.renderer import EditGate, StreamingReply
+from bot.slack.schedule import MemoryBudget
 from bot.text.from_mrkdwn import mrkdwn_to_markdown
+from bot.text.rates import DEFAULT_TIERS, STREAM, LocalBuckets, Tier
 from tests.fakes.slack import FakeSlack
 
 THREAD = "1.000001"
@@ -252,3 +254,41 @@ async def test_an_answer_ending_before_any_text_completes_its_task_card(
         {"type": "task_update", "id": "status", "title": "Summarizing part 1 of 2…", "status": "complete"},
         {"type": "markdown_text", "text": "Nothing to say."},
     ]
+
+
+async def test_starts_keep_a_stream_token_for_every_open_streams_stop(
+    client: AsyncWebClient, slack: FakeSlack
+) -> None:
+    tiers = {**DEFAULT_TIERS, STREAM: Tier(20, 60, 5)}
+    gate, book = EditGate(MemoryBudget(LocalBuckets(tiers=tiers))), StreamBook()
+    replies = [native(client, gate, book=book) for _ in range(4)]
+    for r in replies:
+        await r.start()
+    # 5 tokens: a start leaves one for each open stream's stop (5 >= 1, 4 >= 2, 3 >= 3), then 2 < 4.
+    assert len(slack.calls_to("chat.startStream")) == 3
+    assert book.owed("T1") == 3
+    for r in replies:
+        r.append("done")
+        await r.finish()
+    assert [c.ok for c in slack.calls_to("chat.stopStream")] == [True] * 3  # none waited for a refill
+    assert book.owed("T1") == 0
+    assert len(slack.calls_to("chat.postMessage")) == 1
+
+
+async def test_a_workspace_refusing_streams_is_not_asked_again_for_a_while(
+    client: AsyncWebClient, slack: FakeSlack
+) -> None:
+    now = [0.0]
+    book = StreamBook(clock=lambda: now[0], refusal_seconds=60)
+    slack.fail_next("chat.startStream", error="missing_scope")
+    for _ in range(2):
+        r = native(client, book=book)
+        await r.start()
+        await r.finish()
+    assert len(slack.calls_to("chat.startStream")) == 1
+    now[0] = 61.0
+    r = native(client, book=book)
+    await r.start()
+    await r.finish()
+    assert len(slack.calls_to("chat.startStream")) == 2
+    assert book.refused("T1") is False
