@@ -4,7 +4,8 @@
 either. The choice is made per answer, in `start()`:
 - native only for a reply in a thread to someone (Slack streams replies to a request, and outside
   a DM needs the recipient: the team and the asker) and when the workspace's budget for
-  chat.startStream (tier 2, shared with chat.stopStream) grants a token at once — or, with
+  chat.startStream (tier 2; chat.stopStream has a bucket of its own, so a burst of starts never
+  delays the ends) grants a token at once — or, with
   `wait=True`, once it does; otherwise, or when Slack refuses the stream, the answer is posted and
   edited (`StreamingReply`) as before;
 - appendStream calls ask the `EditScheduler` like edits do (their own tier 4 bucket): at most one
@@ -47,7 +48,7 @@ from bot.slack.refusals import describe, is_rate_limited, is_transient, retry_af
 from bot.slack.renderer import Blocks, StreamingReply
 from bot.slack.schedule import CATCH_UP, FINAL, FIRST, EditScheduler
 from bot.text.from_mrkdwn import mrkdwn_to_markdown
-from bot.text.rates import APPEND, STREAM, Key
+from bot.text.rates import APPEND, STOP, STREAM, Key
 
 log = logging.getLogger(__name__)
 
@@ -74,34 +75,15 @@ REFUSAL_SECONDS = 600.0
 
 
 class StreamBook:
-    """This process's native streams, per team, shared by its answers.
-
-    Each open stream owes a chat.stopStream from the same bucket as chat.startStream, so a start
-    is granted only while a token remains for every open stream's stop: otherwise a burst of
-    starts spends the bucket and the ends of those answers wait minutes. And a workspace whose
-    Slack refuses streams outright is not asked again for `refusal_seconds`.
-    """
+    """What this process has learnt about native streams, shared by its answers: a workspace whose
+    Slack refuses streams outright is not asked again for `refusal_seconds` (post-and-edit)."""
 
     def __init__(
         self, *, clock: Callable[[], float] = time.monotonic, refusal_seconds: float = REFUSAL_SECONDS
     ):
         self._clock = clock
         self._refusal_seconds = refusal_seconds
-        self._open: dict[str, int] = {}
         self._refused_until: dict[str, float] = {}
-
-    def owed(self, team: str) -> int:
-        return self._open.get(team, 0)
-
-    def opened(self, team: str) -> None:
-        self._open[team] = self._open.get(team, 0) + 1
-
-    def closed(self, team: str) -> None:
-        left = self._open.get(team, 0) - 1
-        if left > 0:
-            self._open[team] = left
-        else:
-            self._open.pop(team, None)
 
     def refuse(self, team: str) -> None:
         self._refused_until[team] = self._clock() + self._refusal_seconds
@@ -227,7 +209,6 @@ class NativeReply:
             return await self._edit_instead()
         self._ts = str(response["ts"])
         self._gate.opened(self.team)
-        self._book.opened(self.team)
         self._streamer = asyncio.create_task(self._stream_loop(), name=f"stream:{self.channel}:{self._ts}")
         return self._ts
 
@@ -292,7 +273,7 @@ class NativeReply:
         if self._wait:
             await self._gate.slot(key, lambda: (FIRST, self._clock()))
             return True
-        return await self._gate.try_slot(key, keep=self._book.owed(self.team))
+        return await self._gate.try_slot(key)  # chat.stopStream has a bucket of its own
 
     def _editor(self) -> StreamingReply:
         reply = self._post_and_edit()
@@ -335,7 +316,6 @@ class NativeReply:
                 await self._stream_until_done()
             finally:
                 self._gate.closed(self.team)
-                self._book.closed(self.team)
         except asyncio.CancelledError:
             raise
         except _GoOnEditing as exc:
@@ -426,7 +406,7 @@ class NativeReply:
         suffix = "\n\n".join(part for part in (self._note, "\n".join(self._footnotes)) if part)
         transient = 0
         for _ in range(FINAL_ATTEMPTS):
-            await self._gate.slot(self._key(STREAM), self._rank)
+            await self._gate.slot(self._key(STOP), self._rank)
             text = self.text
             tail = text[self._streamed :]
             if suffix:
@@ -440,7 +420,7 @@ class NativeReply:
                 await self._slack.chat_stopStream(channel=self.channel, ts=self._ts, **kwargs)
             except SlackApiError as exc:
                 if is_rate_limited(exc):
-                    await self._gate.penalize(self._key(STREAM), retry_after_of(exc))
+                    await self._gate.penalize(self._key(STOP), retry_after_of(exc))
                     continue
                 if exc.response.get("error") == NOT_STREAMING:
                     raise _GoOnEditing(NOT_STREAMING, still_open=False) from exc
@@ -462,7 +442,7 @@ class NativeReply:
         """End a stream we give up on, so that chat.update may edit its message (an open stream
         answers `streaming_state_conflict`). If even this fails, the editor's first edit says so."""
         with contextlib.suppress(SlackApiError, aiohttp.ClientError, TimeoutError):
-            await self._gate.slot(self._key(STREAM), lambda: (FINAL, self._clock()))
+            await self._gate.slot(self._key(STOP), lambda: (FINAL, self._clock()))
             await self._slack.chat_stopStream(channel=self.channel, ts=self._ts)
 
     async def _pause_until(self, when: float) -> None:

@@ -112,6 +112,7 @@ def tiers_from(settings: Settings) -> dict[str, Tier]:
         rates.UPDATE: settings.slack_rate_update,
         rates.POST: settings.slack_rate_post,
         rates.STREAM: settings.slack_rate_stream,
+        rates.STOP: settings.slack_rate_stream,  # one setting: both methods are tier 2
         rates.APPEND: settings.slack_rate_append,
     }
     return {family: Tier(*spec) for family, spec in specs.items()}

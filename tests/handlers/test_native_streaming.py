@@ -135,8 +135,8 @@ async def test_without_a_stream_token_the_answer_is_posted_and_edited(
     slack: FakeSlack, relay: FakeRelayDance, redis_url: str, redis_prefix: str
 ) -> None:
     relay.push(Script.stream(["Native."]), Script.stream(["Edited **in place**."]))
-    # Two stream calls in the window: one answer's start and stop; the next finds the budget spent.
-    async with native_bot(slack, relay, redis_url, redis_prefix, slack_rate_stream=(2.0, 60.0, 2.0)) as bot:
+    # One start in the window (and one stop, counted apart): the next answer finds the budget spent.
+    async with native_bot(slack, relay, redis_url, redis_prefix, slack_rate_stream=(1.0, 60.0, 1.0)) as bot:
         one = app_mention(text="<@UBOT> one", user="U1")
         await bot.send(one)
         await bot.answered(1)
