@@ -69,7 +69,14 @@ def task_title(words: str) -> str:
 
 # Refusals that will not change for a while: this workspace gets post-and-edit until then.
 REFUSED_FOR_A_WHILE = frozenset(
-    {"unknown_method", "missing_scope", "not_allowed_token_type", "feature_not_enabled", "invalid_chunks"}
+    {
+        "unknown_method",
+        "missing_scope",
+        "not_allowed_token_type",
+        "feature_not_enabled",
+        "invalid_chunks",
+        "invalid_blocks",
+    }
 )
 REFUSAL_SECONDS = 600.0
 
