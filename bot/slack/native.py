@@ -5,9 +5,8 @@ either. The choice is made per answer, in `start()`:
 - native only for a reply in a thread to someone (Slack streams replies to a request, and outside
   a DM needs the recipient: the team and the asker) and when the workspace's budget for
   chat.startStream (tier 2; chat.stopStream has a bucket of its own, so a burst of starts never
-  delays the ends) grants a token at once — or, with
-  `wait=True`, once it does; otherwise, or when Slack refuses the stream, the answer is posted and
-  edited (`StreamingReply`) as before;
+  delays the ends) grants a token at once (with `wait=True`: once it does); otherwise, or when
+  Slack refuses the stream, the answer is posted and edited (`StreamingReply`) as before;
 - appendStream calls ask the `EditScheduler` like edits do (their own tier 4 bucket): at most one
   call in flight, and everything that arrived while it waited goes into that call;
 - native streams take standard Markdown, so the model's text goes as it came; the notes and
