@@ -243,3 +243,22 @@ async def test_a_long_answer_leaves_the_stream_and_is_split_by_editing(
         assert joined.count(f"Paragraph {i}:") == 1
     assert len(slack.calls_to("chat.stopStream")) == 1  # closed before editing
     assert all(c.error != "streaming_state_conflict" for c in slack.calls_to("chat.update"))
+
+
+async def test_a_reasoning_model_shows_a_task_card_until_its_answer_streams(
+    slack: FakeSlack, relay: FakeRelayDance, redis_url: str, redis_prefix: str
+) -> None:
+    thoughts = [{"reasoning_content": "Adding two and two. "}] * 5
+    relay.push(Script.stream([*thoughts, "The answer ", "is 4."], pace=0.05))
+    async with native_bot(slack, relay, redis_url, redis_prefix) as bot:
+        mention = app_mention(text="<@UBOT> what is 2+2?", user="U1")
+        await bot.send(mention)
+        await bot.answered(1)
+    (reply,) = bot_replies(slack, mention["ts"])
+    assert reply["text"] == "The answer is 4."
+    cards = [(c["title"], c["status"]) for c in reply["chunks"] if c["type"] == "task_update"]
+    assert cards == [
+        ("Reasoning before answering…", "in_progress"),
+        ("Reasoning before answering…", "complete"),
+    ]
+    assert "two and two" not in str([c.params for c in slack.calls])  # the reasoning never reached Slack
