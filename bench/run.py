@@ -208,6 +208,7 @@ def _environment(
         PORT=str(port),
         HOST="127.0.0.1",
         EDIT_INTERVAL=str(load.edit_interval),
+        SLACK_NATIVE_STREAMING="off",  # post-and-edit, as before native streams (workspace: a policy)
         LOG_LEVEL="WARNING",
     )
     return env

@@ -31,6 +31,10 @@ class Policy:
     final_text: Callable[[str], str]
     env: dict[str, str]
     old: bool = False  # run from the commit before the budget
+    native: bool = False  # answers may end as native streams (Markdown as it came) or edited (mrkdwn)
+
+    def complete(self, shown: str, answer: str) -> bool:
+        return shown == self.final_text(answer) or (self.native and shown == answer)
 
 
 @dataclass
@@ -97,9 +101,16 @@ def measure(
                 placeholders[thread] = call.received_at - sent_at[thread]
         elif call.method == "chat.update" and call.params.get("ts") in owner:
             thread, ts = owner[str(call.params["ts"])], str(call.params["ts"])
+        elif call.method == "chat.startStream" and call.params.get("thread_ts") in by_thread:
+            thread, ts = str(call.params["thread_ts"]), str(call.response["ts"])
+            owner[ts] = thread
+        elif call.method in ("chat.appendStream", "chat.stopStream") and call.params.get("ts") in owner:
+            thread, ts = owner[str(call.params["ts"])], str(call.params["ts"])
         else:
             continue
-        text = str(call.params.get("text") or "")
+        text = str(call.params.get("text") or call.params.get("markdown_text") or "")
+        if call.method in ("chat.appendStream", "chat.stopStream"):
+            text = texts[thread].get(ts, "") + text  # a stream grows by what each call appends
         texts[thread][ts] = "" if PLACEHOLDER_MARK in text and len(text) < 40 else text
         letters = sum(_alnum(t) for t in texts[thread].values())
         shown_at[thread].append((call.received_at, letters))
@@ -159,6 +170,9 @@ ROWS: list[tuple[str, Callable[[WorkspaceFigures], float], str]] = [
     ("last token → complete p95 (s)", lambda f: f.complete_p95, "{:.2f}"),
     ("chat.update calls", lambda f: f.calls.get("chat.update", 0), "{:.0f}"),
     ("chat.postMessage calls", lambda f: f.calls.get("chat.postMessage", 0), "{:.0f}"),
+    ("chat.startStream calls", lambda f: f.calls.get("chat.startStream", 0), "{:.0f}"),
+    ("chat.appendStream calls", lambda f: f.calls.get("chat.appendStream", 0), "{:.0f}"),
+    ("chat.stopStream calls", lambda f: f.calls.get("chat.stopStream", 0), "{:.0f}"),
     ("CPU per 1,000 tokens (ms)", lambda f: f.cpu_per_1k_tokens, "{:.0f}"),
     ("CPU per answer (ms)", lambda f: f.cpu_per_answer, "{:.1f}"),
     ("wall time (s)", lambda f: f.wall_s, "{:.1f}"),

@@ -116,6 +116,9 @@ class Settings:
     slack_rate_post: Rate = (60.0, 60.0, 20.0)
     slack_rate_stream: Rate = (20.0, 60.0, 15.0)
     slack_rate_append: Rate = (100.0, 60.0, 60.0)
+    # Slack's native streams (chat.startStream): "auto" when the budget allows, "on" always
+    # (waiting for the budget), "off" post-and-edit only. See bot.slack.native.
+    slack_native_streaming: str = "auto"
     secrets: tuple[str, ...] = field(default=(), repr=False)
     knowledge_channels: tuple[str, ...] = ()  # channels indexed for team knowledge; () = all the bot is in
     knowledge_threads: int = 4  # past threads put in a prompt; 0 turns team knowledge off
@@ -219,6 +222,7 @@ class Settings:
             slack_rate_post=_rate(r, "SLACK_RATE_POST", (60.0, 60.0, 20.0)),
             slack_rate_stream=_rate(r, "SLACK_RATE_STREAM", (20.0, 60.0, 15.0)),
             slack_rate_append=_rate(r, "SLACK_RATE_APPEND", (100.0, 60.0, 60.0)),
+            slack_native_streaming=r.choice("SLACK_NATIVE_STREAMING", "AUTO", ("AUTO", "ON", "OFF")).lower(),
             secrets=tuple(
                 s.reveal()
                 for s in (bot_token, signing_secret, app_token, api_key, client_secret, state_secret)

@@ -15,6 +15,7 @@ from bot.core.tasks import TaskTracker
 from bot.model import PrivateAsk
 from bot.slack.access import Access
 from bot.slack.blocks import (
+    ACTION_FEEDBACK,
     ACTION_FEEDBACK_DOWN,
     ACTION_FEEDBACK_UP,
     ACTION_PRIVATE_ANSWER,
@@ -75,11 +76,15 @@ def register(
 
     async def on_feedback(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
-        record = await answers.get(str(action["value"]))
-        if record is None:
+        value = str(action["value"])
+        if action["action_id"] == ACTION_FEEDBACK:  # Slack's feedback_buttons: "up:<id>" / "down:<id>"
+            vote, _, answer_id = value.partition(":")
+        else:
+            vote, answer_id = ("up" if action["action_id"] == ACTION_FEEDBACK_UP else "down"), value
+        record = await answers.get(answer_id)
+        if record is None or vote not in ("up", "down"):
             await tell(body, "Thanks, but this answer is too old to rate.")
             return
-        vote = "up" if action["action_id"] == ACTION_FEEDBACK_UP else "down"
         await feedback.vote(record, body["user"]["id"], vote)
         await tell(body, "Thanks for the feedback!")
 
@@ -97,3 +102,4 @@ def register(
     app.action(ACTION_REGENERATE)(tasks.listener(on_regenerate))
     app.action(ACTION_FEEDBACK_UP)(tasks.listener(on_feedback))
     app.action(ACTION_FEEDBACK_DOWN)(tasks.listener(on_feedback))
+    app.action(ACTION_FEEDBACK)(tasks.listener(on_feedback))

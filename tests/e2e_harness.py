@@ -50,6 +50,8 @@ def make_settings(
         slack_rate_post=UNLIMITED,
         slack_rate_stream=UNLIMITED,
         slack_rate_append=UNLIMITED,
+        # Post-and-edit unless a test asks for native streams (tests/handlers/test_native_streaming.py).
+        slack_native_streaming="off",
     )
     return replace(base, **overrides)
 

@@ -35,8 +35,9 @@ from bot.errors import UpstreamContextTooLong
 from bot.llm.client import ChatRequest, RelayDanceClient
 from bot.llm.tools import ToolCall, assistant_message
 from bot.model import AnswerKind, Conversation
-from bot.slack.blocks import final_controls, streaming_controls
-from bot.slack.renderer import PLACEHOLDER, Blocks, EditGate, StreamingReply
+from bot.slack.blocks import final_controls, native_final_controls, streaming_controls
+from bot.slack.native import NativeReply, StreamBook
+from bot.slack.renderer import PLACEHOLDER, Blocks, EditGate, Reply, StreamingReply
 from bot.stores.channel_settings import ChannelSettings, Effective
 from bot.stores.history import HistoryStore
 from bot.stores.threads import ActiveThreads
@@ -67,7 +68,7 @@ class Toolbox(Protocol):
 
     def offered(self, config: Effective) -> bool: ...
 
-    async def run(self, calls: Sequence[ToolCall], reply: StreamingReply) -> list[dict[str, str]]: ...
+    async def run(self, calls: Sequence[ToolCall], reply: Reply) -> list[dict[str, str]]: ...
 
 
 class Answerer:
@@ -89,6 +90,7 @@ class Answerer:
         turn_wait_seconds: float = TURN_WAIT_SECONDS,
         max_tool_steps: int = 0,
         images: FileContents | None = None,
+        native_streaming: str = "off",
     ) -> None:
         """`images`: given (IMAGE_INPUT), a chat question's own images go to the model too."""
         self._slack = slack
@@ -106,6 +108,8 @@ class Answerer:
         self._observer = observer
         self._max_tool_steps = max_tool_steps
         self._images = images
+        self._native = native_streaming  # "auto" | "on" | "off": see bot.slack.native
+        self._streams = StreamBook()
 
     async def answer(
         self,
@@ -130,14 +134,34 @@ class Answerer:
         def controls(final: bool) -> Blocks:
             return final_controls(answer_id) if final else streaming_controls(answer_id)
 
-        reply = StreamingReply(
-            slack=self._slack,
-            team=conv.team,
-            channel=conv.channel,
-            thread_ts=question.reply_thread_ts,
-            gate=self._gate,
-            interval=self._edit_interval,
-            controls=controls,
+        def post_and_edit() -> StreamingReply:
+            return StreamingReply(
+                slack=self._slack,
+                team=conv.team,
+                channel=conv.channel,
+                thread_ts=question.reply_thread_ts,
+                gate=self._gate,
+                interval=self._edit_interval,
+                controls=controls,
+            )
+
+        reply: Reply = (
+            post_and_edit()
+            if self._native == "off"
+            else NativeReply(
+                slack=self._slack,
+                team=conv.team,
+                channel=conv.channel,
+                thread_ts=question.reply_thread_ts,
+                recipient=question.asked_by,
+                gate=self._gate,
+                interval=self._edit_interval,
+                post_and_edit=post_and_edit,
+                start_blocks=streaming_controls(answer_id),
+                final_blocks=native_final_controls(answer_id),
+                book=self._streams,
+                wait=self._native == "on",
+            )
         )
         lifecycle = AnswerLifecycle(reply, self._stops, answer_id=answer_id, asker=question.asked_by)
         where = Conversation(conv.team, conv.channel, question.reply_thread_ts)

@@ -7,7 +7,7 @@ from bot.core.knowledge import Asking, Citations, Knowledge, fitting, insert, wi
 from bot.core.question import PromptBuilder, Question, within
 from bot.model import StoredMessage
 from bot.slack.identity import Identity
-from bot.slack.renderer import StreamingReply
+from bot.slack.renderer import Reply
 from bot.stores.channel_settings import Effective
 from bot.text.knowledge_prompt import knowledge_block
 from bot.text.prompt import MIN_BUDGET_TOKENS, Turn, build_messages, estimate_tokens
@@ -23,7 +23,7 @@ def chat_prompt(
     knowledge: Knowledge | None = None,
     citations: Citations | None = None,
 ) -> PromptBuilder:
-    async def build(_: StreamingReply, config: Effective, limit: int | None) -> list[dict[str, str]]:
+    async def build(_: Reply, config: Effective, limit: int | None) -> list[dict[str, str]]:
         history = await reader.read(question.conversation, question.message)
         names = await reader.names(question.conversation.team, history)
         turns = [_turn(m, names, identity) for m in history]

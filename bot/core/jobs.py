@@ -43,7 +43,7 @@ from bot.model import (
 from bot.slack.access import Access
 from bot.slack.blocks import private_offer_blocks
 from bot.slack.identity import Identity
-from bot.slack.renderer import PLACEHOLDER, StreamingReply
+from bot.slack.renderer import PLACEHOLDER, Reply
 from bot.stores.answers import AnswerRecord
 from bot.stores.channel_settings import Effective
 from bot.stores.dedupe import Dedupe
@@ -448,7 +448,7 @@ def _admitted(prompt: PromptBuilder, ticket: Ticket, outbound: Outbound) -> Prom
     """`prompt`, run once the answer has its turn (its placeholder shows the queue meanwhile), and
     redacted on its way out, with a footnote when anything was."""
 
-    async def build(reply: StreamingReply, config: Effective, limit: int | None) -> list[dict[str, str]]:
+    async def build(reply: Reply, config: Effective, limit: int | None) -> list[dict[str, str]]:
         if not ticket.running:
             await ticket.wait(lambda ahead: reply.status(queued_status(ahead)))
             reply.status(PLACEHOLDER)

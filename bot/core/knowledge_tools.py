@@ -19,7 +19,7 @@ from typing import Any, Final
 from bot.core.knowledge import Asking, Citations, Knowledge
 from bot.core.outbound import REDACTED_NOTE, Outbound
 from bot.llm.tools import ToolCall, function_tool, parse_arguments, tool_message
-from bot.slack.renderer import StreamingReply
+from bot.slack.renderer import Reply
 from bot.stores.channel_settings import Effective
 from bot.text.knowledge_prompt import NOT_FOUND, search_result, thread_result
 from bot.text.user_input import parse_message_link, parse_since, same_workspace
@@ -89,7 +89,7 @@ class KnowledgeTools:
         """Where team knowledge is on (the channel's setting) and someone asked."""
         return config.knowledge and self._knowledge.threads > 0 and bool(self._asking.asker)
 
-    async def run(self, calls: Sequence[ToolCall], reply: StreamingReply) -> list[dict[str, str]]:
+    async def run(self, calls: Sequence[ToolCall], reply: Reply) -> list[dict[str, str]]:
         """Each call's result as a `tool` message, in the order of the calls, redacted."""
         results = [tool_message(call, await self._one(call, reply)) for call in calls]
         redacted = self._outbound.redacted
@@ -98,7 +98,7 @@ class KnowledgeTools:
             reply.footnote(REDACTED_NOTE)
         return out
 
-    async def _one(self, call: ToolCall, reply: StreamingReply) -> str:
+    async def _one(self, call: ToolCall, reply: Reply) -> str:
         try:
             arguments = parse_arguments(call)
             if call.name == SEARCH:
@@ -109,7 +109,7 @@ class KnowledgeTools:
         except ValueError as exc:
             return f"Error: {exc}. Fix the call, or answer without it."
 
-    async def _search(self, arguments: dict[str, Any], reply: StreamingReply) -> str:
+    async def _search(self, arguments: dict[str, Any], reply: Reply) -> str:
         query = _text(arguments, "query", required=True)
         wanted, since_text = _text(arguments, "channel"), _text(arguments, "since")
         since = parse_since(since_text, now=self._clock()) if since_text else None
@@ -127,7 +127,7 @@ class KnowledgeTools:
         )
         return search_result(query, [self._citations.add(s) for s in found], channel_name=name)
 
-    async def _get_thread(self, arguments: dict[str, Any], reply: StreamingReply) -> str:
+    async def _get_thread(self, arguments: dict[str, Any], reply: Reply) -> str:
         permalink = _text(arguments, "permalink", required=True)
         try:
             link = parse_message_link(permalink)

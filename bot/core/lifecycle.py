@@ -28,7 +28,7 @@ from bot.core.stop import StopRegistry
 from bot.errors import BotError, RenderError, UpstreamError
 from bot.llm.client import ChatDelta, Usage
 from bot.llm.tools import ToolCall, ToolCallAssembler
-from bot.slack.renderer import StreamingReply
+from bot.slack.renderer import Reply
 from bot.text.mrkdwn import markdown_to_mrkdwn
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ class AnswerOutcome:
 class AnswerLifecycle:
     def __init__(
         self,
-        reply: StreamingReply,
+        reply: Reply,
         stops: StopRegistry,
         *,
         answer_id: str,

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.model import AnswerKind, ChatReplay, Conversation, Replay, StoredMessage, kind_of
-from bot.slack.renderer import StreamingReply
+from bot.slack.renderer import Reply
 from bot.stores.channel_settings import Effective
 
 
@@ -48,7 +48,7 @@ def thread_question(
 # parts of a long summary) and call RelayDance itself for map-reduce steps. The third argument
 # is a token budget that overrides the configured one when smaller (None: the configured one):
 # a retry after the model refused the prompt as too long.
-PromptBuilder = Callable[[StreamingReply, Effective, int | None], Awaitable[list[dict[str, str]]]]
+PromptBuilder = Callable[[Reply, Effective, int | None], Awaitable[list[dict[str, str]]]]
 
 
 def within(budget_tokens: int, limit: int | None) -> int:

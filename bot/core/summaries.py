@@ -22,7 +22,7 @@ from bot.errors import UpstreamContextTooLong
 from bot.llm.client import ChatRequest, RelayDanceClient, Usage
 from bot.model import Conversation, StoredMessage
 from bot.slack.identity import Identity
-from bot.slack.renderer import StreamingReply
+from bot.slack.renderer import Reply
 from bot.stores.channel_settings import Effective
 from bot.text.knowledge_prompt import knowledge_block
 from bot.text.prompt import MIN_BUDGET_TOKENS, Quoted, Turn, build_with_quotes, estimate_tokens
@@ -127,7 +127,7 @@ def map_reduce_prompt(
     what = "thread" if kind == "thread" else "channel"
     planned: list[int] = []  # the budget of each build so far
 
-    async def build(reply: StreamingReply, config: Effective, limit: int | None) -> list[dict[str, str]]:
+    async def build(reply: Reply, config: Effective, limit: int | None) -> list[dict[str, str]]:
         # A retry after a refusal plans smaller parts: every map step and merge fits its limit.
         budget_tokens = max(within(configured, limit), MIN_SUMMARY_BUDGET)
         if planned and budget_tokens >= planned[-1]:
@@ -215,7 +215,7 @@ def ask_prompt(
     quoted as data in the user's turn, and with `knowledge` the past threads that match it, all
     fitted into the same budget as a mention's history."""
 
-    async def build(_: StreamingReply, config: Effective, limit: int | None) -> list[dict[str, str]]:
+    async def build(_: Reply, config: Effective, limit: int | None) -> list[dict[str, str]]:
         recent: list[StoredMessage] = []
         if context_messages:
             recent = [m for m in await reader.read(conv) if m.ts != question_ts][-context_messages:]

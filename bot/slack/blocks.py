@@ -22,6 +22,7 @@ from typing import Any, Final, TypeAlias
 from bot.text.splitting import split_mrkdwn
 
 __all__ = [
+    "ACTION_FEEDBACK",
     "ACTION_FEEDBACK_DOWN",
     "ACTION_FEEDBACK_UP",
     "ACTION_PRIVATE_ANSWER",
@@ -34,6 +35,7 @@ __all__ = [
     "button",
     "final_controls",
     "message_blocks",
+    "native_final_controls",
     "mrkdwn_text",
     "plain_text",
     "private_offer_blocks",
@@ -50,6 +52,7 @@ ACTION_REGENERATE: Final = "answer_regenerate"
 ACTION_FEEDBACK_UP: Final = "answer_feedback_up"
 ACTION_FEEDBACK_DOWN: Final = "answer_feedback_down"
 ACTION_PRIVATE_ANSWER: Final = "knowledge_private_answer"
+ACTION_FEEDBACK: Final = "answer_feedback"  # Slack's feedback_buttons: value "up:<answer id>" / "down:…"
 SHORTCUT_SUMMARIZE: Final = "summarize_thread"
 
 # -- Limits ------------------------------------------------------------------------------------------
@@ -117,6 +120,30 @@ def private_offer_blocks(note: str, value: str) -> list[Block]:
     return [
         {"type": "section", "text": mrkdwn_text(note)},
         {"type": "actions", "elements": [offer]},
+    ]
+
+
+def native_final_controls(answer_id: str) -> list[Block]:
+    """Under an answer that ended a native stream (chat.stopStream's blocks): Regenerate, and
+    Slack's own feedback buttons (a `feedback_buttons` element in a `context_actions` block)."""
+    regenerate = button("Regenerate", ACTION_REGENERATE, answer_id)
+    feedback = {
+        "type": "feedback_buttons",
+        "action_id": ACTION_FEEDBACK,
+        "positive_button": {
+            "text": plain_text("👍"),
+            "value": f"up:{answer_id}",
+            "accessibility_label": "Good answer",
+        },
+        "negative_button": {
+            "text": plain_text("👎"),
+            "value": f"down:{answer_id}",
+            "accessibility_label": "Bad answer",
+        },
+    }
+    return [
+        {"type": "actions", "elements": [regenerate]},
+        {"type": "context_actions", "elements": [feedback]},
     ]
 
 

@@ -25,7 +25,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 DEFAULT_LIMIT = 3800  # leaves room under 4,000 for Slack counting entities differently
 PLACEHOLDER = "_Thinking…_"
 TRANSIENT_FAILURES = 3  # network failures in a row before the renderer gives up
+CONFLICT_PAUSE = 0.5  # before editing again a message Slack still streams (streaming_state_conflict)
 
 
 # The scheduler was a per-team hold after a 429 under this name; callers still build it so.
@@ -61,6 +62,34 @@ class Rendered:
 
     text: str
     blocks: Blocks | None = None
+
+
+class Reply(Protocol):
+    """What an answer's lifecycle and jobs use of its Slack side: `StreamingReply` (post and edit)
+    or `bot.slack.native.NativeReply` (Slack's native streams, falling back to post and edit)."""
+
+    channel: str
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def message_ts(self) -> list[str]: ...
+
+    @property
+    def failure(self) -> RenderError | None: ...
+
+    async def start(self) -> str: ...
+
+    def append(self, text: str) -> None: ...
+
+    def status(self, text: str) -> None: ...
+
+    def footnote(self, text: str) -> None: ...
+
+    async def finish(self, *, note: str = "") -> list[str]: ...
+
+    async def cancel(self) -> None: ...
 
 
 class StreamingReply:
@@ -132,6 +161,15 @@ class StreamingReply:
         self._gate.opened(self.team)
         self._flusher = asyncio.create_task(self._flush_loop(), name=f"render:{self.channel}:{ts}")
         return ts
+
+    def resume(self, ts: str) -> None:
+        """Go on in a message that is already up (a native stream Slack closed, `bot.slack.native`)
+        instead of posting a placeholder: the first edit brings it in line with the whole text."""
+        self.message_ts.append(ts)
+        self._sent.append(Rendered(""))  # matches nothing we render: the first flush edits it
+        self._gate.opened(self.team)
+        self._flusher = asyncio.create_task(self._flush_loop(), name=f"render:{self.channel}:{ts}")
+        self._dirty.set()
 
     def append(self, text: str) -> None:
         """Add streamed text; raises `RenderError` once Slack has refused the answer for good."""
@@ -314,6 +352,11 @@ class StreamingReply:
             error = exc.response.get("error")
             if is_rate_limited(exc):
                 await self._gate.penalize(self._key(UPDATE), retry_after_of(exc))
+                return False
+            if error == "streaming_state_conflict":
+                # A native stream this message was (bot.slack.native) is still closing: try again.
+                log.info("chat.update found the message still streaming; trying again")
+                await asyncio.sleep(CONFLICT_PAUSE)
                 return False
             if error == "msg_too_long" and self._limit > 1000:
                 # Slack counted more than we did (e.g. entities); split smaller and try again.

@@ -117,6 +117,15 @@ class EditScheduler:
             else:
                 self._wake(key)
 
+    async def try_slot(self, key: Key, *, keep: int = 0) -> bool:
+        """One ask of the budget, without queueing: may this call go now, leaving `keep` tokens?
+        For choices that have another way (a native stream or post-and-edit), where waiting
+        would be the worse one."""
+        if self._queues.get(key):
+            return False  # others already wait for this bucket
+        # No holder report: `keep` here counts what this caller owes, not answers in flight.
+        return await self.budget.take(key, keep=keep) <= 0
+
     def nudge(self, team: str) -> None:
         """Something's rank changed (e.g. an answer finished): let the queues decide again."""
         for key in [k for k in self._queues if k[0] == team]:

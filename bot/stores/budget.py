@@ -82,7 +82,7 @@ elseif now < hold then
   wait = hold - now
 else
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', tostring(now - per - margin))
-  local cap = math.max(1, math.floor(rate * per))
+  local cap = math.max(1, math.floor(rate * per + 1e-6))  -- rate came through a string: 2/60 * 60 < 2
   local keep = math.max(0, math.min(arg, burst - 1))
   if redis.call('ZCARD', KEYS[2]) >= cap then
     local oldest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
@@ -125,6 +125,7 @@ def tiers_from(settings: Settings) -> dict[str, Tier]:
         rates.UPDATE: settings.slack_rate_update,
         rates.POST: settings.slack_rate_post,
         rates.STREAM: settings.slack_rate_stream,
+        rates.STOP: settings.slack_rate_stream,  # one setting: both methods are tier 2
         rates.APPEND: settings.slack_rate_append,
     }
     return {family: Tier(*spec) for family, spec in specs.items()}

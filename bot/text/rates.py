@@ -43,9 +43,10 @@ WINDOW_MARGIN = 0.25  # seconds added to a window: calls reach Slack a little la
 
 UPDATE = "chat.update"
 POST = "chat.postMessage"  # per channel
-STREAM = "chat.startStream"  # chat.startStream and chat.stopStream (both tier 2)
+STREAM = "chat.startStream"  # tier 2
+STOP = "chat.stopStream"  # tier 2 too, counted apart: starts never spend the stops' budget
 APPEND = "chat.appendStream"
-FAMILIES = (UPDATE, POST, STREAM, APPEND)
+FAMILIES = (UPDATE, POST, STREAM, STOP, APPEND)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,7 @@ DEFAULT_TIERS: dict[str, Tier] = {
     UPDATE: Tier(50, 60, 40),
     POST: Tier(60, 60, 20),
     STREAM: Tier(20, 60, 15),
+    STOP: Tier(20, 60, 15),
     APPEND: Tier(100, 60, 60),
 }
 

@@ -166,6 +166,7 @@ def create_app(
         observer=metrics,
         max_tool_steps=settings.max_tool_steps if settings.tools == "auto" else 0,
         images=files if settings.image_input else None,
+        native_streaming=settings.slack_native_streaming,
     )
     admission = AdmissionGate(slots=settings.max_concurrent_answers, queue=settings.answer_queue_size)
     metrics.queue_depth.set_function(lambda: admission.waiting)

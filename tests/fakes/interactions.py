@@ -29,7 +29,7 @@ Params = dict[str, Any]
 def _elements(blocks: list[Params]) -> Iterator[tuple[Params, Params]]:
     """(block, interactive element) pairs: `actions` elements and section accessories."""
     for block in blocks:
-        if block.get("type") == "actions":
+        if block.get("type") in ("actions", "context_actions"):
             for element in block.get("elements") or ():
                 yield block, element
         elif isinstance(block.get("accessory"), dict):
@@ -63,11 +63,14 @@ def block_actions(
     ephemeral: Params | None = None,
     team: str = "T1",
     response_base: str = "https://hooks.slack.com/actions",
+    positive: bool = True,
 ) -> Params:
     """A button press on a message (`message` + `channel`), on an ephemeral message (`ephemeral`,
     as the fake recorded it) or on a view such as App Home (`view`).
 
     The button is looked up in the message's or view's blocks; a missing one raises LookupError.
+    For Slack's `feedback_buttons`, `positive` picks 👍 (else 👎): the press carries that button's
+    text and value.
     """
     surface = message if message is not None else ephemeral if ephemeral is not None else view
     if surface is None:
@@ -76,6 +79,9 @@ def block_actions(
     if not found:
         raise LookupError(f"no {action_id!r} element in {surface.get('blocks')!r}")
     block, element = found[0]
+    if element.get("type") == "feedback_buttons":
+        chosen = element["positive_button" if positive else "negative_button"]
+        element = {**element, "text": chosen["text"], "value": chosen["value"]}
     action = {
         "action_id": action_id,
         "block_id": block.get("block_id") or uuid.uuid4().hex[:5],  # Slack fills one in

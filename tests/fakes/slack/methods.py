@@ -20,9 +20,11 @@ from tests.fakes.slack.params import (
     message_content,
     optional,
     page_limit,
+    parse_blocks,
     required,
 )
 from tests.fakes.slack.search import search_context
+from tests.fakes.slack.streams import Streams, recipient_check, stream_content, stream_target
 from tests.fakes.slack.workspace import Workspace
 
 POST_TEXT_LIMIT = 40_000  # chat.postMessage truncates longer text
@@ -48,11 +50,16 @@ class WebApi(Workspace):
         self.action_tokens: dict[str, str] = {}
         """`action_token`s Slack put in events → the user each one searches as."""
         """Modals opened with views.open, in order (as views.open answered them)."""
+        self.streams = Streams()
+        """Messages being streamed (chat.startStream); set `max_age` / `idle` to expire them."""
         self.handlers: dict[str, Handler] = {
             "auth.test": self._auth_test,
             "chat.postMessage": self._chat_post_message,
             "chat.update": self._chat_update,
             "chat.delete": self._chat_delete,
+            "chat.startStream": self._chat_start_stream,
+            "chat.appendStream": self._chat_append_stream,
+            "chat.stopStream": self._chat_stop_stream,
             "chat.postEphemeral": self._chat_post_ephemeral,
             "chat.getPermalink": self._chat_get_permalink,
             "conversations.replies": self._conversations_replies,
@@ -104,6 +111,8 @@ class WebApi(Workspace):
         message = self._find(channel, ts)
         if not self._is_ours(message):
             raise SlackError("cant_update_message")
+        if self.streams.is_streaming(channel, ts):
+            raise SlackError("streaming_state_conflict")
         content = message_content(params)
         if len(content.get("text", "")) > UPDATE_TEXT_LIMIT:
             raise SlackError("msg_too_long")
@@ -111,6 +120,58 @@ class WebApi(Workspace):
         message["edited"] = {"user": self.bot_user_id, "ts": new_ts(after=self._latest_ts)}
         rendered = self._render(channel, message)
         return {"channel": channel, "ts": ts, "text": message.get("text", ""), "message": rendered}
+
+    def _chat_start_stream(self, params: Params) -> Params:
+        channel = required(params, "channel", "channel_not_found")
+        info = self._joined(channel)
+        recipient_check(params, is_dm=bool(info.get("is_im")))
+        text, others = stream_content(params, needed=False)
+        message: Params = {"type": "message", "text": "", "blocks": [], **self._bot_fields()}
+        self._stream_into(message, text, others)
+        ts = self._store(channel, message, thread_ts=optional(params, "thread_ts"))
+        self.streams.open(channel, ts)
+        return {"channel": channel, "ts": ts}
+
+    def _chat_append_stream(self, params: Params) -> Params:
+        channel, ts = stream_target(params)
+        self._joined(channel)
+        message = self._streaming(channel, ts)
+        text, others = stream_content(params, needed=True)
+        self._stream_into(message, text, others)
+        return {"channel": channel, "ts": ts}
+
+    def _chat_stop_stream(self, params: Params) -> Params:
+        channel, ts = stream_target(params)
+        self._joined(channel)
+        message = self._streaming(channel, ts)
+        text, others = stream_content(params, needed=False)
+        self._stream_into(message, text, others)
+        if "blocks" in params:
+            message["blocks"] = [*message.get("blocks", []), *parse_blocks(params["blocks"])]
+        if "metadata" in params:
+            message["metadata"] = json_value(params["metadata"], "invalid_metadata_format")
+        self.streams.close(channel, ts)
+        return {"channel": channel, "ts": ts, "message": self._render(channel, message)}
+
+    def _streaming(self, channel: str, ts: str) -> Params:
+        message = self._find(channel, ts)
+        if not self._is_ours(message):
+            raise SlackError("message_not_in_streaming_state")
+        self.streams.touch(channel, ts)
+        return message
+
+    @staticmethod
+    def _stream_into(message: Params, text: str, others: list[Params]) -> None:
+        """What Slack shows: the blocks of `blocks` chunks (e.g. buttons), then the Markdown streamed
+        so far in one markdown block; task and plan updates are kept in `chunks`."""
+        message["text"] = message.get("text", "") + text
+        if others:
+            message["chunks"] = [*message.get("chunks", []), *others]
+        chunks = message.get("chunks", [])
+        shown = [b for chunk in chunks if chunk["type"] == "blocks" for b in chunk["blocks"]]
+        if message["text"]:
+            shown.append({"type": "markdown", "text": message["text"]})
+        message["blocks"] = shown
 
     def _chat_delete(self, params: Params) -> Params:
         channel = required(params, "channel", "channel_not_found")
