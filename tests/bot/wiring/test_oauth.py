@@ -159,9 +159,12 @@ async def test_two_workspaces_each_get_their_own_token(
     two, three = team(slack, "T2", "UB2"), team(slack, "T3", "UB3")
     await install(multi, two)
     await install(multi, three)
+    # One after the other: two answers at once would take the queued scripts in either order.
     relay.push(Script.stream(["For two."]))
+    threads = [await mention(multi, two, "one question")]
+    await multi.answered(1)
     relay.push(Script.stream(["For three."]))
-    threads = [await mention(multi, two, "one question"), await mention(multi, three, "another question")]
+    threads.append(await mention(multi, three, "another question"))
     await multi.answered(2)
     await multi.idle()
     for workspace, text, thread in ((two, "For two.", threads[0]), (three, "For three.", threads[1])):
