@@ -5,7 +5,7 @@ see it, how long retrieval takes and how big the index is.
 It builds a synthetic workspace (bench/knowledge/workspace.py, deterministic from `--seed`),
 records every message the way the bot's message middleware does (history + index) into a
 throwaway redis-server, serves the workspace's channels, members and guests from the fake Slack
-of tests/fakes, and runs the bot's own retrieval (`bot.core.knowledge.Knowledge.find`: index
+of tests/fakes, and runs the bot's own retrieval (`bot.core.knowledge.Knowledge.retrieve`: index
 search, permission filter with its Slack calls, thread reads) for every question.
 A measurement, not a test: it exits 0 whether or not the targets are met.
 """

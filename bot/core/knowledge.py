@@ -103,13 +103,10 @@ class Knowledge:
             self._access, asker=asking.asker, posted_in=asking.posted_in, bot_user=self._identity.user_id
         )
 
-    async def find(self, asking: Asking) -> list[Source]:
-        """The best threads for the question that everyone reading the answer may see."""
-        return (await self.retrieve(asking)).sources
-
     async def retrieve(self, asking: Asking) -> Retrieval:
-        """`find`'s sources, and the threads that would have been among them for the asker alone
-        (scoring at least RELATIVE_SCORE of the best match) but that not every reader may see."""
+        """The best threads for the question that everyone reading the answer may see, and those
+        that would have been among them for the asker alone (scoring at least RELATIVE_SCORE of
+        the best match) but that not every reader may see."""
         if self.threads <= 0 or not asking.asker:
             return Retrieval([], [])
         hits, found = await self._candidates(asking)

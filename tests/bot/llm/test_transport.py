@@ -56,6 +56,13 @@ async def read_request(reader: asyncio.StreamReader) -> None:
             await reader.readexactly(int(line.split(b":")[1]))
 
 
+async def headers_then_silence(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await read_request(reader)
+    writer.write(OK)
+    await writer.drain()
+    await asyncio.sleep(5)
+
+
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
     async with (
@@ -101,26 +108,14 @@ async def test_a_body_cut_inside_a_chunk_is_a_read_error_after_what_arrived(http
 
 
 async def test_silence_after_the_headers_is_a_read_timeout(http: httpx.AsyncClient) -> None:
-    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await read_request(reader)
-        writer.write(OK)
-        await writer.drain()
-        await asyncio.sleep(5)
-
-    async with RawServer(silent) as server:
+    async with RawServer(headers_then_silence) as server:
         with pytest.raises(httpx.ReadTimeout):
             async with http.stream("POST", server.url, json={}, timeout=httpx.Timeout(2.0, read=0.2)) as r:
                 await r.aread()
 
 
 async def test_a_full_pool_is_a_connect_timeout_not_a_hang(http: httpx.AsyncClient) -> None:
-    async def slow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await read_request(reader)
-        writer.write(OK)
-        await writer.drain()
-        await asyncio.sleep(5)
-
-    async with RawServer(slow) as server:
+    async with RawServer(headers_then_silence) as server:
         async with http.stream("POST", server.url, json={}):  # holds the pool's only connection
             with pytest.raises(httpx.ConnectTimeout):
                 await http.post(server.url, json={}, timeout=httpx.Timeout(2.0, pool=0.2))
