@@ -10,10 +10,12 @@ import redis.asyncio as aioredis
 
 from bot.core.summaries import MAP_CONCURRENCY
 from tests.e2e_harness import BotUnderTest, bot_under_test, make_settings
-from tests.fakes.relaydance import FakeRelayDance, Request
+from tests.fakes.relaydance import FakeRelayDance, Request, Script
 from tests.fakes.relaydance.script import ContextWording
 from tests.fakes.signing import app_mention
 from tests.fakes.slack import FakeSlack
+from tests.handlers.test_knowledge import final_text, ops_thread
+from tests.handlers.test_knowledge_tools import VAGUE, play, search, tool_results
 
 TOO_LONG = "too long for the model's context window"
 LEFT_OUT = "earlier messages of this conversation were left out to fit the context"
@@ -128,3 +130,20 @@ async def test_the_answer_s_share_of_the_window_is_kept_free_on_a_retry(
     assert second.json["max_tokens"] == 250
     assert chars(second) + 250 * 4 <= 3000 < chars(first) + 250 * 4
     assert bot_replies(bot, root) == ["Echo: ada: what now?"]
+
+
+async def test_a_refusal_after_text_was_shown_keeps_the_text_and_is_not_retried(bot: BotUnderTest) -> None:
+    # The model writes a sentence, asks for a tool, and the request carrying the tool's result
+    # is refused as too long: a smaller prompt now would answer again under text already shown.
+    await ops_thread(bot)
+    refused = Script.context_length(limit=2000, used=2400)
+    call = Script.tool_calls(search("staging database password"), text=["Let me look that up."])
+    play(bot.relay, call, refused)
+    await bot.send(app_mention(text=VAGUE, user="U1"))
+    await bot.answered()
+
+    first, second = bot.relay.requests  # no third request with a smaller prompt
+    assert tool_results(second.json) and not tool_results(first.json)
+    text = await final_text(bot)
+    assert text.startswith("Let me look that up.")
+    assert TOO_LONG in text and "context_length_exceeded" not in text
