@@ -136,10 +136,11 @@ async def test_a_refusal_after_text_was_shown_keeps_the_text_and_is_not_retried(
     # The model writes a sentence, asks for a tool, and the request carrying the tool's result
     # is refused as too long: a smaller prompt now would answer again under text already shown.
     await ops_thread(bot)
-    refused = Script.context_length(limit=2000, used=2400)
+    refused = Script.context_length(limit=2000, used=2050)  # a retry would fit
     call = Script.tool_calls(search("staging database password"), text=["Let me look that up."])
     play(bot.relay, call, refused)
-    await bot.send(app_mention(text=VAGUE, user="U1"))
+    long_question = VAGUE + " We went over it at length last week, with all the details." * 20
+    await bot.send(app_mention(text=long_question, user="U1"))  # long enough for a smaller retry
     await bot.answered()
 
     first, second = bot.relay.requests  # no third request with a smaller prompt
