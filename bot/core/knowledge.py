@@ -184,15 +184,12 @@ class Knowledge:
         self, asking: Asking, audience: Audience, hits: list[Hit], *, limit: int
     ) -> list[Source]:
         """`hits` the audience may see (and not already in the prompt), with their text,
-        numbered from 1, at most `limit`."""
-        kept: list[Hit] = []
-        for hit in hits:
-            if (hit.channel, hit.thread_ts) in asking.exclude:
-                continue
-            if await audience.allows(hit.channel):
-                kept.append(hit)
-                if len(kept) == limit:
-                    break
+        numbered from 1, at most `limit`. Their channels are decided at once, as in `retrieve`:
+        one at a time, each channel's Slack lookups would add up before the tool's result."""
+        wanted = [hit for hit in hits if (hit.channel, hit.thread_ts) not in asking.exclude]
+        if wanted:
+            await audience.decide_all(hit.channel for hit in wanted)
+        kept = [hit for hit in wanted if await audience.allows(hit.channel)][:limit]
         return await self._sources(kept, audience, {})
 
     async def _candidates(self, asking: Asking) -> tuple[list[Hit], dict[tuple[str, str], str]]:
