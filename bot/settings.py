@@ -114,8 +114,8 @@ class Settings:
     # Slack's per-method budget, (calls, per seconds, burst): see bot.text.rates and the README.
     slack_rate_update: Rate = (50.0, 60.0, 40.0)
     slack_rate_post: Rate = (60.0, 60.0, 20.0)
-    slack_rate_stream: Rate = (20.0, 60.0, 15.0)
-    slack_rate_append: Rate = (100.0, 60.0, 60.0)
+    slack_rate_stream: Rate = (20.0, 60.0, 20.0)
+    slack_rate_append: Rate = (100.0, 60.0, 30.0)
     # Slack's native streams (chat.startStream): "auto" when the budget allows, "on" always
     # (waiting for the budget), "off" post-and-edit only. See bot.slack.native.
     slack_native_streaming: str = "auto"
@@ -220,8 +220,8 @@ class Settings:
             log_format=r.choice("LOG_FORMAT", "TEXT", ("TEXT", "JSON")).lower(),
             slack_rate_update=_rate(r, "SLACK_RATE_UPDATE", (50.0, 60.0, 40.0)),
             slack_rate_post=_rate(r, "SLACK_RATE_POST", (60.0, 60.0, 20.0)),
-            slack_rate_stream=_rate(r, "SLACK_RATE_STREAM", (20.0, 60.0, 15.0)),
-            slack_rate_append=_rate(r, "SLACK_RATE_APPEND", (100.0, 60.0, 60.0)),
+            slack_rate_stream=_rate(r, "SLACK_RATE_STREAM", (20.0, 60.0, 20.0)),
+            slack_rate_append=_rate(r, "SLACK_RATE_APPEND", (100.0, 60.0, 30.0)),
             slack_native_streaming=r.choice("SLACK_NATIVE_STREAMING", "AUTO", ("AUTO", "ON", "OFF")).lower(),
             secrets=tuple(
                 s.reveal()

@@ -8,7 +8,8 @@ either. The choice is made per answer, in `start()`:
   delays the ends) grants a token at once (with `wait=True`: once it does); otherwise, or when
   Slack refuses the stream, the answer is posted and edited (`StreamingReply`) as before;
 - appendStream calls ask the `EditScheduler` like edits do (their own tier 4 bucket): at most one
-  call in flight, and everything that arrived while it waited goes into that call;
+  call in flight, and everything that arrived while it waited goes into that call; they keep no
+  tokens for the end, which is a chat.stopStream from its own bucket;
 - native streams take standard Markdown, so the model's text goes as it came; the notes and
   footnotes the lifecycle gives in mrkdwn are turned back into Markdown;
 - the end is one chat.stopStream with the text not sent yet, the note, and the final controls
@@ -102,6 +103,15 @@ class StreamBook:
             del self._refused_until[team]
             return False
         return True
+
+
+_ABANDONED: set[asyncio.Task[None]] = set()  # append waits given up, kept until they end
+
+
+def _forget(task: asyncio.Task[None]) -> None:
+    _ABANDONED.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("an abandoned append wait failed", exc_info=task.exception())
 
 
 class _GoOnEditing(Exception):
@@ -214,7 +224,8 @@ class NativeReply:
             log.info("no native stream in %s (%s); posting and editing instead", self.channel, describe(exc))
             return await self._edit_instead()
         self._ts = str(response["ts"])
-        self._gate.opened(self.team)
+        # Not `gate.opened()`: a stream ends with chat.stopStream, so no chat.update (nor append)
+        # is kept for it; if it hands over to editing, the editor's `resume()` counts it then.
         self._streamer = asyncio.create_task(self._stream_loop(), name=f"stream:{self.channel}:{self._ts}")
         return self._ts
 
@@ -318,10 +329,7 @@ class NativeReply:
     async def _stream_loop(self) -> None:
         """The stream's task; whatever stops the stream early hands the answer to post-and-edit."""
         try:
-            try:
-                await self._stream_until_done()
-            finally:
-                self._gate.closed(self.team)
+            await self._stream_until_done()
         except asyncio.CancelledError:
             raise
         except _GoOnEditing as exc:
@@ -348,8 +356,7 @@ class NativeReply:
                 return
             if len(self.text) == self._streamed and self._task == self._task_shown:
                 continue
-            await self._gate.slot(self._key(APPEND), self._rank)
-            if self._closing:
+            if not await self._append_slot() or self._closing:
                 self._dirty.set()  # the stop carries what is left
                 continue
             try:
@@ -365,6 +372,28 @@ class NativeReply:
             last_call = self._clock()
             if len(self.text) > self._streamed:
                 self._dirty.set()
+
+    async def _append_slot(self) -> bool:
+        """Wait for an append's turn, but give it up when the answer finishes meanwhile: the
+        stop (its own bucket) carries the text then, and must not wait for the appends' budget."""
+        if self._finishing.is_set():
+            return False
+        slot = asyncio.create_task(self._gate.slot(self._key(APPEND), self._rank))
+        finishing = asyncio.create_task(self._finishing.wait())
+        try:
+            await asyncio.wait((slot, finishing), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            finishing.cancel()
+            if not slot.done():
+                # Not awaited: measured in the workspace bench, a wait cancelled while the
+                # scheduler asks Redis could take until the next grant (seconds) to end.
+                slot.cancel()
+                _ABANDONED.add(slot)
+                slot.add_done_callback(_forget)
+        if not slot.done() or slot.cancelled():
+            return False
+        slot.result()  # a failure of the scheduler's is raised here
+        return True
 
     async def _append_pending(self) -> None:
         text = self.text

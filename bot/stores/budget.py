@@ -25,7 +25,7 @@ TTL_SECONDS = 3600  # an idle bucket is full again long before; its learned rate
 # KEYS[1] bucket, KEYS[2] its grants in the window (a sorted set by time); ARGV: op ("take"|"penalize"),
 # base rate/s, burst, keep|retry_after, now ("" = TIME), LOWER, FLOOR, PROBE_AFTER, PROBE_STEP,
 # CEILING, ttl, per (the window, seconds), WINDOW_MARGIN, holder ("" = none), its answers in flight;
-# KEYS[3] the holders' reports; RAMP_AFTER, RAMP_STEP, RAMP_CEILING. Returns the wait in seconds, as a string.
+# KEYS[3] the holders' reports; RAMP_AFTER, RAMP_STEP, RAMP_CEILING, SPREAD. Returns the wait in seconds, as a string.
 _SCRIPT = """
 local now = tonumber(ARGV[5])
 if not now then
@@ -59,9 +59,14 @@ local h = redis.call('HMGET', KEYS[1], 't', 's', 'r', 'h', 'c', 'x', 'v')
 local tokens, stamp, rate = tonumber(h[1]) or burst, tonumber(h[2]) or now, tonumber(h[3]) or base
 local hold, clean = tonumber(h[4]) or 0, tonumber(h[5]) or now
 local limited, starved = h[6] == '1', tonumber(h[7]) or 0
-tokens = math.min(burst, tokens + math.max(0, now - stamp) * rate)
+local spread = tonumber(ARGV[20])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', tostring(now - per - margin))
+local function cap_of(r) return math.max(1, math.floor(r * per + 1e-6)) end  -- r came through a string
+local function fill() return math.max(rate, (cap_of(rate) - redis.call('ZCARD', KEYS[2])) / spread) end
+local elapsed, filling = math.max(0, now - stamp), fill()
+tokens = math.min(burst, tokens + elapsed * filling)
 stamp = math.max(stamp, now)
-if tokens >= burst then starved = 0 end
+if elapsed >= burst / filling then starved = 0 end
 if (not limited) and starved ~= 0 and now - math.max(starved, clean) >= ramp_after
     and rate < base * ramp_ceiling then
   rate = math.min(rate * ramp_step, base * ramp_ceiling)
@@ -81,12 +86,12 @@ if ARGV[1] == 'penalize' then
 elseif now < hold then
   wait = hold - now
 else
-  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', tostring(now - per - margin))
-  local cap = math.max(1, math.floor(rate * per + 1e-6))  -- rate came through a string: 2/60 * 60 < 2
-  local keep = math.max(0, math.min(arg, burst - 1))
-  if redis.call('ZCARD', KEYS[2]) >= cap then
-    local oldest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-    wait = tonumber(oldest[2]) + per + margin - now
+  local cap = cap_of(rate)
+  local keep = math.max(0, math.min(arg, burst - 1, cap - 1))
+  local over = redis.call('ZCARD', KEYS[2]) + 1 + math.ceil(keep) - cap
+  if over > 0 then
+    local leaving = redis.call('ZRANGE', KEYS[2], over - 1, over - 1, 'WITHSCORES')
+    wait = tonumber(leaving[2]) + per + margin - now
     if starved == 0 then starved = now end
   elseif tokens >= 1 + keep then
     tokens = tokens - 1
@@ -94,7 +99,7 @@ else
     redis.call('ZADD', KEYS[2], now, tostring(n))
     redis.call('EXPIRE', KEYS[2], tonumber(ARGV[11]))
   else
-    wait = math.max(1 + keep - tokens, 0) / rate
+    wait = math.max(1 + keep - tokens, 0) / fill()
     if wait <= 0 then wait = 0.001 end
     if starved == 0 then starved = now end
   end
@@ -163,7 +168,7 @@ class RedisBudget:
         args += [repr(v) for v in (rates.LOWER, rates.FLOOR, rates.PROBE_AFTER, rates.PROBE_STEP)]
         args += [repr(rates.CEILING), str(TTL_SECONDS), repr(tier.per), repr(rates.WINDOW_MARGIN)]
         args += [holder, str(active), str(HOLDER_SECONDS)]
-        args += [repr(v) for v in (rates.RAMP_AFTER, rates.RAMP_STEP, rates.RAMP_CEILING)]
+        args += [repr(v) for v in (rates.RAMP_AFTER, rates.RAMP_STEP, rates.RAMP_CEILING, rates.SPREAD)]
 
         async def op_() -> float:
             name = self._key(key)

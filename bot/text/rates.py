@@ -19,8 +19,13 @@ rules run in Redis as a Lua script (`bot.stores.budget`) so every replica spends
 - Besides the bucket, at most `rate × per` grants in any `per` seconds (a sliding window, as
   Slack counts "50 per minute"): a full burst followed by the refill would otherwise exceed the
   minute's allowance.
-- `keep` asks for a grant only when that many tokens remain afterwards: the scheduler keeps them
-  for answers that will need their final edit.
+- The bucket refills at least at the rate that would spend the window's unused allowance in
+  `SPREAD` seconds: at the tier's own rate, a burst of answers (twenty people asking at once)
+  would leave most of the minute's allowance unused while they stream, and Slack counts the
+  minute, not the pace ("bursts tolerated"). As the window fills, the refill slows to the tier's
+  rate, so a long run is paced, not starved and then flooded.
+- `keep` asks for a grant only when that many tokens, and that many places in the window, remain
+  afterwards: the scheduler keeps them for answers that will need their final edit.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ CEILING = 2.0
 RAMP_AFTER = 15.0
 RAMP_STEP = 2.0
 RAMP_CEILING = 64.0
+SPREAD = 10.0  # seconds over which a window's unused allowance may be spent (see the docstring)
 WINDOW_MARGIN = 0.25  # seconds added to a window: calls reach Slack a little later than granted, unevenly
 
 UPDATE = "chat.update"
@@ -62,13 +68,14 @@ class Tier:
         return self.calls / self.per
 
 
-# Slack's published tiers; the bursts are ours (configurable: see Settings.slack_rates).
+# Slack's published tiers; the bursts are ours (configurable: see Settings.slack_rates). Streams
+# start and stop in bursts as big as the minute allows: twenty people asking at once all stream.
 DEFAULT_TIERS: dict[str, Tier] = {
     UPDATE: Tier(50, 60, 40),
     POST: Tier(60, 60, 20),
-    STREAM: Tier(20, 60, 15),
-    STOP: Tier(20, 60, 15),
-    APPEND: Tier(100, 60, 60),
+    STREAM: Tier(20, 60, 20),
+    STOP: Tier(20, 60, 20),
+    APPEND: Tier(100, 60, 30),
 }
 
 
@@ -88,12 +95,32 @@ def fresh(tier: Tier, now: float) -> Bucket:
     return Bucket(tokens=tier.burst, stamp=now, rate=tier.rate, clean_since=now)
 
 
+def _cap(b: Bucket, tier: Tier) -> int:
+    """Grants allowed in one window at the rate believed now."""
+    return max(1, math.floor(b.rate * tier.per))
+
+
+def _fill(b: Bucket, tier: Tier) -> float:
+    """The refill rate now: the tier's, or faster while the window has allowance to spare."""
+    return max(b.rate, (_cap(b, tier) - len(b.granted)) / SPREAD)
+
+
+def _prune(b: Bucket, tier: Tier, now: float) -> None:
+    window = tier.per + WINDOW_MARGIN
+    while b.granted and b.granted[0] <= now - window:
+        b.granted.popleft()
+
+
 def _refill(b: Bucket, tier: Tier, now: float) -> None:
+    _prune(b, tier, now)
     elapsed = max(0.0, now - b.stamp)
-    b.tokens = min(tier.burst, b.tokens + elapsed * b.rate)
+    fill = _fill(b, tier)
+    b.tokens = min(tier.burst, b.tokens + elapsed * fill)
     b.stamp = max(b.stamp, now)
-    if b.tokens >= tier.burst:
-        b.starved_since = 0.0  # it filled up: demand is not outrunning it
+    if elapsed >= tier.burst / fill:
+        # Nobody asked for as long as an empty bucket takes to fill: demand has stopped. (A full
+        # bucket alone does not say so: it fills while the window holds demand back.)
+        b.starved_since = 0.0
     if (
         not b.limited
         and b.starved_since
@@ -112,19 +139,18 @@ def take(b: Bucket, tier: Tier, now: float, *, keep: float = 0.0) -> float:
     _refill(b, tier, now)
     if now < b.hold_until:
         return b.hold_until - now
-    window = tier.per + WINDOW_MARGIN
-    while b.granted and b.granted[0] <= now - window:
-        b.granted.popleft()
-    if len(b.granted) >= max(1, math.floor(b.rate * tier.per)):
+    cap = _cap(b, tier)
+    keep = max(0.0, min(keep, tier.burst - 1, cap - 1))
+    over = len(b.granted) + 1 + math.ceil(keep) - cap  # grants that must leave the window first
+    if over > 0:
         b.starved_since = b.starved_since or now
-        return b.granted[0] + window - now
-    keep = max(0.0, min(keep, tier.burst - 1))
+        return b.granted[over - 1] + tier.per + WINDOW_MARGIN - now
     if b.tokens >= 1 + keep:
         b.tokens -= 1
         b.granted.append(now)
         return 0.0
     b.starved_since = b.starved_since or now
-    return max(1 + keep - b.tokens, 0.0) / b.rate or 1e-3
+    return max(1 + keep - b.tokens, 0.0) / _fill(b, tier) or 1e-3
 
 
 def penalize(b: Bucket, tier: Tier, now: float, retry_after: float) -> None:

@@ -11,7 +11,7 @@ from bot.slack.native import NativeReply, StreamBook
 from bot.slack.renderer import EditGate, StreamingReply
 from bot.slack.schedule import MemoryBudget
 from bot.text.from_mrkdwn import mrkdwn_to_markdown
-from bot.text.rates import DEFAULT_TIERS, STOP, STREAM, LocalBuckets, Tier
+from bot.text.rates import APPEND, DEFAULT_TIERS, STOP, STREAM, UPDATE, LocalBuckets, Tier
 from tests.fakes.slack import FakeSlack
 
 THREAD = "1.000001"
@@ -292,3 +292,36 @@ async def test_a_workspace_refusing_streams_is_not_asked_again_for_a_while(
     await r.finish()
     assert len(slack.calls_to("chat.startStream")) == 2
     assert book.refused("T1") is False
+
+
+async def test_finishing_while_an_append_waits_stops_at_once_with_the_rest(
+    client: AsyncWebClient, slack: FakeSlack
+) -> None:
+    tiers = {**DEFAULT_TIERS, APPEND: Tier(1, 60, 1)}  # the first content, then nothing for a minute
+    r = native(client, EditGate(MemoryBudget(LocalBuckets(tiers=tiers))))
+    await r.start()
+    r.append("one ")
+    await slack.wait_for("chat.appendStream")
+    r.append("two")
+    await asyncio.sleep(0.1)  # the second append now waits for the appends' budget
+    async with asyncio.timeout(5):  # the stop does not wait for it: its bucket is another
+        await r.finish()
+    assert len(slack.calls_to("chat.appendStream")) == 1
+    assert bot_texts(slack) == ["one two"]
+
+
+async def test_a_native_stream_keeps_no_edit_for_its_end(client: AsyncWebClient, slack: FakeSlack) -> None:
+    """An edited answer's catch-up edits keep one token per edited answer, not per stream."""
+    tiers = {**DEFAULT_TIERS, UPDATE: Tier(3, 180, 3)}  # three edits, then one every few seconds
+    gate = EditGate(MemoryBudget(LocalBuckets(tiers=tiers)))
+    streamed = native(client, gate)
+    await streamed.start()
+    edited = native(client, gate, thread_ts=None)
+    await edited.start()
+    edited.append("first")
+    await slack.wait_for("chat.update")
+    edited.append(" second")
+    async with asyncio.timeout(2):  # keeping a token for the stream too would wait seconds here
+        await slack.wait_for("chat.update", count=2)
+    await edited.finish()
+    await streamed.finish()

@@ -17,7 +17,7 @@ class Clock:
 
 
 KEY = ("T1", UPDATE, "")
-BURST_OF_3 = Tier(60, 60, 3)
+BURST_OF_3 = Tier(10, 10, 3)  # one a second; a window no longer than SPREAD: no faster refill
 
 
 def buckets(tier: Tier = BURST_OF_3) -> tuple[LocalBuckets, Clock]:
