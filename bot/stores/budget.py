@@ -25,7 +25,8 @@ TTL_SECONDS = 3600  # an idle bucket is full again long before; its learned rate
 # KEYS[1] bucket, KEYS[2] its grants in the window (a sorted set by time); ARGV: op ("take"|"penalize"),
 # base rate/s, burst, keep|retry_after, now ("" = TIME), LOWER, FLOOR, PROBE_AFTER, PROBE_STEP,
 # CEILING, ttl, per (the window, seconds), WINDOW_MARGIN, holder ("" = none), its answers in flight;
-# KEYS[3] the holders' reports; RAMP_AFTER, RAMP_STEP, RAMP_CEILING, SPREAD. Returns the wait in seconds, as a string.
+# KEYS[3] the holders' reports; RAMP_AFTER, RAMP_STEP, RAMP_CEILING, SPREAD.
+# Returns the wait in seconds, as a string.
 _SCRIPT = """
 local now = tonumber(ARGV[5])
 if not now then

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
@@ -142,3 +145,41 @@ async def test_levels_are_unknown_while_redis_is_away() -> None:
         assert await gone.levels() is None
     finally:
         await away.aclose()
+
+
+_TAKER = """
+import asyncio, sys
+import redis.asyncio as aioredis
+from bot.stores.budget import RedisBudget
+from bot.stores.guard import RedisGuard
+from bot.text.rates import STREAM, Tier
+
+async def main() -> None:
+    client = aioredis.Redis.from_url(sys.argv[1], decode_responses=True)
+    tiers = {STREAM: Tier(20, 60, 20)}
+    budget = RedisBudget(client, RedisGuard(timeout=2.0), prefix=sys.argv[2], tiers=tiers)
+    granted = sum([await budget.take(("T1", STREAM, "")) == 0.0 for _ in range(200)])
+    await client.aclose()
+    print(granted)
+
+asyncio.run(main())
+"""
+
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+async def test_two_processes_taking_at_once_never_exceed_the_window(
+    redis_url: str, redis_prefix: str
+) -> None:
+    """Two replicas as two processes, each asking as fast as it can: one minute's 20, in all."""
+    takers = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-c", _TAKER, redis_url, redis_prefix, stdout=asyncio.subprocess.PIPE, cwd=ROOT
+        )
+        for _ in range(2)
+    ]
+    outputs = [await t.communicate() for t in takers]
+    assert [t.returncode for t in takers] == [0, 0]
+    grants = [int(out.decode()) for out, _ in outputs]
+    assert sum(grants) == 20

@@ -151,3 +151,39 @@ def test_a_burst_and_its_refill_never_exceed_the_window() -> None:
     assert b.take(KEY) == pytest.approx(rates.WINDOW_MARGIN)  # calls may reach Slack a little late
     clock.now += rates.WINDOW_MARGIN
     assert b.take(KEY) == 0.0
+
+
+def test_a_burst_of_answers_spends_the_windows_allowance_within_spread() -> None:
+    """At the tier's rate (1 a second) the minute's 60 would take a minute; the window's unused
+    allowance refills the bucket within SPREAD seconds instead, and never beyond the window."""
+    b, clock = buckets(Tier(60, 60, 3))
+    granted = 0
+    while clock.now < 1000.0 + rates.SPREAD:
+        while b.take(KEY) == 0.0:
+            granted += 1
+        clock.now += 0.05
+    assert granted > 30  # against 3 + 10 at the tier's own rate
+    while clock.now < 1000.0 + rates.RAMP_AFTER - 0.5:  # (starving longer would ramp the rate up)
+        while b.take(KEY) == 0.0:
+            granted += 1
+        clock.now += 0.05
+    assert granted <= 60  # the window's allowance, all the same
+
+
+def test_as_the_window_fills_the_refill_slows_to_the_tiers_rate() -> None:
+    b, clock = buckets(Tier(60, 60, 3))
+    assert [b.take(KEY) for _ in range(3)] == [0.0] * 3
+    assert b.take(KEY) == pytest.approx(rates.SPREAD / 57)  # 57 places left, spent over SPREAD
+    state = b.state(KEY)
+    assert state is not None
+    state.granted.extend([clock.now] * 54)  # the window nearly full: 57 of 60
+    assert b.take(KEY) == pytest.approx(1.0)  # (60 - 57) / SPREAD < 1: the tier's rate
+
+
+def test_keep_also_keeps_places_in_the_window() -> None:
+    b, clock = buckets(Tier(5, 10, 5))
+    assert [b.take(KEY) for _ in range(3)] == [0.0] * 3
+    assert b.take(KEY, keep=2) == pytest.approx(10 + rates.WINDOW_MARGIN)  # 2 places left: both kept
+    assert b.take(KEY) == 0.0  # a final edit still gets one
+    clock.now += 1
+    assert b.take(KEY, keep=1) == pytest.approx(9 + rates.WINDOW_MARGIN)
