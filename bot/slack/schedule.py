@@ -10,7 +10,9 @@ ask the budget (shared by every replica, `bot.stores.budget`):
    budget allows and, when many stream at once, each gets its turn.
 Intermediate edits (3) leave one token per answer in flight (in every replica: each reports its
 count with its asks) for the final edits, so the ends of
-answers are not stuck behind the middles of others. A 429 (`penalize`) holds the bucket for
+answers are not stuck behind the middles of others. Across replicas, each queue head catching up
+reports how long its text has waited, and the budget lets the head furthest behind go first
+(else the replica that happens to ask first would starve the other's answers). A 429 (`penalize`) holds the bucket for
 everyone for Retry-After. Each answer has at most one call in flight (its renderer awaits the
 slot, then the call), and whatever text arrived while it waited goes into that one call.
 """
@@ -26,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from bot.text.rates import Key, LocalBuckets
+from bot.text.rates import APPEND, Key, LocalBuckets
 
 FIRST, FINAL, CATCH_UP = 0, 1, 2  # urgency classes, most urgent first
 MAX_WAIT = 1.0  # a queue head re-asks at least this often (another replica may have freed the hold)
@@ -36,7 +38,7 @@ Rank = tuple[int, float, int]
 
 class Budget(Protocol):
     async def take(  # 0 = granted, else the wait; `holder` reports its `active` answers in flight
-        self, key: Key, *, keep: float = 0.0, holder: str = "", active: int = 0
+        self, key: Key, *, keep: float = 0.0, holder: str = "", active: int = 0, behind: float | None = None
     ) -> float: ...
 
     async def penalize(self, key: Key, retry_after: float) -> None: ...
@@ -48,8 +50,10 @@ class MemoryBudget:
     def __init__(self, buckets: LocalBuckets | None = None) -> None:
         self.buckets = buckets or LocalBuckets()
 
-    async def take(self, key: Key, *, keep: float = 0.0, holder: str = "", active: int = 0) -> float:
-        return self.buckets.take(key, keep=keep)
+    async def take(
+        self, key: Key, *, keep: float = 0.0, holder: str = "", active: int = 0, behind: float | None = None
+    ) -> float:
+        return self.buckets.take(key, keep=keep)  # one process: its own queue orders the heads
 
     async def penalize(self, key: Key, retry_after: float) -> None:
         self.buckets.penalize(key, retry_after)
@@ -101,10 +105,15 @@ class EditScheduler:
                 if waiter not in self._askers(key):
                     await waiter.woken.wait()
                     continue
-                urgency, _ = rank()
+                urgency, since = rank()
                 active = self._active.get(key[0], 0)
-                keep = active if urgency == CATCH_UP else 0
-                wait = await self.budget.take(key, keep=keep, holder=self.holder, active=active)
+                catching_up = urgency == CATCH_UP
+                # Appends keep nothing: a stream's end is a chat.stopStream, from its own bucket.
+                keep = active if catching_up and key[1] != APPEND else 0
+                behind = max(0.0, self.clock() - since) if catching_up else None
+                wait = await self.budget.take(
+                    key, keep=keep, holder=self.holder, active=active, behind=behind
+                )
                 if wait <= 0:
                     return
                 with contextlib.suppress(TimeoutError):

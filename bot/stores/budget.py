@@ -20,12 +20,15 @@ from bot.text import rates
 from bot.text.rates import Key, LocalBuckets, Tier
 
 HOLDER_SECONDS = 30  # a replica that has not asked for this long no longer counts (it may be gone)
+HEAD_SECONDS = 2.0  # a queue head re-asks at least every second (schedule.MAX_WAIT): older is gone
+HEAD_WAIT = 0.05  # a head that lets another replica's go first asks again this soon
 TTL_SECONDS = 3600  # an idle bucket is full again long before; its learned rate may go
 
 # KEYS[1] bucket, KEYS[2] its grants in the window (a sorted set by time); ARGV: op ("take"|"penalize"),
 # base rate/s, burst, keep|retry_after, now ("" = TIME), LOWER, FLOOR, PROBE_AFTER, PROBE_STEP,
 # CEILING, ttl, per (the window, seconds), WINDOW_MARGIN, holder ("" = none), its answers in flight;
-# KEYS[3] the holders' reports; RAMP_AFTER, RAMP_STEP, RAMP_CEILING, SPREAD.
+# KEYS[3] the holders' reports; RAMP_AFTER, RAMP_STEP, RAMP_CEILING, SPREAD, behind ("" = not
+# catching up: seconds its text has waited), HEAD_SECONDS, HEAD_WAIT; KEYS[4] the heads' reports.
 # Returns the wait in seconds, as a string.
 _SCRIPT = """
 local now = tonumber(ARGV[5])
@@ -53,6 +56,21 @@ if holder ~= '' and ARGV[1] == 'take' then
     arg = math.max(arg, total)
   end
 end
+-- A replica's queue head catching up reports since when it has been behind (KEYS[4]); a head less
+-- behind than another replica's fresh one lets that one go first, as one queue would.
+local behind, peer_ahead = tonumber(ARGV[21]), false
+if holder ~= '' and behind and ARGV[1] == 'take' then
+  local mine = now - behind
+  local heads = redis.call('HGETALL', KEYS[4])
+  for i = 1, #heads, 2 do
+    local since, seen = string.match(heads[i + 1], '(%S+) (%S+)')
+    if heads[i] ~= holder and tonumber(seen) > now - tonumber(ARGV[22]) and tonumber(since) < mine then
+      peer_ahead = true
+    end
+  end
+  redis.call('HSET', KEYS[4], holder, tostring(mine) .. ' ' .. tostring(now))
+  redis.call('EXPIRE', KEYS[4], tonumber(ARGV[11]))
+end
 local lower, floor, probe_after = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local step, ceiling = tonumber(ARGV[9]), tonumber(ARGV[10])
 local ramp_after, ramp_step, ramp_ceiling = tonumber(ARGV[17]), tonumber(ARGV[18]), tonumber(ARGV[19])
@@ -61,6 +79,7 @@ local tokens, stamp, rate = tonumber(h[1]) or burst, tonumber(h[2]) or now, tonu
 local hold, clean = tonumber(h[4]) or 0, tonumber(h[5]) or now
 local limited, starved = h[6] == '1', tonumber(h[7]) or 0
 local spread = tonumber(ARGV[20])
+local HEAD_WAIT = tonumber(ARGV[23])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', tostring(now - per - margin))
 local function cap_of(r) return math.max(1, math.floor(r * per + 1e-6)) end  -- r came through a string
 local function fill() return math.max(rate, (cap_of(rate) - redis.call('ZCARD', KEYS[2])) / spread) end
@@ -94,7 +113,10 @@ else
     local leaving = redis.call('ZRANGE', KEYS[2], over - 1, over - 1, 'WITHSCORES')
     wait = tonumber(leaving[2]) + per + margin - now
     if starved == 0 then starved = now end
+  elseif peer_ahead then
+    wait = math.max(HEAD_WAIT, (1 + keep - tokens) / fill())
   elseif tokens >= 1 + keep then
+    if behind then redis.call('HDEL', KEYS[4], holder) end  -- its next head reports afresh
     tokens = tokens - 1
     local n = redis.call('HINCRBY', KEYS[1], 'n', 1)
     redis.call('ZADD', KEYS[2], now, tostring(n))
@@ -162,7 +184,9 @@ class RedisBudget:
         team, family, channel = key
         return f"{self._prefix}:budget:{team}:{family}:{channel}"
 
-    async def _run(self, key: Key, op: str, arg: float, holder: str = "", active: int = 0) -> float:
+    async def _run(
+        self, key: Key, op: str, arg: float, holder: str = "", active: int = 0, behind: float | None = None
+    ) -> float:
         tier = self.tiers[key[1]]
         now = repr(self._local.clock()) if self._clock_override else ""
         args = [op, repr(tier.rate), repr(tier.burst), repr(arg), now]
@@ -170,18 +194,22 @@ class RedisBudget:
         args += [repr(rates.CEILING), str(TTL_SECONDS), repr(tier.per), repr(rates.WINDOW_MARGIN)]
         args += [holder, str(active), str(HOLDER_SECONDS)]
         args += [repr(v) for v in (rates.RAMP_AFTER, rates.RAMP_STEP, rates.RAMP_CEILING, rates.SPREAD)]
+        args += ["" if behind is None else repr(behind), repr(HEAD_SECONDS), repr(HEAD_WAIT)]
 
         async def op_() -> float:
             name = self._key(key)
-            keys = [name, f"{name}:granted", f"{name}:holders"]
+            keys = [name, f"{name}:granted", f"{name}:holders", f"{name}:heads"]
             return float(await self._script(keys=keys, args=args))
 
         return await self._guard.run(op_, _FAILED, what=f"the Slack budget ({op})")
 
-    async def take(self, key: Key, *, keep: float = 0.0, holder: str = "", active: int = 0) -> float:
+    async def take(
+        self, key: Key, *, keep: float = 0.0, holder: str = "", active: int = 0, behind: float | None = None
+    ) -> float:
         """`holder` (a process) reports `active` answers in flight; a `keep` above 0 then keeps
-        a token for every answer in flight in any replica reporting within HOLDER_SECONDS."""
-        wait = await self._run(key, "take", keep, holder, active)
+        a token for every answer in flight in any replica reporting within HOLDER_SECONDS.
+        `behind`: a catch-up's seconds behind; the replica whose head is further behind goes first."""
+        wait = await self._run(key, "take", keep, holder, active, behind)
         return self._local.take(key, keep=keep) if wait == _FAILED else wait
 
     async def levels(self) -> dict[str, Level] | None:
@@ -193,7 +221,7 @@ class RedisBudget:
             names: list[str] = []
             async for raw in self._redis.scan_iter(match=f"{head}*", count=1000):
                 name = raw.decode() if isinstance(raw, bytes) else str(raw)
-                if not name.endswith((":granted", ":holders")):
+                if not name.endswith((":granted", ":holders", ":heads")):
                     names.append(name)
                 if len(names) >= LEVELS_MAX_BUCKETS:
                     break

@@ -183,7 +183,13 @@ class SlowBudget:
         self.most = 0
 
     async def take(
-        self, key: tuple[str, str, str], *, keep: float = 0.0, holder: str = "", active: int = 0
+        self,
+        key: tuple[str, str, str],
+        *,
+        keep: float = 0.0,
+        holder: str = "",
+        active: int = 0,
+        behind: float | None = None,
     ) -> float:
         self.in_flight += 1
         self.most = max(self.most, self.in_flight)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from bot.stores.budget import Level, RedisBudget
+from bot.stores.budget import HEAD_SECONDS, HEAD_WAIT, Level, RedisBudget
 from bot.stores.guard import RedisGuard
 from bot.text import rates
 from bot.text.rates import POST, UPDATE, LocalBuckets, Tier
@@ -183,3 +183,33 @@ async def test_two_processes_taking_at_once_never_exceed_the_window(
     assert [t.returncode for t in takers] == [0, 0]
     grants = [int(out.decode()) for out, _ in outputs]
     assert sum(grants) == 20
+
+
+async def test_the_replica_whose_head_is_further_behind_goes_first(
+    redis_client: aioredis.Redis, second_client: aioredis.Redis, redis_prefix: str
+) -> None:
+    clock = Clock()
+    tiers = {UPDATE: Tier(60, 60, 1)}
+    one, two = (
+        RedisBudget(
+            c,
+            RedisGuard(timeout=0.5),
+            prefix=redis_prefix,
+            tiers=tiers,
+            local=LocalBuckets(tiers=tiers, clock=clock),
+            clock_override=True,
+        )
+        for c in (redis_client, second_client)
+    )
+    assert await one.take(KEY) == 0.0  # the bucket of one is empty now
+    assert await one.take(KEY, holder="A", behind=5.0) > 0  # A's head has waited 5 s
+    clock.now += 1.0  # a token again
+    assert await two.take(KEY, holder="B", behind=1.0) >= HEAD_WAIT  # B's has waited less: A first
+    assert await one.take(KEY, holder="A", behind=6.0) == 0.0
+    clock.now += 1.0
+    assert await two.take(KEY, holder="B", behind=2.0) == 0.0  # A's next head has not asked yet
+    assert await two.take(KEY, holder="B", behind=3.0) > 0  # B's next head waits for a token
+    clock.now += 1.0
+    assert await one.take(KEY, holder="A", behind=0.5) >= HEAD_WAIT  # B's head is further behind...
+    clock.now += HEAD_SECONDS + 0.1
+    assert await one.take(KEY, holder="A", behind=1.0) == 0.0  # ...but went quiet: A need not wait
