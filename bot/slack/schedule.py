@@ -12,9 +12,10 @@ Intermediate edits (3) leave one token per answer in flight (in every replica: e
 count with its asks) for the final edits, so the ends of
 answers are not stuck behind the middles of others. Across replicas, each queue head catching up
 reports how long its text has waited, and the budget lets the head furthest behind go first
-(else the replica that happens to ask first would starve the other's answers). A 429 (`penalize`) holds the bucket for
-everyone for Retry-After. Each answer has at most one call in flight (its renderer awaits the
-slot, then the call), and whatever text arrived while it waited goes into that one call.
+(else the replica that happens to ask first would starve the other's answers). A 429
+(`penalize`) holds the bucket for everyone for Retry-After. Each answer has at most one call in
+flight (its renderer awaits the slot, then the call), and whatever text arrived while it waited
+goes into that one call.
 """
 
 from __future__ import annotations
