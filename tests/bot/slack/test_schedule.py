@@ -209,3 +209,39 @@ async def test_equally_urgent_calls_ask_the_budget_together_catching_up_one_at_a
     budget.most = 0
     await asyncio.gather(*(sched.slot(KEY, lambda: (CATCH_UP, 1.0)) for _ in range(5)))
     assert budget.most == 1  # the one furthest behind asks; the others wait their turn
+
+
+class Asks:
+    """A budget that grants everything and records what each ask said."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, float, float | None]] = []
+
+    async def take(
+        self,
+        key: tuple[str, str, str],
+        *,
+        keep: float = 0.0,
+        holder: str = "",
+        active: int = 0,
+        behind: float | None = None,
+    ) -> float:
+        self.asked.append((key[1], keep, behind))
+        return 0.0
+
+    async def penalize(self, key: tuple[str, str, str], retry_after: float) -> None:
+        raise AssertionError("not expected")
+
+
+async def test_appends_keep_nothing_and_catch_ups_say_how_far_behind_they_are() -> None:
+    """A stream ends with chat.stopStream (its own bucket): its appends keep no token for it. A
+    catch-up tells the shared budget how long its text has waited, so that the replica whose
+    head is furthest behind goes first; first content and final edits do not queue that way."""
+    clock = Clock()
+    asks = Asks()
+    sched = EditScheduler(asks, clock=clock)
+    sched.opened("T1")
+    await sched.slot(("T1", rates.APPEND, ""), lambda: (CATCH_UP, 97.0))
+    await sched.slot(KEY, lambda: (CATCH_UP, 99.0))
+    await sched.slot(KEY, lambda: (FINAL, 99.0))
+    assert asks.asked == [(rates.APPEND, 0, 3.0), (UPDATE, 1, 1.0), (UPDATE, 0, None)]
