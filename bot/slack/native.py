@@ -385,8 +385,9 @@ class NativeReply:
         finally:
             finishing.cancel()
             if not slot.done():
-                # Not awaited: measured in the workspace bench, a wait cancelled while the
-                # scheduler asks Redis could take until the next grant (seconds) to end.
+                # Not awaited: a cancel that lands while the scheduler asks Redis is lost (on
+                # Python 3.11 redis-py's send goes through asyncio.wait_for, which swallows a
+                # cancel arriving as its write completes), and the wait goes on to the next grant.
                 slot.cancel()
                 _ABANDONED.add(slot)
                 slot.add_done_callback(_forget)
