@@ -8,7 +8,9 @@ slow call under load does not switch the whole process to its degraded mode (his
 Slack, deduplication in this process only). While open, calls return their fallback at once
 instead of each waiting for a timeout; after `cooldown` one call is let through to probe, and
 its success closes the breaker, so a Redis that comes back is used again without a restart.
-Outages are logged once when the breaker opens and once when it closes, not per call.
+Outages are logged once when the breaker opens and once when it closes, not per call. A cancel
+that reaches the task during a call is raised when the call returns, even where redis-py's send
+swallowed it.
 """
 
 from __future__ import annotations
@@ -77,9 +79,16 @@ class RedisGuard:
             if self._probing or self._clock() < self._open_until:
                 return fallback
             self._probing = True  # this call probes; the others keep their fallback meanwhile
+        task = asyncio.current_task()
+        cancels = task.cancelling() if task is not None else 0
         try:
             async with asyncio.timeout(self.timeout * 3):
                 result = await op()
+            if task is not None and task.cancelling() > cancels:
+                # redis-py sends through asyncio.wait_for, which on Python 3.11 returns the result
+                # and drops a cancel that lands as the send completes (fixed in 3.12). A Stop or a
+                # shutdown cancels tasks that are often inside a Redis call: deliver it here.
+                raise asyncio.CancelledError
         except (UnicodeError, DataError, ResponseError) as exc:
             # Redis is there but refused this one command (odd text, a wrong type): not an outage.
             log.warning("Redis refused %s (%s); going on without it", what, type(exc).__name__)

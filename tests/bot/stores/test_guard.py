@@ -14,7 +14,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from bot.stores.dedupe import Dedupe
-from bot.stores.guard import RedisGuard, ping
+from bot.stores.guard import RedisGuard, connect, ping
 from tests.fakes.redis_proxy import RedisProxy
 
 
@@ -163,3 +163,26 @@ async def test_a_refused_command_is_not_an_outage(
         assert await guard.run(wrong_type, -1, what="test") == -1
     assert guard.healthy
     assert any("refused test" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_cancel_that_lands_while_a_command_is_sent_is_not_lost(redis_url: str) -> None:
+    # redis-py sends through asyncio.wait_for when socket_timeout is set; on Python 3.11 that
+    # returns the result and drops a cancel landing as the send completes. Stop and shutdown
+    # cancel answers that are often inside a Redis call, so the guard must deliver it.
+    client = connect(redis_url, timeout=1.0)
+    guard = RedisGuard(timeout=1.0)
+    try:
+        await client.ping()
+        lost = 0
+        for _ in range(50):
+            task = asyncio.create_task(guard.run(lambda: client.get("guard:nothing"), None))
+            await asyncio.sleep(0)  # the task is now inside the send
+            task.cancel()
+            try:
+                await task
+                lost += 1
+            except asyncio.CancelledError:
+                pass
+        assert lost == 0
+    finally:
+        await client.aclose()
