@@ -30,14 +30,14 @@ from pathlib import Path
 import aiohttp
 
 from bench.answer_text import answer_pieces
-from bench.procstat import cpu_seconds
+from bench.procstat import cpu_seconds, peak_rss_mb, rss_mb
 from bench.run import ROOT, RunFailed, _environment, _free_port, _start, _stop, _wait_ready
 from bench.workspace_measure import Policy, WorkspaceFigures, measure, table
 from bot.text.mrkdwn import markdown_to_mrkdwn
 from bot.text.splitting import join_chunks
 from bot.wiring.embedded_redis import EmbeddedRedis
 from tests.fakes.relaydance import FakeRelayDance, Script
-from tests.fakes.signing import app_mention, event_callback, sign
+from tests.fakes.signing import app_mention, event_callback, sign, ts_to_micros
 from tests.fakes.slack import FakeSlack
 
 ASKER = "U1"
@@ -46,6 +46,21 @@ TIER_LIMITS = {
     "chat.startStream": (20, 60.0),
     "chat.stopStream": (20, 60.0),  # Slack counts it on its own (tier 2); the bot's budget shares one bucket
     "chat.appendStream": (100, 60.0),
+}
+
+
+# The bot's own budget (bot.stores.budget), one value for every method family: with `--no-limits`
+# it still paces the bot at Slack's tier minimums (ramping up only while starved) unless raised.
+RATE_SETTINGS = ("SLACK_RATE_UPDATE", "SLACK_RATE_POST", "SLACK_RATE_STREAM", "SLACK_RATE_APPEND")
+HIGH_RATES = "100000/60,1000"
+THOUSAND = {  # `--thousand`: issue 8's "1,000 concurrent answers over 100 channels, limits off"
+    "answers": 1000,
+    "channels": 100,
+    "no_limits": True,
+    "budget_rates": HIGH_RATES,
+    "max_answers": 1000,  # the default 100 running + 500 queued would turn 400 away as "too busy"
+    "policies": "budget",
+    "timeout": 600.0,
 }
 
 
@@ -72,6 +87,8 @@ class Load:
     limits: bool
     timeout: float
     edit_interval: float = 0.25  # EDIT_INTERVAL for `_environment`; a policy's env may override it
+    budget_rates: str | None = None  # every SLACK_RATE_* of the bot, as a workspace with higher limits
+    max_answers: int | None = None  # MAX_CONCURRENT_ANSWERS per replica (default: the bot's, 100)
 
 
 @dataclass
@@ -122,6 +139,10 @@ async def run_policy(policy: Policy, load: Load, *, redis_url: str, old_ref: str
             port = _free_port()
             env = _environment(slack, relay, redis_url=redis_url, port=port, load=load, workdir=workdir)  # type: ignore[arg-type]
             env.update(REDIS_PREFIX=prefix, PYTHONPATH=pythonpath, STATE_DIR=str(workdir / f"state{replica}"))
+            if load.budget_rates is not None:
+                env.update(dict.fromkeys(RATE_SETTINGS, load.budget_rates))
+            if load.max_answers is not None:
+                env.update(MAX_CONCURRENT_ANSWERS=str(load.max_answers))
             env.update(policy.env)
             log_path = workdir / f"replica{replica}.log"
             process = await _start(policy.module, env, workdir, log_path)
@@ -136,17 +157,26 @@ async def run_policy(policy: Policy, load: Load, *, redis_url: str, old_ref: str
         warm = [_mention(slack, channels[0], f"bench-warm-{i}") for i in range(load.replicas)]
         relay.push(*(Script.stream(["ok"], pace=0) for _ in warm))
         await asyncio.gather(*(_send(http, urls[i], m) for i, m in enumerate(warm)))
-        await _wait_shown(slack, warm, "ok", 30.0, policy)
+        if await _wait_shown(slack, warm, "ok", 30.0, policy):
+            raise RunFailed(f"{policy.name}: the warm-up answers did not complete")
         if load.limits:  # fresh windows for the measured batch
             for method, (calls, per) in TIER_LIMITS.items():
                 slack.rate_limit(method, calls, per)
         sent = [_mention(slack, channels[i % len(channels)], f"bench-q-{i:04d}") for i in range(load.answers)]
         first_call, first_request = len(slack.calls), len(relay.requests)
         cpu = sum(cpu_seconds(p.pid) for p in processes)
+        rss = sum(rss_mb(p.pid) for p in processes)
+        harness_cpu = time.process_time()
         started = time.monotonic()
         await asyncio.gather(*(_send(http, urls[i % len(urls)], m) for i, m in enumerate(sent)))
-        await _wait_shown(slack, sent, "".join(load.pieces), load.timeout, policy)
+        if missing := await _wait_shown(slack, sent, "".join(load.pieces), load.timeout, policy):
+            print(
+                f"{policy.name}: {missing} of {len(sent)} answers not complete after {load.timeout:g} s",
+                file=sys.stderr,
+            )
         cpu = sum(cpu_seconds(p.pid) for p in processes) - cpu
+        harness_cpu = time.process_time() - harness_cpu
+        peak_rss = sum(peak_rss_mb(p.pid) for p in processes)
         return measure(
             policy,
             calls=slack.calls[first_call:],
@@ -156,6 +186,9 @@ async def run_policy(policy: Policy, load: Load, *, redis_url: str, old_ref: str
             cpu_seconds=cpu,
             started_at=started,
             sent_at={m.ts: m.sent_at for m in sent},
+            harness_cpu_seconds=harness_cpu,
+            peak_rss_mb=peak_rss,
+            rss_before_mb=rss,
         )
     raise AssertionError("unreachable")
 
@@ -178,22 +211,30 @@ async def _send(http: aiohttp.ClientSession, url: str, sent: Sent) -> None:
 
 
 def _shown(slack: FakeSlack, sent: Sent) -> str:
-    replies = slack.thread_messages(sent.channel, sent.ts)
+    """The bot's replies in the thread, joined; read from the fake's store as it is (no copies:
+    `thread_messages` deep-copies every message, too dear to poll a thousand threads with)."""
+    store = slack.messages.get(sent.channel, {})
+    replies = sorted(
+        (m for m in store.values() if m.get("thread_ts") == sent.ts and m["ts"] != sent.ts),
+        key=lambda m: ts_to_micros(m["ts"]),
+    )
     return join_chunks([str(m.get("text", "")) for m in replies if m.get("user") == slack.bot_user_id])
 
 
-async def _wait_shown(
-    slack: FakeSlack, sent: list[Sent], answer: str, seconds: float, policy: Policy
-) -> None:
+async def _wait_shown(slack: FakeSlack, sent: list[Sent], answer: str, seconds: float, policy: Policy) -> int:
+    """Poll until every thread shows `answer` whole, or `seconds` passed; returns how many do not.
+    A thread is read again only after new calls reached the fake Slack (or a second passed), so
+    the harness stays cheap beside the bot it measures."""
+    finished = policy.finished(answer)
     pending = list(sent)
     deadline = time.monotonic() + seconds
-    while pending:
-        pending = [m for m in pending if not policy.complete(_shown(slack, m), answer)]
-        if time.monotonic() > deadline:
-            raise RunFailed(
-                f"{policy.name}: {len(pending)} of {len(sent)} answers not complete after {seconds:g} s"
-            )
+    seen, read_at = -1, 0.0
+    while pending and time.monotonic() < deadline:
+        if len(slack.calls) != seen or time.monotonic() - read_at > 1.0:
+            seen, read_at = len(slack.calls), time.monotonic()
+            pending = [m for m in pending if _shown(slack, m) not in finished]
         await asyncio.sleep(0.05)
+    return len(pending)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -211,8 +252,35 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--old-ref", default=None, help="git commit of the timer-1s bot (default: before the budget)"
     )
     p.add_argument("--timeout", type=float, default=300.0, help="seconds a batch may take (default 300)")
+    p.add_argument(
+        "--budget-rates",
+        default=None,
+        metavar="CALLS/SECONDS,BURST",
+        help=f"the bot's own budget for every method family (SLACK_RATE_*; default: the bot's), "
+        f"as a workspace with higher limits would set it; 'high' = {HIGH_RATES}",
+    )
+    p.add_argument(
+        "--max-answers",
+        type=int,
+        default=None,
+        help="MAX_CONCURRENT_ANSWERS of each replica (default: the bot's, 100 running + 500 queued)",
+    )
+    p.add_argument(
+        "--thousand",
+        action="store_true",
+        help="the 1,000-at-once preset: 1,000 answers over 100 channels, no tier limits, the bot's "
+        "budget rates high, 1,000 answers admitted at once, the budget policy, 600 s (each set "
+        "explicitly wins)",
+    )
     p.add_argument("--json", type=Path, default=None, help="also write the figures here")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.thousand:
+        for name, value in THOUSAND.items():
+            if getattr(args, name) == p.get_default(name):
+                setattr(args, name, value)
+    if args.budget_rates == "high":
+        args.budget_rates = HIGH_RATES
+    return args
 
 
 async def run(args: argparse.Namespace) -> list[WorkspaceFigures]:
@@ -224,6 +292,8 @@ async def run(args: argparse.Namespace) -> list[WorkspaceFigures]:
         pace=args.pace,
         limits=not args.no_limits,
         timeout=args.timeout,
+        budget_rates=args.budget_rates,
+        max_answers=args.max_answers,
     )
     old_ref = args.old_ref or _before_budget()
     results = []
@@ -249,7 +319,9 @@ def main(argv: list[str] | None = None) -> int:
     limits = "off" if args.no_limits else ", ".join(f"{m} {c}/{p:g} s" for m, (c, p) in TIER_LIMITS.items())
     print(
         f"{args.answers} answers at once over {args.channels} channels, {args.replicas} replica(s); "
-        f"{args.tokens} tokens each at one per {args.pace:g} s; tier limits: {limits}\n"
+        f"{args.tokens} tokens each at one per {args.pace:g} s; tier limits: {limits}; "
+        f"the bot's budget rates: {args.budget_rates or 'its defaults'}; "
+        f"answers admitted at once per replica: {args.max_answers or 'the default'}\n"
     )
     print(table(results))
     if args.json is not None:
@@ -262,4 +334,4 @@ def main(argv: list[str] | None = None) -> int:
             )
             + "\n"
         )
-    return 0
+    return 1 if any(r.completed < r.answers for r in results) else 0

@@ -33,8 +33,10 @@ class Policy:
     old: bool = False  # run from the commit before the budget
     native: bool = False  # answers may end as native streams (Markdown as it came) or edited (mrkdwn)
 
-    def complete(self, shown: str, answer: str) -> bool:
-        return shown == self.final_text(answer) or (self.native and shown == answer)
+    def finished(self, answer: str) -> frozenset[str]:
+        """What a thread may show once `answer` is done; computed once per batch, not per poll (a
+        thousand conversions every 50 ms took a whole core from the fakes)."""
+        return frozenset({self.final_text(answer), answer} if self.native else {self.final_text(answer)})
 
 
 @dataclass
@@ -52,6 +54,11 @@ class WorkspaceFigures:
     wall_s: float = 0.0
     placeholder_p50: float = math.nan  # event sent → its placeholder posted
     placeholder_p99: float = math.nan
+    placeholders: int = 0  # answers whose placeholder was posted
+    completed: int = 0  # answers shown whole
+    harness_cpu_ms: float = 0.0  # the fakes and the load generator (they share the machine's cores)
+    peak_rss_mb: float = 0.0  # every replica's peak, summed
+    rss_before_mb: float = 0.0  # every replica's RSS before the batch, summed
 
     @property
     def cpu_per_1k_tokens(self) -> float:
@@ -61,10 +68,20 @@ class WorkspaceFigures:
     def cpu_per_answer(self) -> float:
         return self.cpu_ms / self.answers if self.answers else math.nan
 
+    @property
+    def rss_per_stream_kb(self) -> float:
+        """Peak RSS grown during the batch, per answer streaming at once."""
+        return (
+            max(0.0, self.peak_rss_mb - self.rss_before_mb) * 1024 / self.answers
+            if self.answers
+            else math.nan
+        )
+
     def as_json(self) -> dict[str, Any]:
         values = asdict(self) | {
             "cpu_per_1k_tokens": self.cpu_per_1k_tokens,
             "cpu_per_answer": self.cpu_per_answer,
+            "rss_per_stream_kb": self.rss_per_stream_kb,
         }
         return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in values.items()}
 
@@ -83,6 +100,9 @@ def measure(
     cpu_seconds: float,
     started_at: float,
     sent_at: dict[str, float] | None = None,  # thread ts -> when its event was sent
+    harness_cpu_seconds: float = 0.0,
+    peak_rss_mb: float = 0.0,
+    rss_before_mb: float = 0.0,
 ) -> WorkspaceFigures:
     by_thread = {ts: tag for tag, (_, ts) in threads.items()}
     owner: dict[str, str] = {}  # message ts -> thread ts
@@ -157,10 +177,16 @@ def measure(
         wall_s=(max(ends) - started_at) if ends else math.nan,
         placeholder_p50=percentile(list(placeholders.values()), 50),
         placeholder_p99=percentile(list(placeholders.values()), 99),
+        placeholders=len(placeholders),
+        completed=len(completes),
+        harness_cpu_ms=harness_cpu_seconds * 1000,
+        peak_rss_mb=peak_rss_mb,
+        rss_before_mb=rss_before_mb,
     )
 
 
 ROWS: list[tuple[str, Callable[[WorkspaceFigures], float], str]] = [
+    ("answers complete", lambda f: f.completed, "{:.0f}"),
     ("429s from Slack", lambda f: f.rate_limited, "{:.0f}"),
     ("event → placeholder p50 (s)", lambda f: f.placeholder_p50, "{:.2f}"),
     ("event → placeholder p99 (s)", lambda f: f.placeholder_p99, "{:.2f}"),
@@ -175,6 +201,9 @@ ROWS: list[tuple[str, Callable[[WorkspaceFigures], float], str]] = [
     ("chat.stopStream calls", lambda f: f.calls.get("chat.stopStream", 0), "{:.0f}"),
     ("CPU per 1,000 tokens (ms)", lambda f: f.cpu_per_1k_tokens, "{:.0f}"),
     ("CPU per answer (ms)", lambda f: f.cpu_per_answer, "{:.1f}"),
+    ("harness CPU (s)", lambda f: f.harness_cpu_ms / 1000, "{:.1f}"),
+    ("peak RSS, all replicas (MB)", lambda f: f.peak_rss_mb, "{:.0f}"),
+    ("RSS per stream (kB)", lambda f: f.rss_per_stream_kb, "{:.0f}"),
     ("wall time (s)", lambda f: f.wall_s, "{:.1f}"),
 ]
 
