@@ -80,6 +80,7 @@ class EditScheduler:
         self.rate_limited = 0  # 429s seen, for logs and tests
         self._queues: dict[Key, list[_Waiter]] = {}
         self._active: dict[str, int] = {}  # team -> answers streaming, each owed a final edit
+        self._starved: set[Key] = set()  # refused since its queue formed: only the head asks
         self._seq = itertools.count()
         self.holder = uuid.uuid4().hex  # this process, to the replicas' shared budget
 
@@ -117,6 +118,7 @@ class EditScheduler:
                 )
                 if wait <= 0:
                     return
+                self._starved.add(key)
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(min(wait, MAX_WAIT)):
                         await waiter.woken.wait()
@@ -124,6 +126,7 @@ class EditScheduler:
             queue.remove(waiter)
             if not queue:
                 del self._queues[key]
+                self._starved.discard(key)
             else:
                 self._wake(key)
 
@@ -148,13 +151,15 @@ class EditScheduler:
     def _askers(self, key: Key) -> list[_Waiter]:
         """Who may ask the budget now: the queue's head; for first content and final edits, every
         waiter of the head's class (each is as urgent, and asking one by one would put a Redis
-        round trip per waiter between fifty placeholders)."""
+        round trip per waiter between fifty placeholders) — until the budget refuses one: then
+        only the head asks until the queue is gone (otherwise every waiter asked again at every
+        grant and every re-ask, ~60 refused Lua calls a second for 30 placeholders in a channel)."""
         queue = self._queues.get(key)
         if not queue:
             return []
         head = min(queue, key=_Waiter.key)
         urgency = head.key()[0]
-        if urgency == CATCH_UP:
+        if urgency == CATCH_UP or key in self._starved:
             return [head]
         return [w for w in queue if w.rank()[0] == urgency]
 
