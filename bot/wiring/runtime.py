@@ -13,6 +13,7 @@ then ends its message with a note that it was interrupted).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -21,10 +22,12 @@ from dataclasses import dataclass
 import aiohttp
 import httpx
 from aiohttp import web
+from aiohttp.helpers import get_env_proxy_for_url
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from yarl import URL
 
 from bot.errors import ConfigError
 from bot.llm.client import RelayDanceClient
@@ -100,6 +103,16 @@ async def _serve(runner: web.AppRunner, host: str, port: int) -> str:
     return f"http://{shown}:{bound_port}"
 
 
+def relay_proxy(base_url: str) -> tuple[URL | None, aiohttp.BasicAuth | None]:
+    """The proxy the environment names for RelayDance (HTTPS_PROXY, NO_PROXY, …), looked up once
+    at start-up: with `trust_env` aiohttp looked it up again, and read ~/.netrc, in a worker
+    thread for every request (its netrc credentials could never apply: the request carries its
+    own Authorization header, which aiohttp refuses to combine with them)."""
+    with contextlib.suppress(LookupError):
+        return get_env_proxy_for_url(URL(base_url))
+    return None, None
+
+
 @asynccontextmanager
 async def running(settings: Settings, *, metrics: Metrics | None = None) -> AsyncIterator[Running]:
     metrics = metrics or Metrics()
@@ -123,8 +136,11 @@ async def running(settings: Settings, *, metrics: Metrics | None = None) -> Asyn
             timeout=15,
         )
         # RelayDance's streams go through aiohttp under httpx's API (see bot.llm.transport).
+        proxy, proxy_auth = relay_proxy(settings.relaydance_base_url)
         relay_session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=500, keepalive_timeout=30), trust_env=True
+            connector=aiohttp.TCPConnector(limit=500, keepalive_timeout=30),
+            proxy=proxy,
+            proxy_auth=proxy_auth,
         )
         stack.push_async_callback(relay_session.close)
         http = httpx.AsyncClient(
