@@ -82,3 +82,19 @@ def test_text_lines_carry_the_ids_too() -> None:
     contextvars.copy_context().run(in_an_answer)  # the ids stay out of other tests
     assert formatter.format(record).endswith("bot.x: hello [team=T9 channel=C9]")
     assert log_context.current() == {}
+
+
+@pytest.mark.parametrize("level", ["INFO", "DEBUG"])
+def test_slack_sdk_builds_its_debug_lines_only_at_debug(level: str) -> None:
+    root = logging.getLogger()
+    web = logging.getLogger(logging_setup.SLACK_SDK_WEB_LOGGER)
+    handlers, root_level, web_level = root.handlers[:], root.level, web.level
+    try:
+        logging_setup.configure(level, [])
+        # slack-sdk tests `logger.level <= DEBUG` (its own level, not the effective one).
+        assert (web.level <= logging.DEBUG) == (level == "DEBUG")
+        assert web.isEnabledFor(logging.DEBUG) == (level == "DEBUG")
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(root_level)
+        web.setLevel(web_level)
