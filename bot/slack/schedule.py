@@ -80,7 +80,7 @@ class EditScheduler:
         self.rate_limited = 0  # 429s seen, for logs and tests
         self._queues: dict[Key, list[_Waiter]] = {}
         self._active: dict[str, int] = {}  # team -> answers streaming, each owed a final edit
-        self._starved: set[Key] = set()  # refused since its queue formed: only the head asks
+        self._starved: set[Key] = set()  # refused since its queue formed: first content asks head only
         self._seq = itertools.count()
         self.holder = uuid.uuid4().hex  # this process, to the replicas' shared budget
 
@@ -151,15 +151,17 @@ class EditScheduler:
     def _askers(self, key: Key) -> list[_Waiter]:
         """Who may ask the budget now: the queue's head; for first content and final edits, every
         waiter of the head's class (each is as urgent, and asking one by one would put a Redis
-        round trip per waiter between fifty placeholders) — until the budget refuses one: then
-        only the head asks until the queue is gone (otherwise every waiter asked again at every
-        grant and every re-ask, ~60 refused Lua calls a second for 30 placeholders in a channel)."""
+        round trip per waiter between fifty placeholders). Once the budget refused a bucket, only
+        the head asks for first content until the queue is gone: thirty placeholders waiting for
+        a channel's one post a second each asked again at every grant and every re-ask (~60
+        refused Lua calls a second). Final edits keep asking together: they are fewer, and which
+        of them gets a token first decides how long each waits after its last token."""
         queue = self._queues.get(key)
         if not queue:
             return []
         head = min(queue, key=_Waiter.key)
         urgency = head.key()[0]
-        if urgency == CATCH_UP or key in self._starved:
+        if urgency == CATCH_UP or (urgency == FIRST and key in self._starved):
             return [head]
         return [w for w in queue if w.rank()[0] == urgency]
 

@@ -233,6 +233,28 @@ class Asks:
         raise AssertionError("not expected")
 
 
+class EmptyBudget:
+    """Refuses every ask (a token in ten seconds), counting the asks."""
+
+    def __init__(self) -> None:
+        self.asks = 0
+
+    async def take(
+        self,
+        key: tuple[str, str, str],
+        *,
+        keep: float = 0.0,
+        holder: str = "",
+        active: int = 0,
+        behind: float | None = None,
+    ) -> float:
+        self.asks += 1
+        return 10.0
+
+    async def penalize(self, key: tuple[str, str, str], retry_after: float) -> None:
+        raise AssertionError("not expected")
+
+
 async def test_appends_keep_nothing_and_catch_ups_say_how_far_behind_they_are() -> None:
     """A stream ends with chat.stopStream (its own bucket): its appends keep no token for it. A
     catch-up tells the shared budget how long its text has waited, so that the replica whose
@@ -245,3 +267,23 @@ async def test_appends_keep_nothing_and_catch_ups_say_how_far_behind_they_are() 
     await sched.slot(KEY, lambda: (CATCH_UP, 99.0))
     await sched.slot(KEY, lambda: (FINAL, 99.0))
     assert asks.asked == [(rates.APPEND, 0, 3.0), (UPDATE, 1, 1.0), (UPDATE, 0, None)]
+
+
+@pytest.mark.parametrize(("urgency", "again"), [(FIRST, 1), (FINAL, 10)])
+async def test_once_refused_only_the_head_asks_again_for_first_content(urgency: int, again: int) -> None:
+    budget = EmptyBudget()
+    sched = EditScheduler(budget)
+    grants = Grants(sched)
+    for i in range(10):
+        grants.want(f"a{i}", lambda: (urgency, 1.0))
+    await grants.settle()
+    before = budget.asks
+    sched.nudge("T1")  # as a grant elsewhere, a rank change or another replica's release would
+    await grants.settle()
+    # Thirty placeholders for a channel's one post a second would otherwise each ask again at
+    # every grant and every re-ask; final edits still ask together (who goes first matters there).
+    assert budget.asks - before == again
+    for task in grants.tasks:
+        task.cancel()
+    await asyncio.gather(*grants.tasks, return_exceptions=True)
+    assert grants.order == []
