@@ -56,6 +56,7 @@ from bot.errors import (
 )
 from bot.llm.context_limit import context_limit
 from bot.llm.sse import ServerSentEvent, SSEDecoder
+from bot.llm.watchdog import ReadWatchdog
 from bot.llm.wire import (
     ChatDelta,
     ChatRequest,
@@ -322,38 +323,38 @@ class RelayDanceClient:
         answering = False  # text or a refusal has arrived: thinking is over
         thinking_until: float | None = None  # set by the first reasoning, until answering
         refused = False  # a refusal's first piece has been shown (with its prefix)
-        while True:
-            if started:
-                deadline = loop.time() + self._idle_timeout
-                if thinking_until is not None and thinking_until < deadline:
-                    deadline = thinking_until
-            try:
-                async with asyncio.timeout_at(deadline):
-                    chunk = await anext(chunks, None)
-            except TimeoutError:
-                raise self._read_timeout(started, deadline == thinking_until) from None
-            except httpx.HTTPError as exc:
-                raise UpstreamStreamError(f"the stream broke: {type(exc).__name__}: {exc}") from exc
-            events = decoder.flush() if chunk is None else decoder.feed(chunk)
-            for event in events:
-                delta = self._parse_event(event)
-                if delta is None:
-                    continue
-                if isinstance(delta, _Done):
-                    await self._drain(chunks)
-                    return
-                if delta.refusal:
-                    delta, refused = _shown_refusal(delta, refused=refused), True
-                if not answering:
-                    if delta.text or delta.tool_calls:  # a tool call is the model's answer too
-                        answering, started, thinking_until = True, True, None
-                    elif delta.reasoning:
-                        started = True
-                        if thinking_until is None:
-                            thinking_until = loop.time() + self._thinking_timeout
-                yield delta
-            if chunk is None:
-                raise UpstreamStreamError("the stream ended without [DONE] (connection cut)")
+        with ReadWatchdog() as watchdog:  # one timer for the whole stream, not one per read
+            while True:
+                if started:
+                    deadline = loop.time() + self._idle_timeout
+                    if thinking_until is not None and thinking_until < deadline:
+                        deadline = thinking_until
+                try:
+                    chunk = await watchdog.read(chunks, deadline)
+                except TimeoutError:
+                    raise self._read_timeout(started, deadline == thinking_until) from None
+                except httpx.HTTPError as exc:
+                    raise UpstreamStreamError(f"the stream broke: {type(exc).__name__}: {exc}") from exc
+                events = decoder.flush() if chunk is None else decoder.feed(chunk)
+                for event in events:
+                    delta = self._parse_event(event)
+                    if delta is None:
+                        continue
+                    if isinstance(delta, _Done):
+                        await self._drain(chunks)
+                        return
+                    if delta.refusal:
+                        delta, refused = _shown_refusal(delta, refused=refused), True
+                    if not answering:
+                        if delta.text or delta.tool_calls:  # a tool call is the model's answer too
+                            answering, started, thinking_until = True, True, None
+                        elif delta.reasoning:
+                            started = True
+                            if thinking_until is None:
+                                thinking_until = loop.time() + self._thinking_timeout
+                    yield delta
+                if chunk is None:
+                    raise UpstreamStreamError("the stream ended without [DONE] (connection cut)")
 
     def _read_timeout(self, started: bool, thinking: bool) -> UpstreamTimeout:
         """The timeout that ran out: the thinking cap, the idle gap, or the first token's wait."""
