@@ -115,27 +115,33 @@ class Redactor:
 
 def _cards(text: str) -> tuple[str, int]:
     """Card numbers in `text` replaced. A run of digit groups may hold a card beside other numbers
-    ("order 12 4111 1111 1111 1111"), so each run is searched group by group for the longest
-    stretch that is a card number (at most 19 digits, so this stays linear in the run)."""
+    ("order 12 4111 1111 1111 1111"), so each run is searched group by group for every stretch
+    that is a card number (at most 19 digits from each group, so this stays linear in the run).
+    Stretches that overlap are redacted together: a phone number before a card can pass the
+    Luhn check with the card's first group, and keeping only that match would leave the rest of
+    the card in the text."""
     count = 0
 
     def replace(match: re.Match[str]) -> str:
         nonlocal count
         pieces = _CARD_SEPARATOR.split(match.group())  # groups at even indexes, separators between
         groups = pieces[::2]
-        out: list[str] = []
-        start = 0
-        while start < len(groups):
+        covered = [False] * len(groups)
+        for start in range(len(groups)):
             end = _longest_card(groups, start)
-            if start:
-                out.append(pieces[2 * start - 1])
-            if end is None:
-                out.append(groups[start])
-                start += 1
-            else:
+            if end is not None:
+                covered[start:end] = [True] * (end - start)
+        out: list[str] = []
+        for i, group in enumerate(groups):
+            if covered[i] and i and covered[i - 1]:
+                continue  # the same redacted stretch
+            if i:
+                out.append(pieces[2 * i - 1])
+            if covered[i]:
                 out.append(REDACTED)
                 count += 1
-                start = end
+            else:
+                out.append(group)
         return "".join(out)
 
     if _DIGIT.search(text) is None:

@@ -189,3 +189,10 @@ def test_messages_redacts_every_content_and_counts() -> None:
     assert out[1]["content"] == f"ada: my card is {REDACTED}"
     assert out[2] == messages[2]
     assert "4242" in messages[1]["content"]  # the caller's messages are not changed
+
+
+def test_a_card_after_a_phone_number_is_redacted_whole() -> None:
+    # "415 555 0100 2186" passes the Luhn check by chance: taking only that match left
+    # "0369 8791 380" of the card behind (found by the property test above).
+    done = Redactor().redact("+1 415 555 0100 2186 0369 8791 380")
+    assert done.text == "+1 [redacted]" and done.count == 1
