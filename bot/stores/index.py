@@ -11,11 +11,26 @@ caller (bot.core.knowledge), never here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from bot.model import Conversation, StoredMessage
+
+K1 = 1.2
+B = 0.75
+
+
+def idf(docs: int, df: int) -> float:
+    """BM25's inverse document frequency of a term in `df` of `docs` threads."""
+    return math.log(1 + (docs - df + 0.5) / (df + 0.5))
+
+
+def bm25(tfs: Mapping[str, float], idfs: Mapping[str, float], length: float, average: float) -> float:
+    """One thread's BM25 score from its query terms' frequencies and its length in terms."""
+    norm = K1 * (1 - B + B * length / max(average, 1.0))
+    return sum(idfs[t] * tf * (K1 + 1) / (tf + norm) for t, tf in tfs.items())
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,6 @@ the history TTL, refreshed on writes, so a channel nobody writes to any more goe
 
 from __future__ import annotations
 
-import math
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Sequence
@@ -27,11 +26,9 @@ import redis.asyncio as aioredis
 
 from bot.model import Conversation, StoredMessage
 from bot.stores.guard import RedisGuard
-from bot.stores.index import Hit
+from bot.stores.index import K1, Hit, bm25, idf
 from bot.text.terms import query_terms, term_counts
 
-K1 = 1.2
-B = 0.75
 POSTINGS_PER_TERM = 400  # a term in at most this many threads counts as rare, however many there are
 CANDIDATES = 200  # threads scored in full (common terms, lengths) after the rare terms' pass
 RARE_FRACTION = 0.02  # terms in more of the threads searched are only scored, not used to find
@@ -274,11 +271,11 @@ class PlainIndex:
                     postings.setdefault((channel, str(thread)), {})[term] = float(tf)
         if not postings:
             return []
-        idf = {t: math.log(1 + (docs - df[t] + 0.5) / (df[t] + 0.5)) for t in present}
+        idfs = {t: idf(docs, df[t]) for t in present}
         if len(postings) > CANDIDATES:
             # Keep the best by the rare terms alone before reading anything more about them.
             def partial(tfs: dict[str, float]) -> float:
-                return sum(idf[t] * tf / (tf + K1) for t, tf in tfs.items())
+                return sum(idfs[t] * tf / (tf + K1) for t, tf in tfs.items())
 
             best = sorted(postings, key=lambda k: -partial(postings[k]))[:CANDIDATES]
             postings = {k: postings[k] for k in best}
@@ -288,9 +285,7 @@ class PlainIndex:
         hits = []
         for (channel, thread), tfs in postings.items():
             dl = lengths.get((channel, thread), avgdl)
-            norm = K1 * (1 - B + B * dl / avgdl)
-            score = sum(idf[t] * tf * (K1 + 1) / (tf + norm) for t, tf in tfs.items())
-            hits.append(Hit(team, channel, thread, score))
+            hits.append(Hit(team, channel, thread, bm25(tfs, idfs, dl, avgdl)))
         hits.sort(key=lambda h: (-h.score, h.channel, h.thread_ts))
         return hits[:limit]
 

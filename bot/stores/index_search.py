@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
@@ -34,7 +35,7 @@ from redis.exceptions import ResponseError
 
 from bot.model import Conversation, StoredMessage
 from bot.stores.guard import RedisGuard
-from bot.stores.index import Hit
+from bot.stores.index import Hit, bm25, idf
 from bot.stores.scripts import Script
 from bot.stores.search_engine import command
 from bot.text.terms import query_terms, terms
@@ -43,6 +44,10 @@ log = logging.getLogger(__name__)
 
 PRUNE_EVERY = 60.0  # seconds between expiry sweeps of one team (per process)
 PRUNE_BATCH = 50
+CANDIDATES = 200  # the engine's best threads for the rarer words, scored again by our BM25
+POSTINGS_PER_TERM = 400  # as PlainIndex: a word in at most this many threads counts as rare,
+RARE_FRACTION = 0.02  # and one in more than this share of them only adds to the score
+AVERAGE_EVERY = 60.0  # seconds the team's average thread length is reused
 MISSING_INDEX = ("unknown index", "no such index", "index not found")  # 1.x, 2.x, Redis 8.0, 8.10
 
 # KEYS: words of the thread's messages, the document, the team's channels.
@@ -62,10 +67,12 @@ if #words == 0 then
   return 0
 end
 local body = table.concat(words, ' ')
+local len = 0
+for _ in string.gmatch(body, '%S+') do len = len + 1 end
 if ARGV[2] == '' then
-  redis.call('HSET', KEYS[2], 'body', body)
+  redis.call('HSET', KEYS[2], 'body', body, 'len', len)
 else
-  redis.call('HSET', KEYS[2], 'team', ARGV[4], 'channel', ARGV[5], 'body', body, 'last', ARGV[6])
+  redis.call('HSET', KEYS[2], 'team', ARGV[4], 'channel', ARGV[5], 'body', body, 'len', len, 'last', ARGV[6])
   redis.call('EXPIRE', KEYS[1], ARGV[7])
   redis.call('EXPIRE', KEYS[2], ARGV[7])
   redis.call('SADD', KEYS[3], ARGV[5])
@@ -113,6 +120,8 @@ class SearchIndex:
         self._clock = clock
         self._write = Script(redis, _WRITE)
         self._pruned: dict[str, float] = {}
+        self.scorer = "BM25"  # finds the candidates; our BM25 (bot.stores.index.bm25) ranks them
+        self._averages: dict[str, tuple[float, float]] = {}
 
     @property
     def _indexes_itself(self) -> bool:
@@ -134,7 +143,8 @@ class SearchIndex:
         try:
             await command(self._r, 
                 "FT.CREATE", self.name, *where, "NOOFFSETS", "NOFIELDS", "STOPWORDS", "0",
-                "SCHEMA", "team", "TAG", "channel", "TAG", "body", "TEXT", "NOSTEM", "last", "NUMERIC",
+                "SCHEMA", "team", "TAG", "channel", "TAG", "body", "TEXT", "NOSTEM",
+                "len", "NUMERIC", "SORTABLE", "last", "NUMERIC",
             )  # fmt: skip
         except ResponseError as exc:
             if "already exists" not in str(exc).lower():
@@ -236,22 +246,80 @@ class SearchIndex:
         words = query_terms(query)
         if not words or (channels is not None and not channels) or limit <= 0:
             return []
-        parts = [f"@team:{{{escape(team)}}}"]
+        scope = [f"@team:{{{escape(team)}}}"]
         if channels is not None:
-            parts.append("@channel:{" + "|".join(escape(c) for c in channels) + "}")
-        parts.append(f"@last:[({self._clock() - self.ttl:.3f} +inf]")
-        parts.append("(" + "|".join(escape(w) for w in words) + ")")
-        text = " ".join(parts)
+            scope.append("@channel:{" + "|".join(escape(c) for c in channels) + "}")
+        scope.append(f"@last:[({self._clock() - self.ttl:.3f} +inf]")
+        where = " ".join(scope)
 
         async def op() -> list[Hit]:
-            found = await self._ft(
-                "FT.SEARCH", text, "NOCONTENT", "WITHSCORES", "SCORER", "BM25", "LIMIT", 0, limit
-            )
-            hits = []
-            for doc, score in zip(found[1::2], found[2::2], strict=True):
-                team_, channel, thread = str(doc).removeprefix(self._docs).split(":", 2)
-                hits.append(Hit(team_, channel, thread, float(score)))
-            hits.sort(key=lambda h: (-h.score, h.channel, h.thread_ts))
-            return hits
+            return await self._search(team, where, words, limit)
 
         return await self._guard.run(op, [], what="index search")
+
+    async def _search(self, team: str, where: str, words: list[str], limit: int) -> list[Hit]:
+        """Three round trips, as in PlainIndex: how many threads in the scope have each word
+        (and how many there are); the engine's best threads for the rarer words, which find
+        the candidates; the candidates' words, scored by our BM25. The engine's own BM25 only
+        picks candidates: RediSearch 1.2's ignores thread length, and ties come back in any
+        order, so its ranking alone misses threads ours finds."""
+        async with self._r.pipeline(transaction=False) as pipe:
+            for word in words:
+                pipe.execute_command(
+                    "FT.SEARCH", self.name, f"{where} {escape(word)}", "NOCONTENT", "LIMIT", 0, 1
+                )
+            pipe.execute_command("FT.SEARCH", self.name, where, "NOCONTENT", "LIMIT", 0, 1)
+            try:
+                replies = await pipe.execute()
+            except ResponseError as exc:
+                if not _missing(exc):
+                    raise
+                await self.prepare()
+                return []
+        threads = int(replies[-1][0])
+        df = {w: int(r[0]) for w, r in zip(words, replies, strict=False)}
+        present = sorted((w for w in words if df[w]), key=lambda w: df[w])
+        if not present or threads <= 0:
+            return []
+        rare = [w for w in present if df[w] <= max(RARE_FRACTION * threads, POSTINGS_PER_TERM)] or present[:1]
+        found = await self._ft(
+            "FT.SEARCH", f"{where} ({'|'.join(escape(w) for w in rare)})",
+            "NOCONTENT", "SCORER", self.scorer, "LIMIT", 0, max(limit, CANDIDATES),
+        )  # fmt: skip
+        docs = [str(d) for d in found[1:]]
+        async with self._r.pipeline(transaction=False) as pipe:
+            for doc in docs:
+                pipe.hget(doc, "body")
+            bodies = await pipe.execute()
+        idfs = {w: idf(threads, df[w]) for w in present}
+        lengths = {doc: str(body or "").split() for doc, body in zip(docs, bodies, strict=True)}
+        average = await self._average_length(team, lengths)
+        hits = []
+        for doc, body in lengths.items():
+            tfs = {w: float(n) for w, n in Counter(t for t in body if t in idfs).items()}
+            if not tfs:
+                continue  # deleted between the two reads
+            team_, channel, thread = doc.removeprefix(self._docs).split(":", 2)
+            hits.append(Hit(team_, channel, thread, bm25(tfs, idfs, len(body), average)))
+        hits.sort(key=lambda h: (-h.score, h.channel, h.thread_ts))
+        return hits[:limit]
+
+    async def _average_length(self, team: str, candidates: dict[str, list[str]]) -> float:
+        """The team's average thread length in terms (BM25's avgdl), summed by the engine at most
+        once a minute per process; the candidates' own average if the engine cannot say."""
+        now = self._clock()
+        cached = self._averages.get(team)
+        if cached is not None and now - cached[0] < AVERAGE_EVERY:
+            return cached[1]
+        try:
+            reply = await command(
+                self._r, "FT.AGGREGATE", self.name, f"@team:{{{escape(team)}}}",
+                "APPLY", "1", "AS", "one", "GROUPBY", "1", "@one",
+                "REDUCE", "SUM", "1", "@len", "AS", "total", "REDUCE", "COUNT", "0", "AS", "n",
+            )  # fmt: skip
+            row = dict(zip(reply[1][::2], reply[1][1::2], strict=True))
+            average = float(row["total"]) / max(float(row["n"]), 1.0)
+        except (ResponseError, IndexError, KeyError, ValueError):
+            average = sum(len(b) for b in candidates.values()) / max(len(candidates), 1)
+        self._averages[team] = (now, average)
+        return average
