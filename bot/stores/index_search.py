@@ -4,21 +4,23 @@
 One hash per thread is the engine's document: `kxd:{team}:{channel}:{thread_ts}` with `team` and
 `channel` (TAG), `body` (TEXT: the thread's words) and `last` (NUMERIC: its last write). The words
 are ours (bot.text.terms: the same stop words and stemmer as `PlainIndex`), so the field is
-NOSTEM and the index has no stop words of its own: both backends find the same threads for the
-same question, and the engine only stores and ranks (SCORER BM25). Beside it,
-`kxw:{team}:{channel}:{thread_ts}` keeps each message's words (ts -> words), so an edit or a
-deletion takes back exactly that message: one Lua script rewrites the message, rebuilds the
-body from all of them and (engine 1.x) re-indexes the document, atomically, so two replicas
-writing to one thread never lose each other's words. `kxc:{team}` is the set of the channels
-indexed.
+NOSTEM and the index has no stop words of its own. Beside it, `kxw:{team}:{channel}:{thread_ts}`
+keeps each message's words (ts -> words), so an edit or a deletion takes back exactly that
+message; `kxn:{team}` counts the team's threads, their words and the threads each word is in
+(BM25's N, average length and document frequencies: one HMGET at search time, where counting
+with the engine took tens of milliseconds); `kxc:{team}` is the set of channels indexed. One Lua
+script rewrites a message, rebuilds the body, updates the counts and (engine 1.x) re-indexes
+the document, atomically, so two replicas writing to one thread never lose each other's words.
 
-Engines 2 and later (Redis Stack, Redis 8) index every hash under the document prefix by
-themselves (FT.CREATE ... ON HASH PREFIX): a write is HSET, a deletion DEL, and an expired key
-leaves the index on its own. Engine 1.x (RediSearch 1.2, the Debian module) indexes a hash only
-when told (FT.ADDHASH ... REPLACE) and forgets it only on FT.DEL, and keeps its own keys named
-after the index (`idx:`, `ft:`, `nm:`, `tag:` + the index name, which carries our prefix).
-For both, a search reads only threads whose last write is within the TTL (`@last` range), and a
-sweep per team deletes older ones: exact expiry whatever the engine does with expired keys.
+The engine finds candidates; our BM25 (bot.stores.index.bm25) ranks them, so both backends
+rank alike. Engines 2 and later (Redis Stack, Redis 8) index every hash under the document
+prefix by themselves (FT.CREATE ... ON HASH PREFIX); engine 1.x (RediSearch 1.2, the Debian
+module) indexes a hash only when told (FT.ADDHASH ... REPLACE), forgets it only on FT.DEL, and
+keeps its own keys named after the index (`idx:`, `ft:`, `nm:`, `tag:` + the index name, which
+carries our prefix). For both, a sweep per team drops threads the TTL after their last write
+(through the same script, so the counts stay exact), searches skip older threads the sweep has
+not reached yet, and every key also expires at twice the TTL, a safety net for a team nobody
+writes to any more.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Sequence
+from itertools import combinations
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -44,41 +47,60 @@ log = logging.getLogger(__name__)
 
 PRUNE_EVERY = 60.0  # seconds between expiry sweeps of one team (per process)
 PRUNE_BATCH = 50
-CANDIDATES = 200  # the engine's best threads for the rarer words, scored again by our BM25
-POSTINGS_PER_TERM = 400  # as PlainIndex: a word in at most this many threads counts as rare,
-RARE_FRACTION = 0.02  # and one in more than this share of them only adds to the score
-AVERAGE_EVERY = 60.0  # seconds the team's average thread length is reused
+PAIR_WORDS = 4  # the rarest words of a question whose pairs find candidates (both in one thread)
+PAIR_CANDIDATES = 50  # the engine's best threads per pair
+UNION_CANDIDATES = 50  # and for any of the words, so a thread with one of them can still be found
 MISSING_INDEX = ("unknown index", "no such index", "index not found")  # 1.x, 2.x, Redis 8.0, 8.10
+THREADS, LENGTH = "_n", "_len"  # the team's counts beside the words' (words never contain "_")
 
-# KEYS: words of the thread's messages, the document, the team's channels.
-# ARGV: ts, words ('' takes the message back), only if known ('1'), team, channel, now, ttl,
-# the channels' ttl, the index name on engine 1.x ('' when the engine indexes by itself).
+# KEYS: the thread's messages' words, the document, the team's channels, the team's counts
+# (word -> threads with it, and THREADS, LENGTH). ARGV: ts ('' drops the whole thread), words
+# ('' takes the message back), only if known ('1'), team, channel, now, ttl, the index name on
+# engine 1.x ('' when the engine indexes by itself).
 _WRITE = """
-if ARGV[3] == '1' and redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return -1 end
-if ARGV[2] == '' then
+if ARGV[1] == '' then
+  redis.call('DEL', KEYS[1])
+elseif ARGV[3] == '1' and redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then
+  return -1
+elseif ARGV[2] == '' then
   redis.call('HDEL', KEYS[1], ARGV[1])
 else
   redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 end
+local function distinct(text)
+  local set, n = {}, 0
+  for w in string.gmatch(text or '', '%S+') do set[w] = true; n = n + 1 end
+  return set, n
+end
+local old = redis.call('HGET', KEYS[2], 'body')
 local words = redis.call('HVALS', KEYS[1])
+local body = table.concat(words, ' ')
+local before, old_len = distinct(old)
+local after, new_len = distinct(body)
+for w in pairs(before) do
+  if not after[w] and redis.call('HINCRBY', KEYS[4], w, -1) <= 0 then redis.call('HDEL', KEYS[4], w) end
+end
+for w in pairs(after) do
+  if not before[w] then redis.call('HINCRBY', KEYS[4], w, 1) end
+end
+redis.call('HINCRBY', KEYS[4], '_len', new_len - old_len)
 if #words == 0 then
-  if ARGV[9] ~= '' then redis.call('FT.DEL', ARGV[9], KEYS[2]) end
+  if old then
+    redis.call('HINCRBY', KEYS[4], '_n', -1)
+    if ARGV[8] ~= '' then redis.call('FT.DEL', ARGV[8], KEYS[2]) end
+  end
   redis.call('DEL', KEYS[1], KEYS[2])
   return 0
 end
-local body = table.concat(words, ' ')
-local len = 0
-for _ in string.gmatch(body, '%S+') do len = len + 1 end
+if not old then redis.call('HINCRBY', KEYS[4], '_n', 1) end
 if ARGV[2] == '' then
-  redis.call('HSET', KEYS[2], 'body', body, 'len', len)
+  redis.call('HSET', KEYS[2], 'body', body)
 else
-  redis.call('HSET', KEYS[2], 'team', ARGV[4], 'channel', ARGV[5], 'body', body, 'len', len, 'last', ARGV[6])
-  redis.call('EXPIRE', KEYS[1], ARGV[7])
-  redis.call('EXPIRE', KEYS[2], ARGV[7])
+  redis.call('HSET', KEYS[2], 'team', ARGV[4], 'channel', ARGV[5], 'body', body, 'last', ARGV[6])
+  for i = 1, 4 do redis.call('EXPIRE', KEYS[i], ARGV[7]) end
   redis.call('SADD', KEYS[3], ARGV[5])
-  redis.call('EXPIRE', KEYS[3], ARGV[8])
 end
-if ARGV[9] ~= '' then redis.call('FT.ADDHASH', ARGV[9], KEYS[2], '1.0', 'REPLACE') end
+if ARGV[8] ~= '' then redis.call('FT.ADDHASH', ARGV[8], KEYS[2], '1.0', 'REPLACE') end
 return #words
 """
 
@@ -114,6 +136,7 @@ class SearchIndex:
         self._docs = f"{prefix}:kxd:"
         self._words = f"{prefix}:kxw:"
         self._chans = f"{prefix}:kxc:"
+        self._counts = f"{prefix}:kxn:"
         self.ttl = ttl_seconds
         self.engine = engine
         self._only = frozenset(channels)  # empty: every channel the bot is in
@@ -121,7 +144,6 @@ class SearchIndex:
         self._write = Script(redis, _WRITE)
         self._pruned: dict[str, float] = {}
         self.scorer = "BM25"  # finds the candidates; our BM25 (bot.stores.index.bm25) ranks them
-        self._averages: dict[str, tuple[float, float]] = {}
 
     @property
     def _indexes_itself(self) -> bool:
@@ -132,7 +154,7 @@ class SearchIndex:
 
     def key_patterns(self) -> list[str]:
         """Every key this index writes (engine 1.x adds its own, named after `name`)."""
-        ours = [f"{self._docs}*", f"{self._words}*", f"{self._chans}*"]
+        ours = [f"{p}*" for p in (self._docs, self._words, self._chans, self._counts)]
         if self._indexes_itself:
             return ours
         return [*ours, *(f"{kind}:{self.name}*" for kind in ("idx", "ft", "nm", "tag"))]
@@ -143,8 +165,7 @@ class SearchIndex:
         try:
             await command(self._r, 
                 "FT.CREATE", self.name, *where, "NOOFFSETS", "NOFIELDS", "STOPWORDS", "0",
-                "SCHEMA", "team", "TAG", "channel", "TAG", "body", "TEXT", "NOSTEM",
-                "len", "NUMERIC", "SORTABLE", "last", "NUMERIC",
+                "SCHEMA", "team", "TAG", "channel", "TAG", "body", "TEXT", "NOSTEM", "last", "NUMERIC",
             )  # fmt: skip
         except ResponseError as exc:
             if "already exists" not in str(exc).lower():
@@ -191,29 +212,33 @@ class SearchIndex:
             await self._put(conv, ts, "", only_if_known=True)
 
     async def _put(self, conv: Conversation, ts: str, words: str, *, only_if_known: bool) -> None:
-        team, channel, thread = conv.team, conv.channel, conv.thread_ts or ts
-        keys = [
-            f"{self._words}{team}:{channel}:{thread}",
-            self.doc_key(team, channel, thread),
-            self._chans + team,
-        ]
-        engine_index = "" if self._indexes_itself else self.name
-        args: list[str | int | float] = [
-            ts, words, int(only_if_known), team, channel, self._clock(), self.ttl, 2 * self.ttl, engine_index,
-        ]  # fmt: skip
+        team, thread = conv.team, conv.thread_ts or ts
 
         async def op() -> None:
-            try:
-                await self._write(keys=keys, args=args)
-            except ResponseError as exc:
-                if not _missing(exc):
-                    raise
-                await self.prepare()
-                await self._write(keys=keys, args=args)
+            await self._apply(team, conv.channel, thread, ts, words, only_if_known=only_if_known)
             if words:
                 await self._maybe_prune(team)
 
         await self._guard.run(op, None, what="index")
+
+    async def _apply(
+        self, team: str, channel: str, thread: str, ts: str, words: str, *, only_if_known: bool
+    ) -> None:
+        """Run the write script (ts '' drops the thread); keys live twice the TTL, a safety net
+        behind the sweep, which drops threads at the TTL and keeps the team's counts exact."""
+        where = f"{team}:{channel}:{thread}"
+        keys = [self._words + where, self._docs + where, self._chans + team, self._counts + team]
+        engine_index = "" if self._indexes_itself else self.name
+        args: list[str | int | float] = [
+            ts, words, int(only_if_known), team, channel, self._clock(), 2 * self.ttl, engine_index,
+        ]  # fmt: skip
+        try:
+            await self._write(keys=keys, args=args)
+        except ResponseError as exc:
+            if not _missing(exc):
+                raise
+            await self.prepare()
+            await self._write(keys=keys, args=args)
 
     async def _maybe_prune(self, team: str) -> None:
         now = self._clock()
@@ -229,9 +254,8 @@ class SearchIndex:
         found = await self._ft("FT.SEARCH", query, "NOCONTENT", "LIMIT", 0, PRUNE_BATCH)
         stale = [str(k) for k in found[1:]]
         for doc in stale:
-            if not self._indexes_itself:
-                await self._ft("FT.DEL", doc)
-            await self._r.delete(doc, self._words + doc.removeprefix(self._docs))
+            team_, channel, thread = doc.removeprefix(self._docs).split(":", 2)
+            await self._apply(team_, channel, thread, "", "", only_if_known=False)
         return len(stale)
 
     async def channels(self, team: str) -> list[str]:
@@ -246,11 +270,9 @@ class SearchIndex:
         words = query_terms(query)
         if not words or (channels is not None and not channels) or limit <= 0:
             return []
-        scope = [f"@team:{{{escape(team)}}}"]
+        where = f"@team:{{{escape(team)}}}"
         if channels is not None:
-            scope.append("@channel:{" + "|".join(escape(c) for c in channels) + "}")
-        scope.append(f"@last:[({self._clock() - self.ttl:.3f} +inf]")
-        where = " ".join(scope)
+            where += " @channel:{" + "|".join(escape(c) for c in channels) + "}"
 
         async def op() -> list[Hit]:
             return await self._search(team, where, words, limit)
@@ -258,68 +280,49 @@ class SearchIndex:
         return await self._guard.run(op, [], what="index search")
 
     async def _search(self, team: str, where: str, words: list[str], limit: int) -> list[Hit]:
-        """Three round trips, as in PlainIndex: how many threads in the scope have each word
-        (and how many there are); the engine's best threads for the rarer words, which find
-        the candidates; the candidates' words, scored by our BM25. The engine's own BM25 only
-        picks candidates: RediSearch 1.2's ignores thread length, and ties come back in any
-        order, so its ranking alone misses threads ours finds."""
+        """Three round trips, as in PlainIndex: the team's counts (threads, their length, the
+        threads with each word); the engine's best threads for each pair of the rarer words
+        and for any word, which are the candidates; the candidates' words and age, scored by
+        our BM25 (bot.stores.index.bm25). The engine only finds: RediSearch 1.2's BM25 ignores
+        a thread's length and returns ties in any order, so its ranking alone loses threads
+        ours finds."""
+        counts = await self._r.hmget(self._counts + team, [THREADS, LENGTH, *words])
+        threads, length = int(counts[0] or 0), int(counts[1] or 0)
+        df = {w: int(n) for w, n in zip(words, counts[2:], strict=True) if n and int(n) > 0}
+        present = sorted(df, key=lambda w: df[w])
+        if not present or threads <= 0:
+            return []
+        asked = [f"({escape(a)} {escape(b)})" for a, b in combinations(present[:PAIR_WORDS], 2)]
+        asked.append("(" + "|".join(escape(w) for w in present) + ")")
         async with self._r.pipeline(transaction=False) as pipe:
-            for word in words:
+            for i, words_query in enumerate(asked):
+                n = UNION_CANDIDATES if i == len(asked) - 1 else PAIR_CANDIDATES
                 pipe.execute_command(
-                    "FT.SEARCH", self.name, f"{where} {escape(word)}", "NOCONTENT", "LIMIT", 0, 1
-                )
-            pipe.execute_command("FT.SEARCH", self.name, where, "NOCONTENT", "LIMIT", 0, 1)
+                    "FT.SEARCH", self.name, f"{where} {words_query}",
+                    "NOCONTENT", "SCORER", self.scorer, "LIMIT", 0, max(n, limit),
+                )  # fmt: skip
             try:
-                replies = await pipe.execute()
+                found = await pipe.execute()
             except ResponseError as exc:
                 if not _missing(exc):
                     raise
                 await self.prepare()
                 return []
-        threads = int(replies[-1][0])
-        df = {w: int(r[0]) for w, r in zip(words, replies, strict=False)}
-        present = sorted((w for w in words if df[w]), key=lambda w: df[w])
-        if not present or threads <= 0:
-            return []
-        rare = [w for w in present if df[w] <= max(RARE_FRACTION * threads, POSTINGS_PER_TERM)] or present[:1]
-        found = await self._ft(
-            "FT.SEARCH", f"{where} ({'|'.join(escape(w) for w in rare)})",
-            "NOCONTENT", "SCORER", self.scorer, "LIMIT", 0, max(limit, CANDIDATES),
-        )  # fmt: skip
-        docs = [str(d) for d in found[1:]]
+        docs = list(dict.fromkeys(str(d) for reply in found for d in reply[1:]))
         async with self._r.pipeline(transaction=False) as pipe:
             for doc in docs:
-                pipe.hget(doc, "body")
-            bodies = await pipe.execute()
+                pipe.hmget(doc, ["body", "last"])
+            stored = await pipe.execute()
+        cutoff = self._clock() - self.ttl
         idfs = {w: idf(threads, df[w]) for w in present}
-        lengths = {doc: str(body or "").split() for doc, body in zip(docs, bodies, strict=True)}
-        average = await self._average_length(team, lengths)
+        average = length / threads
         hits = []
-        for doc, body in lengths.items():
-            tfs = {w: float(n) for w, n in Counter(t for t in body if t in idfs).items()}
-            if not tfs:
-                continue  # deleted between the two reads
+        for doc, (body, last) in zip(docs, stored, strict=True):
+            if body is None or float(last or 0) <= cutoff:
+                continue  # expired (the sweep has not reached it yet) or deleted in between
+            thread_words = str(body).split()
+            tfs = {w: float(n) for w, n in Counter(t for t in thread_words if t in idfs).items()}
             team_, channel, thread = doc.removeprefix(self._docs).split(":", 2)
-            hits.append(Hit(team_, channel, thread, bm25(tfs, idfs, len(body), average)))
+            hits.append(Hit(team_, channel, thread, bm25(tfs, idfs, len(thread_words), average)))
         hits.sort(key=lambda h: (-h.score, h.channel, h.thread_ts))
         return hits[:limit]
-
-    async def _average_length(self, team: str, candidates: dict[str, list[str]]) -> float:
-        """The team's average thread length in terms (BM25's avgdl), summed by the engine at most
-        once a minute per process; the candidates' own average if the engine cannot say."""
-        now = self._clock()
-        cached = self._averages.get(team)
-        if cached is not None and now - cached[0] < AVERAGE_EVERY:
-            return cached[1]
-        try:
-            reply = await command(
-                self._r, "FT.AGGREGATE", self.name, f"@team:{{{escape(team)}}}",
-                "APPLY", "1", "AS", "one", "GROUPBY", "1", "@one",
-                "REDUCE", "SUM", "1", "@len", "AS", "total", "REDUCE", "COUNT", "0", "AS", "n",
-            )  # fmt: skip
-            row = dict(zip(reply[1][::2], reply[1][1::2], strict=True))
-            average = float(row["total"]) / max(float(row["n"]), 1.0)
-        except (ResponseError, IndexError, KeyError, ValueError):
-            average = sum(len(b) for b in candidates.values()) / max(len(candidates), 1)
-        self._averages[team] = (now, average)
-        return average

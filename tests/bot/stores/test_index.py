@@ -7,6 +7,7 @@ how to get the module, when it is not installed).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from bot.stores.guard import RedisGuard
 from bot.stores.index import KnowledgeIndex
 from bot.stores.index_plain import PlainIndex
 from bot.stores.index_search import SearchIndex
-from bot.stores.search_engine import detect
+from bot.stores.search_engine import command, detect
 
 DAY = 86_400
 
@@ -297,3 +298,39 @@ async def test_search_keys_all_carry_the_prefix(search_backend: Backend) -> None
     assert ours and all(search_backend.prefix in k for k in ours)
     doc = await search_backend.redis.hgetall(index.doc_key("T1", "COPS", "100.1"))
     assert doc["team"] == "T1" and doc["channel"] == "COPS" and "vault" in doc["body"].split()
+
+
+async def test_search_counts_follow_every_write_and_sweep(search_backend: Backend) -> None:
+    clock = Clock()
+    index = await search_backend.make(clock)
+    assert isinstance(index, SearchIndex)
+    await seed(index)
+    ops = Conversation("T1", "COPS", "100.1")
+    await index.edit(ops, "100.2", "Every 60 days, via the rotation cron")
+    await index.remove(Conversation("T1", "COPS"), "200.1")
+    clock.now += 31 * DAY
+    await index.index_message(Conversation("T1", "CDEV"), msg("900.1", "a fresh staging deploy"))  # sweeps
+    counts = await search_backend.redis.hgetall(f"{search_backend.prefix}:kxn:T1")
+    docs = [k async for k in search_backend.redis.scan_iter(match=f"{search_backend.prefix}:kxd:*")]
+    bodies = [str(await search_backend.redis.hget(d, "body")).split() for d in docs]
+    expected = Counter(w for body in bodies for w in set(body))
+    assert int(counts.pop("_n")) == len(docs) == 1
+    assert int(counts.pop("_len")) == sum(len(b) for b in bodies)
+    assert {w: int(n) for w, n in counts.items()} == dict(expected)
+    assert [h.thread_ts for h in await index.search("T1", "staging deploy")] == ["900.1"]
+
+
+async def test_a_1x_engine_ignores_on_hash_so_the_version_is_detected_not_assumed(
+    search_backend: Backend,
+) -> None:
+    if search_backend.engine is None or search_backend.engine >= 2:
+        pytest.skip("needs an engine 1.x server")
+    wrong = SearchIndex(
+        search_backend.redis, RedisGuard(timeout=1.0), prefix=search_backend.prefix, ttl_seconds=DAY, engine=2
+    )
+    await wrong.prepare()  # RediSearch 1.2 accepts ON HASH PREFIX ... and ignores it
+    await wrong.index_message(Conversation("T1", "C1"), msg("1.1", "hello world"))
+    assert await wrong.search("T1", "hello") == []  # nothing indexed it
+    with pytest.raises(aioredis.ResponseError):
+        await wrong.drop()  # FT.DROPINDEX is 2.x
+    await command(search_backend.redis, "FT.DROP", wrong.name)
