@@ -29,8 +29,10 @@ REDISEARCH_MODULE = "/usr/lib/redis/modules/redisearch.so"  # Debian's redis-red
 
 
 @contextmanager
-def _redis_server(data_dir: Path, *, modules: tuple[Path, ...] = ()) -> Iterator[str]:
-    executable = shutil.which("redis-server")
+def _redis_server(
+    data_dir: Path, *, modules: tuple[Path, ...] = (), executable: str | None = None
+) -> Iterator[str]:
+    executable = executable or shutil.which("redis-server")
     if executable is None:
         pytest.exit("the tests need redis-server on PATH (apt-get install redis-server)", returncode=2)
     server = EmbeddedRedis(data_dir, persistent=False, modules=modules)
@@ -63,14 +65,19 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def search_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A second throwaway redis-server with the Query Engine (RediSearch) loaded, for the knowledge
-    index's search backend; TEST_REDISEARCH_MODULE names the module file (default: Debian's)."""
+    index's search backend; TEST_REDISEARCH_MODULE names the module file (default: Debian's),
+    TEST_REDISEARCH_SERVER the redis-server to load it into (default: the one on PATH; a
+    RediSearch 2.x module needs Redis 7.2 or later)."""
     module = Path(os.environ.get("TEST_REDISEARCH_MODULE", REDISEARCH_MODULE))
     if not module.is_file():
         pytest.skip(
             f"no RediSearch module at {module}: apt-get install redis-redisearch, or point "
             "TEST_REDISEARCH_MODULE at a redisearch.so"
         )
-    with _redis_server(Path(tmp_path_factory.mktemp("redis-search")), modules=(module,)) as url:
+    executable = os.environ.get("TEST_REDISEARCH_SERVER")
+    with _redis_server(
+        Path(tmp_path_factory.mktemp("redis-search")), modules=(module,), executable=executable
+    ) as url:
         yield url
 
 

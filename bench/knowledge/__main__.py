@@ -115,7 +115,7 @@ async def main(args: argparse.Namespace) -> None:
         modules = (args.module,) if args.index == "search" else ()
         if modules and not args.module.is_file():
             raise SystemExit(f"no RediSearch module at {args.module} (apt-get install redis-redisearch)")
-        server = EmbeddedRedis(Path(redis_dir), persistent=False, modules=modules)
+        server = EmbeddedRedis(Path(redis_dir), persistent=False, modules=modules, executable=args.server)
         url = await server.start()
         try:
             async with FakeSlack(latency=args.slack_latency) as slack:
@@ -194,7 +194,7 @@ async def run(args: argparse.Namespace, ws: Workspace, facts: int, slack: FakeSl
             p.removeprefix("kxbench:").rstrip("*"): await key_bytes(redis, p) for p in index.key_patterns()
         }
         info = await command(redis, "FT.INFO", index.name)
-        fields = dict(zip(info[::2], info[1::2], strict=False))
+        fields = info if isinstance(info, dict) else dict(zip(info[::2], info[1::2], strict=False))
         engine_mb = {k: float(fields.get(k, 0) or 0) for k in FT_SIZES}
         engine_sizes = ", ".join(f"{k} {v:.1f}" for k, v in engine_mb.items())
         engine_sizes += f" (docs {int(float(fields.get('num_docs', 0)))}, terms {fields.get('num_terms')})"
@@ -208,6 +208,7 @@ async def run(args: argparse.Namespace, ws: Workspace, facts: int, slack: FakeSl
     index_bytes = sum(parts.values())
     history_bytes = await key_bytes(redis, "kxbench:msgs:*")
     used_memory = int((await redis.info("memory"))["used_memory"])
+    server_version = "Redis " + str((await redis.info("server"))["redis_version"])
     await redis.aclose()
     n = ws.message_count
     visible_n, traps = len(visible), len(ws.questions) - len(visible)
@@ -229,7 +230,7 @@ async def run(args: argparse.Namespace, ws: Workspace, facts: int, slack: FakeSl
         ("index size", f"{index_bytes * per_k:.3f} MB per 1,000 messages ({index_bytes / 1e6:.1f} MB); "
          f"history {history_bytes * per_k:.3f} MB per 1,000"),
         ("index keys", ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in parts.items())),
-        ("backend", f"{args.index}" + (f" (Query Engine {engine}.x)" if engine else "")),
+        ("backend", f"{args.index}" + (f" (Query Engine {engine}.x, {server_version})" if engine else "")),
         *(
             [("engine memory", f"{engine_sizes}; MB by FT.INFO; with what MEMORY USAGE does not see of it "
               f"{(index_bytes + engine_bytes) * per_k:.3f} MB per 1,000 messages")]

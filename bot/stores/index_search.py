@@ -25,6 +25,7 @@ writes to any more.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -50,6 +51,7 @@ PRUNE_BATCH = 50
 PAIR_WORDS = 4  # the rarest words of a question whose pairs find candidates (both in one thread)
 PAIR_CANDIDATES = 50  # the engine's best threads per pair
 UNION_CANDIDATES = 50  # and for any of the words, so a thread with one of them can still be found
+SCAN_CHECKS, SCAN_PAUSE = 100, 0.02  # how long a new index may take in what is there (2 s)
 MISSING_INDEX = ("unknown index", "no such index", "index not found")  # 1.x, 2.x, Redis 8.0, 8.10
 THREADS, LENGTH = "_n", "_len"  # the team's counts beside the words' (words never contain "_")
 
@@ -112,6 +114,14 @@ def escape(value: str) -> str:
     return _SPECIAL.sub(r"\\\1", value)
 
 
+def found_ids(reply: Any) -> list[str]:
+    """The document ids of an FT.SEARCH ... NOCONTENT reply: a list (RESP2, and engine 1.x
+    always) or, from engine 2.8 on under RESP3 (redis-py's default), a map of `results`."""
+    if isinstance(reply, dict):
+        return [str(r["id"]) for r in reply.get("results", ())]
+    return [str(d) for d in reply[1:]]
+
+
 def _missing(exc: ResponseError) -> bool:
     text = str(exc).lower()
     return any(m in text for m in MISSING_INDEX)
@@ -163,8 +173,8 @@ class SearchIndex:
         """Create the index unless it is there (another replica may have made it first)."""
         where = ["ON", "HASH", "PREFIX", "1", self._docs, "NOHL"] if self._indexes_itself else []
         try:
-            await command(self._r, 
-                "FT.CREATE", self.name, *where, "NOOFFSETS", "NOFIELDS", "STOPWORDS", "0",
+            await command(
+                self._r, "FT.CREATE", self.name, *where, "NOOFFSETS", "NOFIELDS", "STOPWORDS", "0",
                 "SCHEMA", "team", "TAG", "channel", "TAG", "body", "TEXT", "NOSTEM", "last", "NUMERIC",
             )  # fmt: skip
         except ResponseError as exc:
@@ -172,9 +182,21 @@ class SearchIndex:
                 raise
             return
         log.info("created the knowledge search index %s (Query Engine %d.x)", self.name, self.engine)
+        if self._indexes_itself:
+            await self._scanned()
+
+    async def _scanned(self) -> None:
+        """Wait (a bounded while) for a new index to take in the documents already there: an
+        engine 2+ index made after a flush of the index alone finds them in the background."""
+        for _ in range(SCAN_CHECKS):
+            info = await command(self._r, "FT.INFO", self.name)
+            fields = info if isinstance(info, dict) else dict(zip(info[::2], info[1::2], strict=False))
+            if not int(float(fields.get("indexing", 0) or 0)):
+                return
+            await asyncio.sleep(SCAN_PAUSE)
 
     async def drop(self) -> None:
-        """Remove the index and its documents (tests and benchmarks clean up with it)."""
+        """Remove the index and everything it wrote (tests and benchmarks clean up with it)."""
         try:
             if self._indexes_itself:
                 await command(self._r, "FT.DROPINDEX", self.name, "DD")
@@ -183,6 +205,10 @@ class SearchIndex:
         except ResponseError as exc:
             if not _missing(exc):
                 raise
+        for pattern in (f"{p}*" for p in (self._docs, self._words, self._chans, self._counts)):
+            keys = [key async for key in self._r.scan_iter(match=pattern, count=1000)]
+            if keys:
+                await self._r.delete(*keys)
 
     async def _ft(self, *args: str | int | float) -> Any:
         """An FT command on our index, creating the index once if the server lost it (a
@@ -252,7 +278,7 @@ class SearchIndex:
         cutoff = self._clock() - self.ttl
         query = f"@team:{{{escape(team)}}} @last:[-inf {cutoff:.3f}]"
         found = await self._ft("FT.SEARCH", query, "NOCONTENT", "LIMIT", 0, PRUNE_BATCH)
-        stale = [str(k) for k in found[1:]]
+        stale = found_ids(found)
         for doc in stale:
             team_, channel, thread = doc.removeprefix(self._docs).split(":", 2)
             await self._apply(team_, channel, thread, "", "", only_if_known=False)
@@ -279,7 +305,9 @@ class SearchIndex:
 
         return await self._guard.run(op, [], what="index search")
 
-    async def _search(self, team: str, where: str, words: list[str], limit: int) -> list[Hit]:
+    async def _search(
+        self, team: str, where: str, words: list[str], limit: int, *, again: bool = True
+    ) -> list[Hit]:
         """Three round trips, as in PlainIndex: the team's counts (threads, their length, the
         threads with each word); the engine's best threads for each pair of the rarer words
         and for any word, which are the candidates; the candidates' words and age, scored by
@@ -304,11 +332,11 @@ class SearchIndex:
             try:
                 found = await pipe.execute()
             except ResponseError as exc:
-                if not _missing(exc):
+                if not _missing(exc) or not again:
                     raise
                 await self.prepare()
-                return []
-        docs = list(dict.fromkeys(str(d) for reply in found for d in reply[1:]))
+                return await self._search(team, where, words, limit, again=False)
+        docs = list(dict.fromkeys(d for reply in found for d in found_ids(reply)))
         async with self._r.pipeline(transaction=False) as pipe:
             for doc in docs:
                 pipe.hmget(doc, ["body", "last"])
