@@ -65,6 +65,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--module", type=Path, default=REDISEARCH, help=f"RediSearch module (default {REDISEARCH})"
     )
+    p.add_argument("--server", help="the redis-server to run (default: the one on PATH)")
     return p.parse_args(argv)
 
 
