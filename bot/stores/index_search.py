@@ -51,6 +51,7 @@ PRUNE_BATCH = 50
 PAIR_WORDS = 4  # the rarest words of a question whose pairs find candidates (both in one thread)
 PAIR_CANDIDATES = 50  # the engine's best threads per pair
 UNION_CANDIDATES = 50  # and for any of the words, so a thread with one of them can still be found
+SCORER = "BM25"  # orders the engine's candidates only (in every version; Redis 8.4 also calls it BM25STD)
 SCAN_CHECKS, SCAN_PAUSE = 100, 0.02  # how long a new index may take in what is there (2 s)
 MISSING_INDEX = ("unknown index", "no such index", "index not found")  # 1.x, 2.x, Redis 8.0, 8.10
 THREADS, LENGTH = "_n", "_len"  # the team's counts beside the words' (words never contain "_")
@@ -153,7 +154,6 @@ class SearchIndex:
         self._clock = clock
         self._write = Script(redis, _WRITE)
         self._pruned: dict[str, float] = {}
-        self.scorer = "BM25"  # finds the candidates; our BM25 (bot.stores.index.bm25) ranks them
 
     @property
     def _indexes_itself(self) -> bool:
@@ -327,7 +327,7 @@ class SearchIndex:
                 n = UNION_CANDIDATES if i == len(asked) - 1 else PAIR_CANDIDATES
                 pipe.execute_command(
                     "FT.SEARCH", self.name, f"{where} {words_query}",
-                    "NOCONTENT", "SCORER", self.scorer, "LIMIT", 0, max(n, limit),
+                    "NOCONTENT", "SCORER", SCORER, "LIMIT", 0, max(n, limit),
                 )  # fmt: skip
             try:
                 found = await pipe.execute()
