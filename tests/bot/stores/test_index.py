@@ -19,7 +19,7 @@ from bot.model import Conversation, StoredMessage
 from bot.stores.guard import RedisGuard
 from bot.stores.index import KnowledgeIndex
 from bot.stores.index_plain import PlainIndex
-from bot.stores.index_search import SearchIndex
+from bot.stores.index_search import SearchIndex, escape, found_ids
 from bot.stores.search_engine import command, detect
 
 DAY = 86_400
@@ -334,3 +334,75 @@ async def test_a_1x_engine_ignores_on_hash_so_the_version_is_detected_not_assume
     with pytest.raises(aioredis.ResponseError):
         await wrong.drop()  # FT.DROPINDEX is 2.x
     await command(search_backend.redis, "FT.DROP", wrong.name)
+
+
+# -- the search backend's own parts that need no engine (they run wherever the tests run) ---------
+
+
+def plain_server_search_index(redis: aioredis.Redis, prefix: str, clock: Clock, **kw: object) -> SearchIndex:
+    """Engine 2+ writes are plain HSETs (the engine indexes them by itself), so the write script
+    runs, and can be checked, on a server without one."""
+    return SearchIndex(
+        redis, RedisGuard(timeout=1.0), prefix=prefix, ttl_seconds=30 * DAY, engine=2, clock=clock, **kw
+    )  # type: ignore[arg-type]
+
+
+async def test_the_write_script_keeps_words_and_counts_exact(
+    redis_client: aioredis.Redis, redis_prefix: str
+) -> None:
+    index = plain_server_search_index(redis_client, redis_prefix, Clock(), channels=["COPS", "CDEV"])
+    await seed(index)
+    ops = Conversation("T1", "COPS", "100.1")
+    await index.edit(ops, "100.2", "Every 60 days, via the rotation cron")
+    await index.edit(ops, "999.9", "never seen")
+    await index.remove(Conversation("T1", "COPS"), "200.1")
+    await index.index_message(Conversation("T1", "COPS"), msg("500.1", "ok thanks"))  # no words
+    await index.index_message(Conversation("T1", "CDEV"), msg("600.1", "mine", own=True))
+    await index.index_message(Conversation("T1", "COTHER"), msg("700.1", "not indexed here"))
+    doc = await redis_client.hgetall(index.doc_key("T1", "COPS", "100.1"))
+    assert doc["team"] == "T1" and doc["channel"] == "COPS"
+    assert "cron" in doc["body"].split() and "vault" not in doc["body"].split()
+    docs = [k async for k in redis_client.scan_iter(match=f"{redis_prefix}:kxd:*")]
+    bodies = [str(await redis_client.hget(d, "body")).split() for d in docs]
+    counts = await redis_client.hgetall(f"{redis_prefix}:kxn:T1")
+    assert int(counts.pop("_n")) == len(docs) == 2
+    assert int(counts.pop("_len")) == sum(len(b) for b in bodies)
+    assert {w: int(n) for w, n in counts.items()} == dict(Counter(w for b in bodies for w in set(b)))
+    assert await index.channels("T1") == ["CDEV", "COPS"]
+    await index.remove(ops, "100.2")
+    await index.remove(Conversation("T1", "COPS"), "100.1")
+    assert (
+        await redis_client.exists(index.doc_key("T1", "COPS", "100.1"), f"{redis_prefix}:kxw:T1:COPS:100.1")
+        == 0
+    )
+    assert await redis_client.ttl(index.doc_key("T1", "CDEV", "300.1")) > 30 * DAY
+
+
+async def test_a_server_without_the_engine_gives_no_hits_not_errors(
+    redis_client: aioredis.Redis, redis_prefix: str
+) -> None:
+    index = plain_server_search_index(redis_client, redis_prefix, Clock())
+    await seed(index)
+    assert await index.search("T1", "vault") == []  # FT.SEARCH is refused: no hits
+    assert await index.search("T1", "the of and") == []
+    assert await index.search("T1", "vault", channels=[]) == []
+    assert await index.search("T1", "vault", limit=0) == []
+    assert await index.search("T9", "vault") == []  # no counts for that team: nothing asked
+    assert index.key_patterns()[0] == f"{redis_prefix}:kxd:*"
+    assert (
+        len(
+            SearchIndex(
+                redis_client, RedisGuard(timeout=1.0), prefix="p", ttl_seconds=1, engine=1
+            ).key_patterns()
+        )
+        == 8
+    )
+
+
+def test_engine_replies_of_either_protocol_give_the_ids() -> None:
+    assert found_ids([2, "p:kxd:T1:C1:1.1", "p:kxd:T1:C2:2.1"]) == ["p:kxd:T1:C1:1.1", "p:kxd:T1:C2:2.1"]
+    assert found_ids({"total_results": 1, "results": [{"id": "p:kxd:T1:C1:1.1", "values": []}]}) == [
+        "p:kxd:T1:C1:1.1"
+    ]
+    assert found_ids({"total_results": 0}) == []
+    assert escape("T-1") == "T\\-1" and escape("k8s") == "k8s" and escape("a b{c}") == "a\\ b\\{c\\}"
