@@ -122,6 +122,9 @@ class Settings:
     secrets: tuple[str, ...] = field(default=(), repr=False)
     knowledge_channels: tuple[str, ...] = ()  # channels indexed for team knowledge; () = all the bot is in
     knowledge_threads: int = 4  # past threads put in a prompt; 0 turns team knowledge off
+    # The index's backend: "auto" the Redis Query Engine when the server has it, else plain
+    # Redis; "redis" plain always; "search" the engine (start-up stops without it).
+    knowledge_index: str = "auto"
     tools: str = "auto"  # "auto": offer the model search tools with team knowledge; "off": never
     max_tool_steps: int = 4  # rounds of tool calls in one answer before it must answer
     knowledge_backfill_days: int = 0  # on joining a channel, index this many days of its past; 0: off
@@ -231,6 +234,7 @@ class Settings:
             + _url_password(redis_url),
             knowledge_channels=r.channel_ids("KNOWLEDGE_CHANNELS"),
             knowledge_threads=r.number("KNOWLEDGE_THREADS", 4, int, low=0, high=10),
+            knowledge_index=r.choice("KNOWLEDGE_INDEX", "AUTO", ("AUTO", "REDIS", "SEARCH")).lower(),
             tools=r.choice("TOOLS", "AUTO", ("AUTO", "OFF")).lower(),
             max_tool_steps=r.number("MAX_TOOL_STEPS", 4, int, low=1, high=10),
             knowledge_backfill_days=r.number("KNOWLEDGE_BACKFILL_DAYS", 0, int, low=0, high=3650),

@@ -13,6 +13,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -24,17 +25,17 @@ from tests.fakes.redis_proxy import RedisProxy
 from tests.fakes.relaydance import FakeRelayDance
 from tests.fakes.slack import FakeSlack
 
+REDISEARCH_MODULE = "/usr/lib/redis/modules/redisearch.so"  # Debian's redis-redisearch
 
-@pytest.fixture(scope="session")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    given = os.environ.get("TEST_REDIS_URL")
-    if given:
-        yield given
-        return
-    executable = shutil.which("redis-server")
+
+@contextmanager
+def _redis_server(
+    data_dir: Path, *, modules: tuple[Path, ...] = (), executable: str | None = None
+) -> Iterator[str]:
+    executable = executable or shutil.which("redis-server")
     if executable is None:
         pytest.exit("the tests need redis-server on PATH (apt-get install redis-server)", returncode=2)
-    server = EmbeddedRedis(Path(tmp_path_factory.mktemp("redis")), persistent=False)
+    server = EmbeddedRedis(data_dir, persistent=False, modules=modules)
     process = subprocess.Popen(  # noqa: S603 - fixed executable found on PATH, our own arguments
         [executable, *server.arguments()], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -42,13 +43,42 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     while not server.socket_path.exists():
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
-            pytest.exit("the test redis-server did not start", returncode=2)
+            pytest.exit(f"the test redis-server did not start (see {data_dir / 'redis.log'})", returncode=2)
         time.sleep(0.02)
     try:
         yield server.url
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    given = os.environ.get("TEST_REDIS_URL")
+    if given:
+        yield given
+        return
+    with _redis_server(Path(tmp_path_factory.mktemp("redis"))) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def search_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A second throwaway redis-server with the Query Engine (RediSearch) loaded, for the knowledge
+    index's search backend; TEST_REDISEARCH_MODULE names the module file (default: Debian's),
+    TEST_REDISEARCH_SERVER the redis-server to load it into (default: the one on PATH; a
+    RediSearch 2.x module needs Redis 7.2 or later)."""
+    module = Path(os.environ.get("TEST_REDISEARCH_MODULE", REDISEARCH_MODULE))
+    if not module.is_file():
+        pytest.skip(
+            f"no RediSearch module at {module}: apt-get install redis-redisearch, or point "
+            "TEST_REDISEARCH_MODULE at a redisearch.so"
+        )
+    executable = os.environ.get("TEST_REDISEARCH_SERVER")
+    with _redis_server(
+        Path(tmp_path_factory.mktemp("redis-search")), modules=(module,), executable=executable
+    ) as url:
+        yield url
 
 
 @pytest.fixture

@@ -8,6 +8,11 @@ throwaway redis-server, serves the workspace's channels, members and guests from
 of tests/fakes, and runs the bot's own retrieval (`bot.core.knowledge.Knowledge.retrieve`: index
 search, permission filter with its Slack calls, thread reads) for every question.
 A measurement, not a test: it exits 0 whether or not the targets are met.
+
+`--index search` runs the same on the Redis Query Engine backend (bot.stores.index_search):
+the harness's redis-server loads the RediSearch module (`--module`, default Debian's
+redis-redisearch). The engine keeps its inverted index in its own memory, which MEMORY USAGE
+of keys does not see in full, so FT.INFO's sizes are printed beside it.
 """
 
 from __future__ import annotations
@@ -31,11 +36,15 @@ from bot.slack.access import Access
 from bot.slack.identity import BotIdentity
 from bot.slack.users import UserDirectory
 from bot.stores import Stores
+from bot.stores.index_search import SearchIndex
+from bot.stores.search_engine import command, detect
 from bot.text.knowledge_prompt import cited
 from bot.wiring.embedded_redis import EmbeddedRedis
 from tests.fakes.slack import FakeSlack
 
 TEAM = "T1"
+REDISEARCH = Path("/usr/lib/redis/modules/redisearch.so")
+FT_SIZES = ("inverted_sz_mb", "offset_vectors_sz_mb", "doc_table_size_mb", "key_table_size_mb")
 TARGETS = {"recall@5": ">= 0.9", "leaks": "0", "p50 ms": "<= 50", "index MB / 1k messages": "<= 1"}
 
 
@@ -47,6 +56,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--slack-latency", type=float, default=0.0, help="seconds the fake Slack waits per call (default 0)"
     )
+    p.add_argument(
+        "--index",
+        choices=("redis", "search"),
+        default="redis",
+        help="the index backend: plain Redis (default) or the Redis Query Engine",
+    )
+    p.add_argument(
+        "--module", type=Path, default=REDISEARCH, help=f"RediSearch module (default {REDISEARCH})"
+    )
+    p.add_argument("--server", help="the redis-server to run (default: the one on PATH)")
     return p.parse_args(argv)
 
 
@@ -94,7 +113,10 @@ async def main(args: argparse.Namespace) -> None:
     facts = sum(t.fact is not None for t in ws.threads)
     add_filler(ws, args.seed, total_messages=args.messages)
     with tempfile.TemporaryDirectory(prefix="rdbench-kx-") as redis_dir:
-        server = EmbeddedRedis(Path(redis_dir), persistent=False)
+        modules = (args.module,) if args.index == "search" else ()
+        if modules and not args.module.is_file():
+            raise SystemExit(f"no RediSearch module at {args.module} (apt-get install redis-redisearch)")
+        server = EmbeddedRedis(Path(redis_dir), persistent=False, modules=modules, executable=args.server)
         url = await server.start()
         try:
             async with FakeSlack(latency=args.slack_latency) as slack:
@@ -114,7 +136,11 @@ async def run(args: argparse.Namespace, ws: Workspace, facts: int, slack: FakeSl
         redis_timeout=5.0,
         history_max_messages=100_000,
     )
-    stores = Stores.open(redis, settings)
+    engine = await detect(redis) if args.index == "search" else None
+    if args.index == "search" and engine is None:
+        raise SystemExit("the redis-server started has no Query Engine")
+    stores = Stores.open(redis, settings, search_engine=engine)
+    await stores.index.prepare()
     client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
     users = UserDirectory(slack=client, cache=stores.names)
     identity = BotIdentity(TEAM, slack.bot_user_id, slack.bot_id, "https://fake.slack.com/")
@@ -162,11 +188,28 @@ async def run(args: argparse.Namespace, ws: Workspace, facts: int, slack: FakeSl
             listed += len(used)
             listed_right += sum((s.channel, s.thread_ts) == expected for s in used)
 
-    parts = {
-        kind: await key_bytes(redis, f"kxbench:kx:{kind}:*") for kind in ("t", "m", "len", "age", "chans")
-    }
+    index = stores.index
+    engine_sizes = ""
+    if isinstance(index, SearchIndex):
+        parts = {
+            p.removeprefix("kxbench:").rstrip("*"): await key_bytes(redis, p) for p in index.key_patterns()
+        }
+        info = await command(redis, "FT.INFO", index.name)
+        fields = info if isinstance(info, dict) else dict(zip(info[::2], info[1::2], strict=False))
+        engine_mb = {k: float(fields.get(k, 0) or 0) for k in FT_SIZES}
+        engine_sizes = ", ".join(f"{k} {v:.1f}" for k, v in engine_mb.items())
+        engine_sizes += f" (docs {int(float(fields.get('num_docs', 0)))}, terms {fields.get('num_terms')})"
+        # Engine 1.x keeps its inverted index in keys (`ft:`, counted above); later ones do not.
+        outside = FT_SIZES if (engine or 0) >= 2 else FT_SIZES[2:]
+        engine_bytes = int(sum(engine_mb[k] for k in outside) * 1e6)
+    else:
+        kinds = ("t", "m", "len", "age", "chans")
+        parts = {kind: await key_bytes(redis, f"kxbench:kx:{kind}:*") for kind in kinds}
+        engine_bytes = 0
     index_bytes = sum(parts.values())
     history_bytes = await key_bytes(redis, "kxbench:msgs:*")
+    used_memory = int((await redis.info("memory"))["used_memory"])
+    server_version = "Redis " + str((await redis.info("server"))["redis_version"])
     await redis.aclose()
     n = ws.message_count
     visible_n, traps = len(visible), len(ws.questions) - len(visible)
@@ -188,6 +231,14 @@ async def run(args: argparse.Namespace, ws: Workspace, facts: int, slack: FakeSl
         ("index size", f"{index_bytes * per_k:.3f} MB per 1,000 messages ({index_bytes / 1e6:.1f} MB); "
          f"history {history_bytes * per_k:.3f} MB per 1,000"),
         ("index keys", ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in parts.items())),
+        ("backend", f"{args.index}" + (f" (Query Engine {engine}.x, {server_version})" if engine else "")),
+        *(
+            [("engine memory", f"{engine_sizes}; MB by FT.INFO; with what MEMORY USAGE does not see of it "
+              f"{(index_bytes + engine_bytes) * per_k:.3f} MB per 1,000 messages")]
+            if engine
+            else []
+        ),
+        ("redis used_memory", f"{used_memory / 1e6:.1f} MB in all (history, index, everything)"),
         ("indexing", f"{indexing:.1f} s for {n:,} messages (history + index, 32 at a time)"),
         ("targets", ", ".join(f"{k} {v}" for k, v in TARGETS.items())),
     ]  # fmt: skip

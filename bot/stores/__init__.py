@@ -16,6 +16,8 @@ from bot.stores.feedback import Feedback
 from bot.stores.guard import RedisGuard, ping
 from bot.stores.history import HistoryStore
 from bot.stores.index import KnowledgeIndex
+from bot.stores.index_plain import PlainIndex
+from bot.stores.index_search import SearchIndex
 from bot.stores.locks import Locks
 from bot.stores.names import NameCache
 from bot.stores.quotas import DailyQuotas
@@ -48,7 +50,9 @@ class Stores:
     backfill: BackfillStore
 
     @classmethod
-    def open(cls, redis: aioredis.Redis, settings: Settings) -> Stores:
+    def open(cls, redis: aioredis.Redis, settings: Settings, *, search_engine: int | None = None) -> Stores:
+        """`search_engine`: the Redis Query Engine's major version to index with
+        (bot.stores.search_engine.choose); None indexes with plain Redis."""
         guard = RedisGuard(timeout=settings.redis_timeout)
         prefix = settings.redis_prefix
         ttl = settings.history_ttl_seconds
@@ -71,9 +75,7 @@ class Stores:
             answers=AnswerRecords(redis, guard, prefix=prefix, ttl_seconds=ttl),
             feedback=Feedback(redis, guard, prefix=prefix, ttl_seconds=ttl),
             usage=UsageLedger(redis, guard, prefix=prefix),
-            index=KnowledgeIndex(
-                redis, guard, prefix=prefix, ttl_seconds=ttl, channels=settings.knowledge_channels
-            ),
+            index=_index(redis, guard, settings, search_engine),
             stops=StopSignals(redis, guard, prefix=prefix),
             backfill=BackfillStore(redis, guard, prefix=prefix),
             locks=Locks(redis, guard, prefix=prefix),
@@ -92,3 +94,12 @@ class Stores:
 
     async def ping(self) -> bool:
         return await ping(self.redis, self.guard)
+
+
+def _index(
+    redis: aioredis.Redis, guard: RedisGuard, settings: Settings, engine: int | None
+) -> KnowledgeIndex:
+    prefix, ttl, only = settings.redis_prefix, settings.history_ttl_seconds, settings.knowledge_channels
+    if engine is None:
+        return PlainIndex(redis, guard, prefix=prefix, ttl_seconds=ttl, channels=only)
+    return SearchIndex(redis, guard, prefix=prefix, ttl_seconds=ttl, engine=engine, channels=only)

@@ -102,13 +102,16 @@ def create_app(
     tasks: TaskTracker | None = None,
     metrics: Metrics | None = None,
     downloads: httpx.AsyncClient | None = None,
+    search_engine: int | None = None,
 ) -> tuple[AsyncApp, Parts]:
     """`slack` is a `teams.TeamClient` with OAuth installs (any client with one workspace);
     `identity` is SLACK_BOT_TOKEN's workspace (None with OAuth installs and no such token);
-    `downloads` is the client shared files are read with (None: the model sees their names only)."""
+    `downloads` is the client shared files are read with (None: the model sees their names only);
+    `search_engine` the Redis Query Engine version the knowledge index uses (None: plain Redis,
+    see bot.stores.search_engine.choose)."""
     tasks = tasks or TaskTracker()
     metrics = metrics or Metrics()
-    stores = Stores.open(redis, settings)
+    stores = Stores.open(redis, settings, search_engine=search_engine)
     bolt_client = _token_less(slack)
     workspaces: Workspaces | None = None
     oauth: AsyncOAuthFlow | None = None

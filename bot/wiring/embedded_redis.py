@@ -21,9 +21,18 @@ log = logging.getLogger(__name__)
 class EmbeddedRedis:
     """A redis-server child process bound to a unix socket under `data_dir`."""
 
-    def __init__(self, data_dir: Path, *, persistent: bool = True, executable: str | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        persistent: bool = True,
+        executable: str | None = None,
+        modules: tuple[Path, ...] = (),
+    ) -> None:
+        """`modules` are loaded at start (the tests and the benchmark give it RediSearch)."""
         self.data_dir = data_dir.resolve()
         self.persistent = persistent
+        self.modules = modules
         self._executable = executable
         self._process: asyncio.subprocess.Process | None = None
         self._socket_dir: str | None = None
@@ -55,6 +64,7 @@ class EmbeddedRedis:
             "--daemonize", "no",
             "--loglevel", "warning",
             "--logfile", str(self.data_dir / "redis.log"),
+            *(arg for module in self.modules for arg in ("--loadmodule", str(module))),
         ]  # fmt: skip
 
     async def start(self, wait_seconds: float = 10.0) -> str:

@@ -36,6 +36,7 @@ from bot.settings import Settings
 from bot.slack.identity import BotIdentity, scopes_of
 from bot.slack.teams import TeamClient
 from bot.stores.guard import connect
+from bot.stores.search_engine import choose as search_engine_choice
 from bot.wiring.app import Parts, create_app
 from bot.wiring.embedded_redis import EmbeddedRedis
 from bot.wiring.intake import Intake
@@ -161,6 +162,7 @@ async def running(settings: Settings, *, metrics: Metrics | None = None) -> Asyn
         downloads = httpx.AsyncClient(timeout=httpx.Timeout(10.0))
         stack.push_async_callback(downloads.aclose)
         identity = None if own_token is None else await resolve_identity(slack)
+        search_engine = await search_engine_choice(redis, settings.knowledge_index)
         app, parts = create_app(
             settings,
             slack=slack,
@@ -169,9 +171,12 @@ async def running(settings: Settings, *, metrics: Metrics | None = None) -> Asyn
             identity=identity,
             metrics=metrics,
             downloads=downloads,
+            search_engine=search_engine,
         )
         if not await parts.stores.ping():
             log.warning("Redis at the configured REDIS_URL is not answering yet; continuing without it")
+        else:
+            await parts.stores.guard.run(parts.stores.index.prepare, None, what="index creation")
         health = Health(parts.stores.ping)
         stack.push_async_callback(parts.backfill.aclose)  # cursors are saved: a restart resumes
         if parts.workspaces is None:

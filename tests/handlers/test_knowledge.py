@@ -4,11 +4,15 @@ only where everyone reading the answer may see them."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
+import pytest
 import redis.asyncio as aioredis
 
 from bot.model import PrivateAsk
 from bot.slack.blocks import ACTION_PRIVATE_ANSWER
 from bot.stores.channel_settings import ChannelConfig
+from bot.stores.index_search import SearchIndex
 from tests.e2e_harness import BotUnderTest, bot_under_test, make_settings
 from tests.fakes.interactions import block_actions, buttons
 from tests.fakes.relaydance import FakeRelayDance, Script
@@ -327,3 +331,37 @@ async def test_channels_are_decided_together_and_the_guest_check_runs_once(bot: 
     assert all(f"marker kd{n}" in block["content"] for n in range(3))
     members = [c for c in bot.slack.calls_to("conversations.members") if c.params.get("channel") == "C1"]
     assert len(members) == 1  # whether a guest reads #general: asked once for the three channels
+
+
+# -- the same flows on the Redis Query Engine (KNOWLEDGE_INDEX=search) ---------------------------
+
+
+@pytest.fixture
+async def search_bot(
+    slack: FakeSlack, relay: FakeRelayDance, search_redis_url: str, redis_prefix: str
+) -> AsyncIterator[BotUnderTest]:
+    settings = make_settings(
+        slack, relay, redis_url=search_redis_url, prefix=redis_prefix, knowledge_index="search"
+    )
+    async with bot_under_test(slack, relay, settings) as running_bot:
+        index = running_bot.running.parts.stores.index
+        assert isinstance(index, SearchIndex)
+        yield running_bot
+        await index.drop()  # on the bot's own client, before it closes
+    client = aioredis.Redis.from_url(search_redis_url, decode_responses=True)
+    keys = [key async for key in client.scan_iter(match=f"{redis_prefix}:*", count=1000)]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
+
+
+async def test_the_query_engine_answers_from_the_ops_thread(search_bot: BotUnderTest) -> None:
+    await test_a_mention_is_answered_from_an_old_ops_thread_and_lists_it(search_bot)
+
+
+async def test_the_query_engine_follows_edits_and_deletions(search_bot: BotUnderTest) -> None:
+    await test_edits_and_deletions_reach_the_index(search_bot)
+
+
+async def test_the_query_engine_keeps_a_private_channel_out(search_bot: BotUnderTest) -> None:
+    await test_a_private_channel_stays_out_of_a_public_answer(search_bot)

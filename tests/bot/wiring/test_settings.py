@@ -71,6 +71,7 @@ def test_values_are_parsed() -> None:
         ({"RELAYDANCE_THINKING_TIMEOUT": "0.5"}, "RELAYDANCE_THINKING_TIMEOUT"),
         ({"RELAYDANCE_THINKING_TIMEOUT": "long"}, "RELAYDANCE_THINKING_TIMEOUT"),
         ({"TOOLS": "sometimes"}, "TOOLS"),
+        ({"KNOWLEDGE_INDEX": "elastic"}, "KNOWLEDGE_INDEX"),
         ({"MAX_TOOL_STEPS": "0"}, "MAX_TOOL_STEPS"),
         ({"MAX_TOOL_STEPS": "11"}, "MAX_TOOL_STEPS"),
         ({"FILE_TEXT_MAX_BYTES": "-1"}, "FILE_TEXT_MAX_BYTES"),
@@ -185,6 +186,9 @@ def test_knowledge_settings() -> None:
     assert (s.tools, s.max_tool_steps) == ("auto", 4)
     tools = Settings.from_env({**BASE, "TOOLS": "Off", "MAX_TOOL_STEPS": "2"})
     assert (tools.tools, tools.max_tool_steps) == ("off", 2)
+    assert s.knowledge_index == "auto"
+    assert Settings.from_env({**BASE, "KNOWLEDGE_INDEX": "Search"}).knowledge_index == "search"
+    assert Settings.from_env({**BASE, "KNOWLEDGE_INDEX": "redis"}).knowledge_index == "redis"
 
 
 def test_slack_rates_default_to_the_tiers_and_can_be_changed() -> None:

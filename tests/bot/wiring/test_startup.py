@@ -67,6 +67,17 @@ async def test_a_refused_bot_token_is_named(redis_url: str, redis_prefix: str, t
         assert "xoxb-wrong-token" not in str(caught.value)
 
 
+async def test_knowledge_index_search_without_the_engine_is_named(redis_url: str, redis_prefix: str) -> None:
+    async with FakeSlack() as slack, FakeRelayDance() as relay:
+        settings = make_settings(
+            slack, relay, redis_url=redis_url, prefix=redis_prefix, knowledge_index="search"
+        )
+        with pytest.raises(ConfigError) as caught:
+            async with running(settings):
+                pass
+        assert caught.value.name == "KNOWLEDGE_INDEX" and "Redis 8" in str(caught.value)
+
+
 async def test_without_redis_url_an_embedded_redis_is_started(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
