@@ -175,10 +175,14 @@ async def test_a_queue_head_that_is_cancelled_hands_over() -> None:
     assert grants.order == ["next"]
 
 
-class SlowBudget:
-    """Grants everything after a round trip, counting how many asks overlap."""
+class ScriptedBudget:
+    """A budget that answers every ask with `wait` (0: granted) after `delay` seconds, recording
+    what each ask said and how many overlapped."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, wait: float = 0.0, delay: float = 0.0) -> None:
+        self.wait = wait
+        self.delay = delay
+        self.asked: list[tuple[str, float, float | None]] = []
         self.in_flight = 0
         self.most = 0
 
@@ -191,18 +195,20 @@ class SlowBudget:
         active: int = 0,
         behind: float | None = None,
     ) -> float:
+        self.asked.append((key[1], keep, behind))
         self.in_flight += 1
         self.most = max(self.most, self.in_flight)
-        await asyncio.sleep(0.01)
+        if self.delay:
+            await asyncio.sleep(self.delay)
         self.in_flight -= 1
-        return 0.0
+        return self.wait
 
     async def penalize(self, key: tuple[str, str, str], retry_after: float) -> None:
         raise AssertionError("not expected")
 
 
 async def test_equally_urgent_calls_ask_the_budget_together_catching_up_one_at_a_time() -> None:
-    budget = SlowBudget()
+    budget = ScriptedBudget(delay=0.01)  # a round trip
     sched = EditScheduler(budget)
     await asyncio.gather(*(sched.slot(KEY, lambda: (FIRST, 1.0)) for _ in range(10)))
     assert budget.most == 10  # fifty placeholders do not wait for each other's round trips
@@ -211,56 +217,12 @@ async def test_equally_urgent_calls_ask_the_budget_together_catching_up_one_at_a
     assert budget.most == 1  # the one furthest behind asks; the others wait their turn
 
 
-class Asks:
-    """A budget that grants everything and records what each ask said."""
-
-    def __init__(self) -> None:
-        self.asked: list[tuple[str, float, float | None]] = []
-
-    async def take(
-        self,
-        key: tuple[str, str, str],
-        *,
-        keep: float = 0.0,
-        holder: str = "",
-        active: int = 0,
-        behind: float | None = None,
-    ) -> float:
-        self.asked.append((key[1], keep, behind))
-        return 0.0
-
-    async def penalize(self, key: tuple[str, str, str], retry_after: float) -> None:
-        raise AssertionError("not expected")
-
-
-class EmptyBudget:
-    """Refuses every ask (a token in ten seconds), counting the asks."""
-
-    def __init__(self) -> None:
-        self.asks = 0
-
-    async def take(
-        self,
-        key: tuple[str, str, str],
-        *,
-        keep: float = 0.0,
-        holder: str = "",
-        active: int = 0,
-        behind: float | None = None,
-    ) -> float:
-        self.asks += 1
-        return 10.0
-
-    async def penalize(self, key: tuple[str, str, str], retry_after: float) -> None:
-        raise AssertionError("not expected")
-
-
 async def test_appends_keep_nothing_and_catch_ups_say_how_far_behind_they_are() -> None:
     """A stream ends with chat.stopStream (its own bucket): its appends keep no token for it. A
     catch-up tells the shared budget how long its text has waited, so that the replica whose
     head is furthest behind goes first; first content and final edits do not queue that way."""
     clock = Clock()
-    asks = Asks()
+    asks = ScriptedBudget()
     sched = EditScheduler(asks, clock=clock)
     sched.opened("T1")
     await sched.slot(("T1", rates.APPEND, ""), lambda: (CATCH_UP, 97.0))
@@ -271,18 +233,18 @@ async def test_appends_keep_nothing_and_catch_ups_say_how_far_behind_they_are() 
 
 @pytest.mark.parametrize(("urgency", "again"), [(FIRST, 1), (FINAL, 10)])
 async def test_once_refused_only_the_head_asks_again_for_first_content(urgency: int, again: int) -> None:
-    budget = EmptyBudget()
+    budget = ScriptedBudget(wait=10.0)  # a token in ten seconds
     sched = EditScheduler(budget)
     grants = Grants(sched)
     for i in range(10):
         grants.want(f"a{i}", lambda: (urgency, 1.0))
     await grants.settle()
-    before = budget.asks
+    before = len(budget.asked)
     sched.nudge("T1")  # as a grant elsewhere, a rank change or another replica's release would
     await grants.settle()
     # Thirty placeholders for a channel's one post a second would otherwise each ask again at
     # every grant and every re-ask; final edits still ask together (who goes first matters there).
-    assert budget.asks - before == again
+    assert len(budget.asked) - before == again
     for task in grants.tasks:
         task.cancel()
     await asyncio.gather(*grants.tasks, return_exceptions=True)
