@@ -105,15 +105,6 @@ class StreamBook:
         return True
 
 
-_ABANDONED: set[asyncio.Task[None]] = set()  # append waits given up, kept until they end
-
-
-def _forget(task: asyncio.Task[None]) -> None:
-    _ABANDONED.discard(task)
-    if not task.cancelled() and task.exception() is not None:
-        log.warning("an abandoned append wait failed", exc_info=task.exception())
-
-
 class _GoOnEditing(Exception):
     """The stream cannot carry the answer further: go on with chat.update in its message."""
 
@@ -385,13 +376,9 @@ class NativeReply:
         finally:
             finishing.cancel()
             if not slot.done():
-                # Not awaited: a cancel that lands while the scheduler asks Redis is lost (on
-                # Python 3.11 redis-py's send goes through asyncio.wait_for, which swallows a
-                # cancel arriving as its write completes), and the wait goes on to the next grant.
-                slot.cancel()
-                _ABANDONED.add(slot)
-                slot.add_done_callback(_forget)
-        if not slot.done() or slot.cancelled():
+                slot.cancel()  # delivered even inside a Redis call (bot.stores.guard)
+                await asyncio.wait([slot])
+        if slot.cancelled():
             return False
         slot.result()  # a failure of the scheduler's is raised here
         return True
