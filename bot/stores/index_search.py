@@ -30,9 +30,9 @@ import logging
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from itertools import combinations
-from typing import Any
+from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
@@ -45,6 +45,7 @@ from bot.stores.search_engine import command
 from bot.text.terms import query_terms, terms
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 PRUNE_EVERY = 60.0  # seconds between expiry sweeps of one team (per process)
 PRUNE_BATCH = 50
@@ -210,16 +211,20 @@ class SearchIndex:
             if keys:
                 await self._r.delete(*keys)
 
-    async def _ft(self, *args: str | int | float) -> Any:
-        """An FT command on our index, creating the index once if the server lost it (a
-        restart without persistence, a flush)."""
+    async def _healing(self, call: Callable[[], Awaitable[T]]) -> T:
+        """`call`, run again once after creating the index if the server lost it (a restart
+        without persistence, a flush)."""
         try:
-            return await command(self._r, args[0], self.name, *args[1:])
+            return await call()
         except ResponseError as exc:
             if not _missing(exc):
                 raise
         await self.prepare()
-        return await command(self._r, args[0], self.name, *args[1:])
+        return await call()
+
+    async def _ft(self, *args: str | int | float) -> Any:
+        """An FT command on our index."""
+        return await self._healing(lambda: command(self._r, args[0], self.name, *args[1:]))
 
     def indexes(self, channel: str) -> bool:
         return not self._only or channel in self._only
@@ -258,13 +263,7 @@ class SearchIndex:
         args: list[str | int | float] = [
             ts, words, int(only_if_known), team, channel, self._clock(), 2 * self.ttl, engine_index,
         ]  # fmt: skip
-        try:
-            await self._write(keys=keys, args=args)
-        except ResponseError as exc:
-            if not _missing(exc):
-                raise
-            await self.prepare()
-            await self._write(keys=keys, args=args)
+        await self._healing(lambda: self._write(keys=keys, args=args))
 
     async def _maybe_prune(self, team: str) -> None:
         now = self._clock()
@@ -305,9 +304,7 @@ class SearchIndex:
 
         return await self._guard.run(op, [], what="index search")
 
-    async def _search(
-        self, team: str, where: str, words: list[str], limit: int, *, again: bool = True
-    ) -> list[Hit]:
+    async def _search(self, team: str, where: str, words: list[str], limit: int) -> list[Hit]:
         """Three round trips, as in PlainIndex: the team's counts (threads, their length, the
         threads with each word); the engine's best threads for each pair of the rarer words
         and for any word, which are the candidates; the candidates' words and age, scored by
@@ -322,20 +319,18 @@ class SearchIndex:
             return []
         asked = [f"({escape(a)} {escape(b)})" for a, b in combinations(present[:PAIR_WORDS], 2)]
         asked.append("(" + "|".join(escape(w) for w in present) + ")")
-        async with self._r.pipeline(transaction=False) as pipe:
-            for i, words_query in enumerate(asked):
-                n = UNION_CANDIDATES if i == len(asked) - 1 else PAIR_CANDIDATES
-                pipe.execute_command(
-                    "FT.SEARCH", self.name, f"{where} {words_query}",
-                    "NOCONTENT", "SCORER", SCORER, "LIMIT", 0, max(n, limit),
-                )  # fmt: skip
-            try:
-                found = await pipe.execute()
-            except ResponseError as exc:
-                if not _missing(exc) or not again:
-                    raise
-                await self.prepare()
-                return await self._search(team, where, words, limit, again=False)
+
+        async def candidates() -> list[Any]:
+            async with self._r.pipeline(transaction=False) as pipe:
+                for i, words_query in enumerate(asked):
+                    n = UNION_CANDIDATES if i == len(asked) - 1 else PAIR_CANDIDATES
+                    pipe.execute_command(
+                        "FT.SEARCH", self.name, f"{where} {words_query}",
+                        "NOCONTENT", "SCORER", SCORER, "LIMIT", 0, max(n, limit),
+                    )  # fmt: skip
+                return await pipe.execute()
+
+        found = await self._healing(candidates)
         docs = list(dict.fromkeys(d for reply in found for d in found_ids(reply)))
         async with self._r.pipeline(transaction=False) as pipe:
             for doc in docs:
