@@ -232,7 +232,9 @@ async def test_a_thread_over_max_summary_parts_is_summarized_from_its_newest_par
     filler = "We compared the options at length and wrote down the trade-offs for later. " * 2
     texts = [f"Entry {i:02d} marker kq{i:02d}z. {filler}".strip() for i in range(60)]
     stamps = seed_thread(slack, texts)
-    relay.push(*(Script.stream([f"NOTES-{n} decided thing {n}."]) for n in range(1, 30)))
+    # Each step takes a moment, as a model does: a status the scheduler could skip when the
+    # next state came at once stays up long enough to be shown.
+    relay.push(*(Script.stream([f"NOTES-{n} decided thing {n}."], first_delay=0.3) for n in range(1, 30)))
     async with bot_under_test(slack, relay, settings) as bot:
         await bot.send_interaction(shortcut(slack, "C1", stamps[-1]))
         await bot.answered(1)
