@@ -156,7 +156,8 @@ async def test_a_thread_too_long_for_one_request_is_summarized_in_parts_then_mer
     links = await permalinks(bot, "C1", stamps)
     # Each request takes the next script: the map steps get distinct notes, and whichever request
     # comes last (the final merge) gets its script streamed into the thread.
-    bot.relay.push(*(Script.stream([f"NOTES-{n} decided thing {n}."]) for n in range(1, 30)))
+    # Each step takes a moment, as a model does (see the test below for why).
+    bot.relay.push(*(Script.stream([f"NOTES-{n} decided thing {n}."], first_delay=0.3) for n in range(1, 30)))
 
     await bot.send_interaction(shortcut(bot.slack, "C1", stamps[-1]))
     await bot.answered(1)
