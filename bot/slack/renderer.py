@@ -342,7 +342,10 @@ class StreamingReply:
         chunks = self._chunks()
         for index in range(len(chunks), len(self.message_ts)):
             await self._delete_extra(index)
-        return True, final
+        # Text that arrived during a call may have changed a part this round had already passed
+        # (the first part, when the rest of a long answer came while it was being edited): not
+        # in line, so the next flush edits it, even after the final one.
+        return self._stale(chunks, final, 0) is None, final
 
     async def _update(self, index: int, wanted: Rendered) -> bool:
         ts = self.message_ts[index]

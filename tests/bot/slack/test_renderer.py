@@ -111,3 +111,22 @@ async def test_footnotes_go_under_the_final_answer_after_the_note(
         "The answer.\n\n⚠️ cut off\n\n_Some text was redacted._\n_The oldest 3 messages were left out._"
     )
     assert r.text == "The answer."  # what the conversation keeps: the answer alone
+
+
+async def test_text_arriving_during_a_call_reaches_the_parts_already_passed(
+    client: AsyncWebClient, slack: FakeSlack
+) -> None:
+    # The first part's edit is in flight when the rest of a long answer arrives and the answer
+    # finishes: the second part is posted, and the first must still get its final text (it kept
+    # the early text, and that part of the answer was lost).
+    r = reply(client, interval=0.01, limit=1000)
+    await r.start()
+    slack.latency = 0.3
+    r.append("Early words. ")
+    await slack.wait_for("chat.update", timeout=1)  # received: the answer is on its way back
+    rest = "\n\n".join(f"paragraph {i} " + "y" * 200 for i in range(8))
+    r.append(rest)
+    await r.finish()
+    texts = [slack.message("C1", ts)["text"] for ts in r.message_ts]
+    assert len(texts) >= 2
+    assert join_chunks(texts) == "Early words. " + rest
