@@ -56,6 +56,7 @@ from bot.errors import (
 )
 from bot.llm.context_limit import context_limit
 from bot.llm.sse import ServerSentEvent, SSEDecoder
+from bot.llm.transport import ReadPacing
 from bot.llm.watchdog import ReadWatchdog
 from bot.llm.wire import (
     ChatDelta,
@@ -161,7 +162,11 @@ class RelayDanceClient:
             # keeps cleanup deterministic instead of leaving it to the garbage collector.
             chunks = cast(AsyncGenerator[bytes, None], response.aiter_bytes())
             try:
-                async with contextlib.aclosing(self._read_stream(chunks, deadline)) as deltas:
+                pacing = response.extensions.get("read_pacing")
+                if not isinstance(pacing, ReadPacing):
+                    pacing = None
+                reading = self._read_stream(chunks, deadline, pacing)
+                async with contextlib.aclosing(reading) as deltas:
                     async for delta in deltas:
                         yield delta
             finally:
@@ -315,7 +320,7 @@ class RelayDanceClient:
     # -- reading the stream ---------------------------------------------------------------------
 
     async def _read_stream(
-        self, chunks: AsyncIterator[bytes], deadline: float
+        self, chunks: AsyncIterator[bytes], deadline: float, pacing: ReadPacing | None = None
     ) -> AsyncGenerator[ChatDelta, None]:
         loop = asyncio.get_running_loop()
         decoder = SSEDecoder()
@@ -336,11 +341,21 @@ class RelayDanceClient:
                 except httpx.HTTPError as exc:
                     raise UpstreamStreamError(f"the stream broke: {type(exc).__name__}: {exc}") from exc
                 events = decoder.flush() if chunk is None else decoder.feed(chunk)
+                text: list[str] = []  # plain text of this read's events, given on as one delta
                 for event in events:
-                    delta = self._parse_event(event)
+                    try:
+                        delta = self._parse_event(event)
+                    except UpstreamError:
+                        if text:  # what came before the error is kept
+                            yield ChatDelta("".join(text))
+                        raise
                     if delta is None:
                         continue
                     if isinstance(delta, _Done):
+                        if text:
+                            yield ChatDelta("".join(text))
+                        if pacing is not None:
+                            pacing.stop()  # only the body's end is left: no tick to wait for
                         await self._drain(chunks)
                         return
                     if delta.refusal:
@@ -348,11 +363,21 @@ class RelayDanceClient:
                     if not answering:
                         if delta.text or delta.tool_calls:  # a tool call is the model's answer too
                             answering, started, thinking_until = True, True, None
+                            if pacing is not None:
+                                pacing.start()
                         elif delta.reasoning:
                             started = True
                             if thinking_until is None:
                                 thinking_until = loop.time() + self._thinking_timeout
+                    if delta.text and _plain(delta):
+                        text.append(delta.text)  # one delta per read, not per token, downstream
+                        continue
+                    if text:
+                        yield ChatDelta("".join(text))
+                        text.clear()
                     yield delta
+                if text:
+                    yield ChatDelta("".join(text))
                 if chunk is None:
                     raise UpstreamStreamError("the stream ended without [DONE] (connection cut)")
 
@@ -419,6 +444,11 @@ class RelayDanceClient:
             text = text.replace(key, "[redacted]")
         text = " ".join(text.split())
         return text if len(text) <= _DETAIL_CHARS else text[: _DETAIL_CHARS - 1] + "…"
+
+
+def _plain(delta: ChatDelta) -> bool:
+    """Only text: nothing that must reach the consumer as a delta of its own."""
+    return not (delta.finish_reason or delta.usage or delta.reasoning or delta.refusal or delta.tool_calls)
 
 
 def _shown_refusal(delta: ChatDelta, *, refused: bool) -> ChatDelta:

@@ -11,23 +11,31 @@ happened rather than by class name alone: a refused connection is a `ConnectErro
 is told the connection failed, not that it was slow), a connection closed before the response a
 `RemoteProtocolError` (safe to resend), a cut body a `ReadError`. Cancellation is never mapped.
 
+With a `ReadPacer` a streamed body is read in the pacer's ticks once the client has said its
+text is flowing (`response.extensions["read_pacing"]`, see `bot.llm.pacing`); without one, or
+before that, every read happens as the bytes arrive.
+
 The transport does not own the aiohttp session it is given; whoever made it closes it.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 
 import aiohttp
 import httpx
 
-__all__ = ["AiohttpTransport"]
+from bot.llm.pacing import ReadPacer
+
+__all__ = ["AiohttpTransport", "ReadPacing"]
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
-    def __init__(self, session: aiohttp.ClientSession) -> None:
+    def __init__(self, session: aiohttp.ClientSession, *, pacer: ReadPacer | None = None) -> None:
         self._session = session
+        self._pacer = pacer
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         timeout = request.extensions.get("timeout", {})
@@ -47,25 +55,62 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                     sock_read=timeout.get("read"),
                 ),
             )
+        body = _Body(response, self._pacer)
+        extensions: dict[str, object] = {
+            "http_version": b"HTTP/1.1",
+            "reason_phrase": (response.reason or "").encode(),
+        }
+        if self._pacer is not None:
+            extensions["read_pacing"] = body
         return httpx.Response(
             status_code=response.status,
             headers=response.raw_headers,
-            stream=_Body(response),
+            stream=body,
             request=request,
-            extensions={"http_version": b"HTTP/1.1", "reason_phrase": (response.reason or "").encode()},
+            extensions=extensions,
         )
 
 
-class _Body(httpx.AsyncByteStream):
-    def __init__(self, response: aiohttp.ClientResponse) -> None:
+class ReadPacing:
+    """What a client may do with `response.extensions["read_pacing"]`."""
+
+    def start(self) -> None:
+        """From now on, read the body in the pacer's ticks."""
+
+    def stop(self) -> None:
+        """Read the rest as it arrives (e.g. only the end of the body is left)."""
+
+
+class _Body(httpx.AsyncByteStream, ReadPacing):
+    def __init__(self, response: aiohttp.ClientResponse, pacer: ReadPacer | None) -> None:
         self._response = response
+        self._pacer = pacer
+        self._transport: asyncio.Transport | None = None  # set while paced
+
+    def start(self) -> None:
+        if self._pacer is None or self._transport is not None:
+            return
+        connection = self._response.connection
+        transport = None if connection is None else connection.transport
+        if isinstance(transport, asyncio.Transport):
+            self._transport = transport
+            self._pacer.opened()
+
+    def stop(self) -> None:
+        if self._pacer is not None and self._transport is not None:
+            self._pacer.release(self._transport)
+            self._pacer.closed()
+            self._transport = None
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         with _mapped(connecting=False):
             async for chunk in self._response.content.iter_any():
                 yield chunk
+                if self._transport is not None and self._pacer is not None:
+                    self._pacer.hold(self._transport)  # the next read waits for the tick
 
     async def aclose(self) -> None:
+        self.stop()  # a connection going back to the pool must not stay paused
         # An unfinished body closes the connection (the upstream sees the disconnect and stops
         # generating); a finished one goes back to the pool.
         if self._response.content.at_eof():

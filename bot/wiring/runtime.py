@@ -31,6 +31,7 @@ from yarl import URL
 
 from bot.errors import ConfigError
 from bot.llm.client import RelayDanceClient
+from bot.llm.pacing import ReadPacer
 from bot.llm.transport import AiohttpTransport
 from bot.settings import Settings
 from bot.slack.identity import BotIdentity, scopes_of
@@ -145,7 +146,7 @@ async def running(settings: Settings, *, metrics: Metrics | None = None) -> Asyn
         )
         stack.push_async_callback(relay_session.close)
         http = httpx.AsyncClient(
-            transport=AiohttpTransport(relay_session),
+            transport=AiohttpTransport(relay_session, pacer=ReadPacer()),
             timeout=httpx.Timeout(settings.connect_timeout, read=None),
         )
         stack.push_async_callback(http.aclose)

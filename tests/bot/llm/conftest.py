@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from bot.llm.client import RelayDanceClient
+from bot.llm.pacing import ReadPacer
 from bot.llm.transport import AiohttpTransport
 from tests.bot.llm.helpers import MakeClient
 from tests.fakes.relaydance import FakeRelayDance
@@ -28,17 +29,20 @@ def tls() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
-@pytest.fixture(params=["httpcore", "aiohttp"])
+@pytest.fixture(params=["httpcore", "aiohttp", "aiohttp-paced"])
 async def http(request: pytest.FixtureRequest, tls: ssl.SSLContext) -> AsyncIterator[httpx.AsyncClient]:
-    """Every client test runs over httpx's own stack and over the aiohttp transport the bot uses."""
+    """Every client test runs over httpx's own stack and over the aiohttp transport the bot uses,
+    with and without read pacing (at a test-sized tick: what matters here is that holding a
+    connection between reads changes nothing the client promises)."""
     if request.param == "httpcore":
         async with httpx.AsyncClient(verify=tls) as http:
             yield http
         return
+    pacer = ReadPacer(lone_interval=0.02, busy_interval=0.02) if request.param == "aiohttp-paced" else None
     connector = aiohttp.TCPConnector(ssl=tls)
     async with (
         aiohttp.ClientSession(connector=connector) as session,
-        httpx.AsyncClient(transport=AiohttpTransport(session)) as http,
+        httpx.AsyncClient(transport=AiohttpTransport(session, pacer=pacer)) as http,
     ):
         yield http
 

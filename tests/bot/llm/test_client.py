@@ -28,7 +28,8 @@ async def test_pieces_arrive_in_order(fake: FakeRelayDance, client: RelayDanceCl
     pieces = ["Hel", "lo", ", wor", "ld"]
     fake.push(Script.stream(pieces, pace=0.005))
     deltas = await collect(client)
-    assert [d.text for d in deltas if d.text] == pieces  # the empty role delta is skipped
+    assert text_of(deltas) == "".join(pieces)  # (pieces read together come as one delta)
+    assert all(d.text for d in deltas[:-1])  # the empty role delta is skipped
     assert deltas[-1] == ChatDelta(finish_reason="stop")
 
 
@@ -57,7 +58,21 @@ async def test_request_body_and_headers(fake: FakeRelayDance, client: RelayDance
 async def test_default_script_echoes_the_last_user_message(client: RelayDanceClient) -> None:
     deltas = await collect(client)
     assert text_of(deltas) == echo_answer("say hello")
-    assert len([d for d in deltas if d.text]) > 1
+
+
+async def test_text_read_together_is_one_delta_and_text_read_apart_is_not(
+    fake: FakeRelayDance, client: RelayDanceClient
+) -> None:
+    # Pieces that arrive in one read go downstream as one delta (the renderer shows them in one
+    # call anyway); pieces that arrive apart are given on as they come.
+    event = b'data: {"object": "chat.completion.chunk", "choices": [{"delta": {"content": "%s"}}]}\n\n'
+    events = b"".join(event % p for p in (b"a", b"b", b"c"))
+    fake.push(Script.stream([], raw_prefix=events))  # one write: one read
+    fake.push(Script.stream(["a", "b", "c"], pace=0.05))
+    together, apart = await collect(client), await collect(client)
+    assert text_of(together) == text_of(apart) == "abc"
+    assert [d.text for d in together if d.text] == ["abc"]
+    assert [d.text for d in apart if d.text] == ["a", "b", "c"]
 
 
 async def test_crlf_keepalive_comments_and_bytes_split_inside_utf8(
@@ -66,7 +81,8 @@ async def test_crlf_keepalive_comments_and_bytes_split_inside_utf8(
     pieces = ["Grüß ", "日本", "👋🏽", "!"]
     fake.push(Script.stream(pieces, crlf=True, comments=True, split=(1, 2, 3, 5, 7)))
     deltas = await collect(client)
-    assert [d.text for d in deltas if d.text] == pieces
+    assert text_of(deltas) == "".join(pieces)
+    assert all("\ufffd" not in d.text for d in deltas)  # no character was cut in two
 
 
 async def test_usage_chunk(fake: FakeRelayDance, client: RelayDanceClient) -> None:
