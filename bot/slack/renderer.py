@@ -140,6 +140,7 @@ class StreamingReply:
         self._behind_since: float | None = None  # when the oldest text Slack does not show arrived
         self._shown = False  # Slack shows some of the answer's text
         self._flusher: asyncio.Task[None] | None = None
+        self._memo: tuple[tuple[int, str, str, int], list[str]] | None = None  # see _chunks
         self.failure: RenderError | None = None
 
     @property
@@ -288,6 +289,15 @@ class StreamingReply:
         return (CATCH_UP if self._shown else FIRST, since)
 
     def _chunks(self) -> list[str]:
+        # A flush asks for the parts several times (to find a stale one, after its slot, after
+        # its call); converting the whole answer each time was most of a busy bot's CPU. The text
+        # only grows, so its piece count says whether it changed since the last conversion.
+        state = (len(self._text), self._suffix, self._placeholder, self._limit)
+        if self._memo is None or self._memo[0] != state:
+            self._memo = (state, self._convert())
+        return self._memo[1]
+
+    def _convert(self) -> list[str]:
         # The note is mrkdwn already and goes after the rendered answer: rendered with it, its
         # mentions would be escaped and it would land inside a code block the answer left open.
         text = self.text

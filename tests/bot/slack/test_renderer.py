@@ -130,3 +130,23 @@ async def test_text_arriving_during_a_call_reaches_the_parts_already_passed(
     texts = [slack.message("C1", ts)["text"] for ts in r.message_ts]
     assert len(texts) >= 2
     assert join_chunks(texts) == "Early words. " + rest
+
+
+async def test_each_text_is_converted_once_however_often_a_flush_looks_at_it(
+    client: AsyncWebClient, slack: FakeSlack
+) -> None:
+    converted: list[str] = []
+
+    def render(text: str) -> str:
+        converted.append(text)
+        return text
+
+    r = reply(client, interval=0.05, render=render)
+    await r.start()
+    for i in range(10):
+        r.append(f"t{i} ")
+        await asyncio.sleep(0.02)
+    await r.finish(note="_done_")
+    assert slack.message("C1", r.message_ts[0])["text"] == "".join(f"t{i} " for i in range(10)) + "\n\n_done_"
+    assert len(converted) == len(set(converted))  # no text converted twice
+    assert len(converted) <= len(slack.calls_to("chat.update")) + 2
