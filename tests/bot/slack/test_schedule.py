@@ -249,3 +249,31 @@ async def test_once_refused_only_the_head_asks_again_for_first_content(urgency: 
         task.cancel()
     await asyncio.gather(*grants.tasks, return_exceptions=True)
     assert grants.order == []
+
+
+async def test_a_long_queue_is_ordered_once_per_change_not_once_per_waiter() -> None:
+    # 300 answers waiting for their first content: each grant and each arrival orders the queue
+    # once; every waiter ordering it for itself at each wake-up read ranks 300 x 300 times a round.
+    sched, _, clock = scheduler()
+    await drained(sched)
+    reads = 0
+
+    def rank(since: float) -> Callable[[], tuple[int, float]]:
+        def read() -> tuple[int, float]:
+            nonlocal reads
+            reads += 1
+            return (FIRST, since)
+
+        return read
+
+    grants = Grants(sched)
+    for i in range(300):
+        grants.want(f"a{i}", rank(float(i)))
+    await grants.settle()
+    for _ in range(5):
+        await grants.tick(clock)
+    assert grants.order == [f"a{i}" for i in range(5)]  # oldest first, one a second
+    assert reads < 300 * 30  # (each waiter choosing for itself: ~97,000 here)
+    for task in grants.tasks:
+        task.cancel()
+    await asyncio.gather(*grants.tasks, return_exceptions=True)
