@@ -22,6 +22,10 @@ from bot.stores.stop_signals import StopSignals
 log = logging.getLogger(__name__)
 
 RETRY_SECONDS = 1.0  # between attempts to listen again after Redis failed
+# How long the listener stays subscribed after the last answer here ended. Answers come one
+# after another in a quiet workspace: subscribing anew for each cost a connection, SUBSCRIBE and
+# its confirmation, a catch-up read and a registration refresh (~2 ms of CPU an answer).
+LINGER_SECONDS = 30.0
 
 
 class StopOutcome(Enum):
@@ -53,31 +57,45 @@ class StopRegistry:
         admin_users: Collection[str],
         refresh_seconds: float | None = None,
         retry_seconds: float = RETRY_SECONDS,
+        linger_seconds: float = LINGER_SECONDS,
     ) -> None:
         self._signals = signals
         self._admin_users = admin_users
         self._refresh = refresh_seconds if refresh_seconds is not None else signals.ttl / 3
         self._retry = retry_seconds
+        self._linger = linger_seconds
         self._running: dict[str, _Run] = {}
         self._listener: asyncio.Task[None] | None = None
+        self._idle_since: float | None = None  # when the last answer here ended; None while some run
+
+    @property
+    def listening(self) -> bool:
+        return self._listener is not None and not self._listener.done()
 
     async def register(self, answer_id: str, task: asyncio.Task[object], asker: str | None) -> None:
         self._running[answer_id] = _Run(task, asker)
+        self._idle_since = None
         await self._signals.announce({answer_id: asker})
-        if self._listener is None:
+        if not self.listening:
             self._listener = asyncio.create_task(self._listen(), name="stop-requests")
 
     async def unregister(self, answer_id: str) -> None:
         """From here on the answer cannot be stopped (its final edit must not be cancelled)."""
         self._running.pop(answer_id, None)  # first, before anything can wait
+        if not self._running:  # (also before the wait: the listener reads it meanwhile)
+            self._idle_since = asyncio.get_running_loop().time()  # the listener ends after its linger
         await self._signals.withdraw(answer_id)
-        if not self._running and self._listener is not None:
-            listener, self._listener = self._listener, None
-            # Python 3.11's asyncio.wait_for (inside redis-py) can swallow a cancellation that
-            # lands as its inner call completes, so cancel until the listener has ended.
-            while not listener.done():
-                listener.cancel()
-                await asyncio.wait([listener], timeout=0.05)  # our own cancellation still reaches us
+
+    async def close(self) -> None:
+        """Stop listening now (shutdown)."""
+        listener, self._listener = self._listener, None
+        if listener is None:
+            return
+        # Python 3.11's asyncio.wait_for (inside redis-py) can swallow a cancellation that lands
+        # as its inner call completes, so cancel until the listener has ended.
+        while not listener.done():
+            listener.cancel()
+            await asyncio.wait([listener], timeout=0.05)  # our own cancellation still reaches us
 
     def stopped_by(self, answer_id: str) -> str | None:
         run = self._running.get(answer_id)
@@ -106,13 +124,19 @@ class StopRegistry:
         """While answers stream here: take Stop requests published by other replicas, and keep
         this replica's registrations alive."""
         loop = asyncio.get_running_loop()
-        while self._running:
+        # Checked again after every await that ends a subscription: an answer that registered
+        # meanwhile saw this task still running and started no listener of its own.
+        while not self._lingered(loop.time()):
             try:
                 async with self._signals.listening() as inbox:
                     await self._catch_up()
                     next_refresh = loop.time() + self._refresh
-                    while True:
-                        request = await inbox.next(timeout=max(0.0, next_refresh - loop.time()))
+                    while not self._lingered(now := loop.time()):
+                        # Nothing wakes this wait when the last answer ends, so while answers
+                        # run it wakes at least once a linger: it leaves within two of them.
+                        idle = self._idle_since
+                        wake = min(next_refresh, (now if idle is None else idle) + self._linger)
+                        request = await inbox.next(timeout=max(0.0, wake - now))
                         if request is not None:
                             self._cancel(*request)
                         if loop.time() >= next_refresh:
@@ -121,6 +145,10 @@ class StopRegistry:
             except (RedisError, OSError, TimeoutError) as exc:
                 log.info("not listening for Stop requests (%s); trying again shortly", type(exc).__name__)
                 await asyncio.sleep(self._retry)
+
+    def _lingered(self, now: float) -> bool:
+        """No answer runs here, and none has for the linger."""
+        return not self._running and (self._idle_since is None or now >= self._idle_since + self._linger)
 
     async def _catch_up(self) -> None:
         """Requests published before this subscription was in place, and registrations that

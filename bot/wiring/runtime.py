@@ -231,6 +231,7 @@ async def running(settings: Settings, *, metrics: Metrics | None = None) -> Asyn
             if handler is not None:
                 await handler.close_async()  # type: ignore[no-untyped-call]  # read no more envelopes
             await parts.tasks.drain(settings.shutdown_grace)
+            await parts.stops.close()
 
         stack.push_async_callback(shutdown)
         yield bot

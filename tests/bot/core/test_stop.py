@@ -26,12 +26,27 @@ async def proxied(redis_proxy: RedisProxy) -> AsyncIterator[aioredis.Redis]:
         await client.aclose()
 
 
-def registry(client: aioredis.Redis, prefix: str, **kw: float) -> StopRegistry:
-    ttl = int(kw.pop("ttl", 60))
-    signals = StopSignals(
-        client, RedisGuard(timeout=0.3, threshold=1, cooldown=0.05), prefix=prefix, ttl_seconds=ttl
-    )
-    return StopRegistry(signals, admin_users=("U9",), retry_seconds=0.05, **kw)
+class Registries:
+    """Makes registries, each standing for a replica, and closes them all after the test."""
+
+    def __init__(self) -> None:
+        self.made: list[StopRegistry] = []
+
+    def __call__(self, client: aioredis.Redis, prefix: str, **kw: float) -> StopRegistry:
+        ttl = int(kw.pop("ttl", 60))
+        signals = StopSignals(
+            client, RedisGuard(timeout=0.3, threshold=1, cooldown=0.05), prefix=prefix, ttl_seconds=ttl
+        )
+        self.made.append(StopRegistry(signals, admin_users=("U9",), retry_seconds=0.05, **kw))
+        return self.made[-1]
+
+
+@pytest.fixture
+async def registry() -> AsyncIterator[Registries]:
+    registries = Registries()
+    yield registries
+    for made in registries.made:
+        await made.close()
 
 
 async def forever() -> None:
@@ -45,7 +60,11 @@ async def wait_cancelled(task: asyncio.Task[None]) -> None:
 
 
 async def test_a_request_published_while_the_streaming_replica_was_cut_off_reaches_it_after(
-    redis_proxy: RedisProxy, proxied: aioredis.Redis, redis_client: aioredis.Redis, redis_prefix: str
+    redis_proxy: RedisProxy,
+    proxied: aioredis.Redis,
+    redis_client: aioredis.Redis,
+    redis_prefix: str,
+    registry: Registries,
 ) -> None:
     streaming = registry(proxied, redis_prefix)
     pressed = registry(redis_client, redis_prefix)
@@ -63,7 +82,7 @@ async def test_a_request_published_while_the_streaming_replica_was_cut_off_reach
 
 
 async def test_registrations_are_kept_alive_while_streaming_and_expire_without_their_replica(
-    redis_client: aioredis.Redis, redis_prefix: str
+    redis_client: aioredis.Redis, redis_prefix: str, registry: Registries
 ) -> None:
     streaming = registry(redis_client, redis_prefix, ttl=1, refresh_seconds=0.2)
     pressed = registry(redis_client, redis_prefix)
@@ -84,7 +103,7 @@ async def test_registrations_are_kept_alive_while_streaming_and_expire_without_t
 
 
 async def test_a_press_for_an_answer_elsewhere_says_so_when_redis_is_out_of_reach(
-    redis_proxy: RedisProxy, proxied: aioredis.Redis, redis_prefix: str
+    redis_proxy: RedisProxy, proxied: aioredis.Redis, redis_prefix: str, registry: Registries
 ) -> None:
     here = registry(proxied, redis_prefix)
     redis_proxy.cut()
@@ -98,3 +117,54 @@ async def test_a_press_for_an_answer_elsewhere_says_so_when_redis_is_out_of_reac
     await wait_cancelled(task)
     assert await here.stop("a1", "U1", is_admin=False) is StopOutcome.NOT_RUNNING
     await here.unregister("a1")
+
+
+async def subscribers(client: aioredis.Redis, prefix: str) -> int:
+    ((_, count),) = await client.pubsub_numsub(f"{prefix}:stops")
+    return int(count)
+
+
+async def until_subscribers(client: aioredis.Redis, prefix: str, count: int) -> None:
+    async with asyncio.timeout(3):
+        while await subscribers(client, prefix) != count:  # noqa: ASYNC110 - Redis signals nothing
+            await asyncio.sleep(0.01)
+
+
+async def test_the_listener_stays_for_the_next_answer_then_leaves_after_its_linger(
+    redis_client: aioredis.Redis, redis_prefix: str, registry: Registries
+) -> None:
+    streaming = registry(redis_client, redis_prefix, linger_seconds=0.5)
+    pressed = registry(redis_client, redis_prefix)
+    first = asyncio.create_task(forever())
+    await streaming.register("a1", first, "U1")
+    await until_subscribers(redis_client, redis_prefix, 1)
+    first.cancel()
+    await streaming.unregister("a1")
+    await asyncio.sleep(0.2)
+    assert await subscribers(redis_client, redis_prefix) == 1  # still there for the next answer
+
+    # The next answer, within the linger, is stopped from the other replica over that listener.
+    second = asyncio.create_task(forever())
+    await streaming.register("a2", second, "U1")
+    await asyncio.sleep(0.4)  # past the first linger: the running answer keeps it
+    assert await subscribers(redis_client, redis_prefix) == 1
+    assert await pressed.stop("a2", "U1", is_admin=False) is StopOutcome.STOPPED
+    await wait_cancelled(second)
+    await streaming.unregister("a2")
+
+    await until_subscribers(redis_client, redis_prefix, 0)  # then nobody streams here: it leaves
+    assert not streaming.listening
+
+
+async def test_close_ends_a_lingering_listener(
+    redis_client: aioredis.Redis, redis_prefix: str, registry: Registries
+) -> None:
+    streaming = registry(redis_client, redis_prefix, linger_seconds=60)
+    task = asyncio.create_task(forever())
+    await streaming.register("a1", task, "U1")
+    task.cancel()
+    await streaming.unregister("a1")
+    assert streaming.listening
+    await streaming.close()
+    assert not streaming.listening
+    await until_subscribers(redis_client, redis_prefix, 0)
