@@ -29,6 +29,7 @@ from bot.core.archive import ANSWERS_TO_A_MESSAGE, AnswerArchive
 from bot.core.attachments import FileContents
 from bot.core.knowledge import Citations
 from bot.core.lifecycle import AnswerLifecycle, AnswerOutcome, NotPosted
+from bot.core.placeholders import PlaceholdersFirst
 from bot.core.question import PromptBuilder, Question
 from bot.core.stop import StopRegistry
 from bot.errors import UpstreamContextTooLong
@@ -91,6 +92,7 @@ class Answerer:
         max_tool_steps: int = 0,
         images: FileContents | None = None,
         native_streaming: str = "off",
+        placeholders: PlaceholdersFirst | None = None,
     ) -> None:
         """`images`: given (IMAGE_INPUT), a chat question's own images go to the model too."""
         self._slack = slack
@@ -110,6 +112,7 @@ class Answerer:
         self._images = images
         self._native = native_streaming  # "auto" | "on" | "off": see bot.slack.native
         self._streams = StreamBook()
+        self._placeholders = placeholders if placeholders is not None else PlaceholdersFirst()
 
     async def answer(
         self,
@@ -172,41 +175,44 @@ class Answerer:
         model = ""
         if self._observer is not None:
             self._observer.answer_started()
-        try:
-            async with lifecycle as run:
-                await joining
-                # What needs no turn goes on while the turn is taken: under a burst of mentions
-                # each step an answer waits for before its request delays all of them.
-                prepared = asyncio.create_task(self._prepare(question, record_in))
-                try:
-                    turn = await self._turns.take(
-                        ticket, wait_seconds=self._turn_wait, on_wait=lambda: reply.status(WAITING)
-                    )
-                except BaseException:
-                    prepared.cancel()
-                    await asyncio.wait([prepared])
-                    if not prepared.cancelled():
-                        prepared.exception()  # retrieved: the turn's failure is the one to report
-                    raise
-                config = await prepared
-                if turn.waited:
-                    reply.status(PLACEHOLDER)
-                model = config.model
-                await self._ask(run, question, prompt, config, tools, on_first_token)
-                if citations is not None and (footer := citations.footer(reply.text)):
-                    reply.append(footer)  # the threads the answer used, as links
-            # Kept before the turn passes on, so the next answer here reads this one whole.
-            await self._archive.keep(question, lifecycle.outcome, where=where, model=model)
-        except NotPosted as exc:
-            log.warning("could not post in %s: %s", conv.channel, exc.error)
-        finally:
-            if self._observer is not None:
-                self._observer.answer_finished(question.kind.value, lifecycle.outcome, model)
-            await asyncio.wait([joining])  # bounded by the guard
-            if turn is not None:
-                await turn.release()
-            else:
-                await self._turns.leave(ticket)  # never got that far (not posted, or a failure)
+        with self._placeholders.pending() as posted:
+            try:
+                async with lifecycle as run:
+                    posted()
+                    await self._placeholders.wait()  # under a burst, the others' placeholders first
+                    await joining
+                    # What needs no turn goes on while the turn is taken: under a burst of mentions
+                    # each step an answer waits for before its request delays all of them.
+                    prepared = asyncio.create_task(self._prepare(question, record_in))
+                    try:
+                        turn = await self._turns.take(
+                            ticket, wait_seconds=self._turn_wait, on_wait=lambda: reply.status(WAITING)
+                        )
+                    except BaseException:
+                        prepared.cancel()
+                        await asyncio.wait([prepared])
+                        if not prepared.cancelled():
+                            prepared.exception()  # retrieved: the turn's failure is the one to report
+                        raise
+                    config = await prepared
+                    if turn.waited:
+                        reply.status(PLACEHOLDER)
+                    model = config.model
+                    await self._ask(run, question, prompt, config, tools, on_first_token)
+                    if citations is not None and (footer := citations.footer(reply.text)):
+                        reply.append(footer)  # the threads the answer used, as links
+                # Kept before the turn passes on, so the next answer here reads this one whole.
+                await self._archive.keep(question, lifecycle.outcome, where=where, model=model)
+            except NotPosted as exc:
+                log.warning("could not post in %s: %s", conv.channel, exc.error)
+            finally:
+                if self._observer is not None:
+                    self._observer.answer_finished(question.kind.value, lifecycle.outcome, model)
+                await asyncio.wait([joining])  # bounded by the guard
+                if turn is not None:
+                    await turn.release()
+                else:
+                    await self._turns.leave(ticket)  # never got that far (not posted, or a failure)
         return lifecycle.outcome
 
     async def _ask(

@@ -26,6 +26,7 @@ from bot.core.archive import AnswerArchive
 from bot.core.chat import chat_prompt
 from bot.core.context import ConversationReader
 from bot.core.lifecycle import BUG_NOTE, INTERRUPTED_NOTE, AnswerOutcome
+from bot.core.placeholders import PlaceholdersFirst
 from bot.core.question import PromptBuilder, Question
 from bot.core.stop import StopOutcome, StopRegistry
 from bot.llm.client import RelayDanceClient
@@ -84,7 +85,7 @@ class Rig:
         self.stops = StopRegistry(stores.stops, admin_users=())
         self.answerer = self.answerer_with(stores.history)
 
-    def answerer_with(self, history: HistoryStore) -> Answerer:
+    def answerer_with(self, history: HistoryStore, placeholders: PlaceholdersFirst | None = None) -> Answerer:
         stores = self.stores
         return Answerer(
             slack=self.web,
@@ -98,6 +99,7 @@ class Rig:
             turns=stores.turns,
             edit_interval=0.02,
             max_tokens=None,
+            placeholders=placeholders,
         )
 
     def reader(self, slack: AsyncWebClient) -> ConversationReader:
@@ -168,6 +170,28 @@ async def test_a_refused_placeholder_posts_nothing_and_leaves_nothing(rig: Rig) 
     outcome = await rig.answerer.answer(rig.question(), simple_prompt())
     assert outcome.message_ts == [] and rig.relay.requests == []
     assert bot_tasks() == []
+
+
+async def test_an_answer_whose_placeholder_is_up_waits_for_the_placeholders_still_due(rig: Rig) -> None:
+    """Under a burst, placeholders first: the first one up does not start its answer while
+    another answer's placeholder is still on its way (here, waiting out a 429)."""
+    answerer = rig.answerer_with(rig.stores.history, PlaceholdersFirst(max_wait_seconds=5))
+    rig.relay.push(Script.stream(["One."]))
+    rig.relay.push(Script.stream(["Two."]))
+    rig.slack.fail_next("chat.postMessage", retry_after=1)  # the first to post waits 1 s
+
+    def question(thread: str) -> Question:  # threads of their own: no turn to wait for
+        message = StoredMessage(ts=thread, text="what now?", user="U1", thread_ts=thread)
+        return Question(Conversation("T1", "C1", thread), message, reply_thread_ts=thread)
+
+    outcomes = await asyncio.gather(
+        answerer.answer(question("1700000000.000300"), simple_prompt()),
+        answerer.answer(question("1700000000.000400"), simple_prompt()),
+    )
+    assert sorted(rig.final_text(o) for o in outcomes) == ["One.", "Two."]
+    posted = [c for c in rig.slack.calls_to("chat.postMessage") if c.ok]
+    assert len(posted) == 2
+    assert min(r.received_at for r in rig.relay.requests) > max(c.received_at for c in posted)
 
 
 async def test_redis_refusing_to_record_the_question_costs_only_that_record(rig: Rig) -> None:
