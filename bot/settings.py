@@ -87,6 +87,7 @@ class Settings:
     redis_url: str | None = None
     redis_prefix: str = "rdbot"
     redis_timeout: float = 0.5
+    redis_max_connections: int = 100
     state_dir: Path = Path(".state")
     port: int = 3000
     host: str = "0.0.0.0"  # noqa: S104 - a container's service port must listen on all interfaces
@@ -197,6 +198,7 @@ class Settings:
             redis_url=redis_url,
             redis_prefix=r.text("REDIS_PREFIX", "rdbot"),
             redis_timeout=r.number("REDIS_TIMEOUT", 0.5, float, low=0.01, high=30),
+            redis_max_connections=r.number("REDIS_MAX_CONNECTIONS", 100, int, low=2, high=10_000),
             state_dir=Path(r.text("STATE_DIR", ".state")),
             port=r.number("PORT", 3000, int, low=0, high=65535),
             host=r.text("HOST", "0.0.0.0"),  # noqa: S104 - see the field's comment

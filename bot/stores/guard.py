@@ -33,16 +33,24 @@ log = logging.getLogger(__name__)
 THRESHOLD = 3  # failures in a row that mean "Redis is down"
 WINDOW = 10.0  # seconds within which they must fall
 COOLDOWN = 1.0  # seconds the breaker stays open before it probes
+MAX_CONNECTIONS = 100  # per process (REDIS_MAX_CONNECTIONS)
 
 
-def connect(url: str, *, timeout: float) -> aioredis.Redis:
+def connect(url: str, *, timeout: float, max_connections: int = MAX_CONNECTIONS) -> aioredis.Redis:
     """A client with short socket timeouts and one immediate retry (for a connection that went
     stale across a Redis restart); no long default backoff that would stall a mention.
 
+    At most `max_connections` connections; beyond them a call waits for one to be free (the
+    guard bounds the wait with the call). redis-py's own pool fails such a call at once with
+    MaxConnectionsError: 1,000 answers at once took that for an outage and went on without
+    Redis (deduplication in one process, history from Slack).
+
     The driver's name and version (sent with CLIENT SETINFO) are looked up once here: left to
     redis-py, every new connection reads the package metadata from disk (~1 ms)."""
-    return aioredis.Redis.from_url(
+    pool = aioredis.BlockingConnectionPool.from_url(
         url,
+        max_connections=max_connections,
+        timeout=None,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
         retry=Retry(NoBackoff(), 1),
@@ -50,6 +58,7 @@ def connect(url: str, *, timeout: float) -> aioredis.Redis:
         health_check_interval=30,
         driver_info=DriverInfo(),
     )
+    return aioredis.Redis.from_pool(pool)
 
 
 class RedisGuard:

@@ -124,7 +124,9 @@ async def running(settings: Settings, *, metrics: Metrics | None = None) -> Asyn
             embedded = EmbeddedRedis(settings.state_dir / "redis")
             redis_url = await embedded.start()
             stack.push_async_callback(embedded.stop)
-        redis = connect(redis_url, timeout=settings.redis_timeout)
+        redis = connect(
+            redis_url, timeout=settings.redis_timeout, max_connections=settings.redis_max_connections
+        )
         stack.push_async_callback(redis.aclose)
 
         session = aiohttp.ClientSession(trace_configs=[metrics.slack_trace()])

@@ -220,6 +220,7 @@ def test_limits_and_controls_are_parsed() -> None:
             **BASE,
             "MAX_CONCURRENT_ANSWERS": "3",
             "ANSWER_QUEUE_SIZE": "0",
+            "REDIS_MAX_CONNECTIONS": "250",
             "MAX_SUMMARY_PARTS": "4",
             "REGENERATE_PER_MINUTE": "2",
             "MAX_STORED_MESSAGE_CHARS": "5000",
@@ -234,6 +235,7 @@ def test_limits_and_controls_are_parsed() -> None:
         }
     )
     assert (s.max_concurrent_answers, s.answer_queue_size, s.max_summary_parts) == (3, 0, 4)
+    assert s.redis_max_connections == 250
     assert (s.regenerate_per_minute, s.max_stored_message_chars) == (2, 5000)
     assert s.allowed_channels == ("C1", "G2", "D3") and s.allowed_users == ("U1",)
     assert s.blocked_channels == ("C9",) and s.blocked_users == ("U8", "W7")
@@ -246,6 +248,7 @@ def test_limits_and_controls_are_parsed() -> None:
     [
         ({"MAX_CONCURRENT_ANSWERS": "0"}, "MAX_CONCURRENT_ANSWERS"),
         ({"ANSWER_QUEUE_SIZE": "-1"}, "ANSWER_QUEUE_SIZE"),
+        ({"REDIS_MAX_CONNECTIONS": "1"}, "REDIS_MAX_CONNECTIONS"),
         ({"MAX_SUMMARY_PARTS": "0"}, "MAX_SUMMARY_PARTS"),
         ({"REGENERATE_PER_MINUTE": "many"}, "REGENERATE_PER_MINUTE"),
         ({"MAX_STORED_MESSAGE_CHARS": "10"}, "MAX_STORED_MESSAGE_CHARS"),
