@@ -28,7 +28,8 @@ TTL_SECONDS = 3600  # an idle bucket is full again long before; its learned rate
 # base rate/s, burst, keep|retry_after, now ("" = TIME), LOWER, FLOOR, PROBE_AFTER, PROBE_STEP,
 # CEILING, ttl, per (the window, seconds), WINDOW_MARGIN, holder ("" = none), its answers in flight;
 # KEYS[3] the holders' reports; RAMP_AFTER, RAMP_STEP, RAMP_CEILING, SPREAD, behind ("" = not
-# catching up: seconds its text has waited), HEAD_SECONDS, HEAD_WAIT; KEYS[4] the heads' reports.
+# catching up: seconds its text has waited), HEAD_SECONDS, HEAD_WAIT, PROBE_RISK, CONFIRM_AFTER;
+# KEYS[4] the heads' reports.
 # Returns the wait in seconds, as a string.
 _SCRIPT = """
 local now = tonumber(ARGV[5])
@@ -74,13 +75,14 @@ end
 local lower, floor, probe_after = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local step, ceiling = tonumber(ARGV[9]), tonumber(ARGV[10])
 local ramp_after, ramp_step, ramp_ceiling = tonumber(ARGV[17]), tonumber(ARGV[18]), tonumber(ARGV[19])
-local h = redis.call('HMGET', KEYS[1], 't', 's', 'r', 'h', 'c', 'x', 'v')
+local h = redis.call('HMGET', KEYS[1], 't', 's', 'r', 'h', 'c', 'x', 'v', 'p')
 local tokens, stamp, rate = tonumber(h[1]) or burst, tonumber(h[2]) or now, tonumber(h[3]) or base
 local hold, clean = tonumber(h[4]) or 0, tonumber(h[5]) or now
-local limited, starved = h[6] == '1', tonumber(h[7]) or 0
+local limited, starved, probed = h[6] == '1', tonumber(h[7]) or 0, tonumber(h[8]) or 0
 local spread = tonumber(ARGV[20])
 local HEAD_WAIT = tonumber(ARGV[23])
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', tostring(now - per - margin))
+local probe_risk, confirm_after = tonumber(ARGV[24]), tonumber(ARGV[25])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('%.17g', now - per - margin))
 local function cap_of(r) return math.max(1, math.floor(r * per + 1e-6)) end  -- r came through a string
 local function fill() return math.max(rate, (cap_of(rate) - redis.call('ZCARD', KEYS[2])) / spread) end
 local elapsed, filling = math.max(0, now - stamp), fill()
@@ -103,21 +105,42 @@ if ARGV[1] == 'penalize' then
   clean = now
   limited = true
   starved = 0
+  probed = 0
 elseif now < hold then
   wait = hold - now
 else
   local cap = cap_of(rate)
   local keep = math.max(0, math.min(arg, burst - 1, cap - 1))
-  local over = redis.call('ZCARD', KEYS[2]) + 1 + math.ceil(keep) - cap
+  local count = redis.call('ZCARD', KEYS[2])
+  local over = count + 1 + math.ceil(keep) - cap
+  local beyond = count + 1 + math.ceil(keep) - cap_of(base)
+  local unconfirmed = beyond > 0 and not (probed > 0 and now - probed >= confirm_after)
+  local risk_wait = 0
+  if unconfirmed then
+    if probed > 0 then
+      risk_wait = probed + confirm_after - now
+    else
+      local at = now - per
+      if count > 0 then
+        local i = math.min(beyond, count) - 1
+        at = tonumber(redis.call('ZRANGE', KEYS[2], i, i, 'WITHSCORES')[2])
+      end
+      risk_wait = at + per + margin - probe_risk - now
+    end
+  end
   if over > 0 then
     local leaving = redis.call('ZRANGE', KEYS[2], over - 1, over - 1, 'WITHSCORES')
     wait = tonumber(leaving[2]) + per + margin - now
+    if starved == 0 then starved = now end
+  elseif risk_wait > 0 then
+    wait = risk_wait
     if starved == 0 then starved = now end
   elseif peer_ahead then
     wait = math.max(HEAD_WAIT, (1 + keep - tokens) / fill())
   elseif tokens >= 1 + keep then
     if behind then redis.call('HDEL', KEYS[4], holder) end  -- its next head reports afresh
     tokens = tokens - 1
+    if beyond > 0 and probed == 0 then probed = now end
     local n = redis.call('HINCRBY', KEYS[1], 'n', 1)
     redis.call('ZADD', KEYS[2], now, tostring(n))
     redis.call('EXPIRE', KEYS[2], tonumber(ARGV[11]))
@@ -130,7 +153,8 @@ end
 -- %.17g: a double survives the round trip (tostring keeps 14 digits, and thresholds would drift)
 local function exact(x) return string.format('%.17g', x) end
 redis.call('HSET', KEYS[1], 't', exact(tokens), 's', exact(stamp), 'r', exact(rate),
-  'h', exact(hold), 'c', exact(clean), 'x', limited and '1' or '0', 'v', exact(starved))
+  'h', exact(hold), 'c', exact(clean), 'x', limited and '1' or '0', 'v', exact(starved),
+  'p', exact(probed))
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[11]))
 return tostring(wait)
 """
@@ -195,6 +219,7 @@ class RedisBudget:
         args += [holder, str(active), str(HOLDER_SECONDS)]
         args += [repr(v) for v in (rates.RAMP_AFTER, rates.RAMP_STEP, rates.RAMP_CEILING, rates.SPREAD)]
         args += ["" if behind is None else repr(behind), repr(HEAD_SECONDS), repr(HEAD_WAIT)]
+        args += [repr(rates.PROBE_RISK), repr(rates.CONFIRM_AFTER)]
 
         async def op_() -> float:
             name = self._key(key)

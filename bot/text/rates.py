@@ -26,6 +26,13 @@ rules run in Redis as a Lua script (`bot.stores.budget`) so every replica spends
   rate, so a long run is paced, not starved and then flooded.
 - `keep` asks for a grant only when that many tokens, and that many places in the window, remain
   afterwards: the scheduler keeps them for answers that will need their final edit.
+- A grant beyond the tier's own allowance for the window (ramping, probing) risks a 429, and a
+  429 holds every answer's edits for its Retry-After: Slack's window frees a place only as its
+  oldest call leaves, which after a burst is most of a minute away (measured: 20 answers of 30 s
+  each held their final edits 29.6 s). So the first such grant waits until the place it needs
+  would be free within `PROBE_RISK` seconds anyway, and the next ones wait until it has gone
+  unanswered by a 429 for `CONFIRM_AFTER`: a workspace whose limit is the tier pays a hold of a
+  second or two, one whose limits are higher learns it once per bucket.
 """
 
 from __future__ import annotations
@@ -46,6 +53,8 @@ RAMP_STEP = 2.0
 RAMP_CEILING = 64.0
 SPREAD = 10.0  # seconds over which a window's unused allowance may be spent (see the docstring)
 WINDOW_MARGIN = 0.25  # seconds added to a window: calls reach Slack a little later than granted, unevenly
+PROBE_RISK = 1.0  # a first grant beyond the tier waits until a refusal would hold no longer than this
+CONFIRM_AFTER = 2.0  # seconds without a 429 after that grant that say the limit is above the tier
 
 UPDATE = "chat.update"
 POST = "chat.postMessage"  # per channel
@@ -88,6 +97,7 @@ class Bucket:
     clean_since: float = 0.0  # the last 429 or probe
     limited: bool = False  # a 429 has been seen: the real limit is near, no more ramping
     starved_since: float = 0.0  # when demand began to find the bucket empty (0: it is not)
+    probed_at: float = 0.0  # the first grant beyond the tier's window allowance (0: none since a 429)
     granted: deque[float] = field(default_factory=deque)  # grant times within the last `per` seconds
 
 
@@ -96,8 +106,14 @@ def fresh(tier: Tier, now: float) -> Bucket:
 
 
 def _cap(b: Bucket, tier: Tier) -> int:
-    """Grants allowed in one window at the rate believed now."""
-    return max(1, math.floor(b.rate * tier.per))
+    """Grants allowed in one window at the rate believed now (as the script counts: a lowered
+    rate such as 2.8/s makes 167.99999… a minute, which is 168)."""
+    return max(1, math.floor(b.rate * tier.per + 1e-6))
+
+
+def _tier_cap(tier: Tier) -> int:
+    """Grants the tier itself allows in one window."""
+    return max(1, math.floor(tier.rate * tier.per + 1e-6))
 
 
 def _fill(b: Bucket, tier: Tier) -> float:
@@ -106,8 +122,8 @@ def _fill(b: Bucket, tier: Tier) -> float:
 
 
 def _prune(b: Bucket, tier: Tier, now: float) -> None:
-    window = tier.per + WINDOW_MARGIN
-    while b.granted and b.granted[0] <= now - window:
+    edge = now - tier.per - WINDOW_MARGIN  # as the script computes it, to the last bit
+    while b.granted and b.granted[0] <= edge:
         b.granted.popleft()
 
 
@@ -145,9 +161,21 @@ def take(b: Bucket, tier: Tier, now: float, *, keep: float = 0.0) -> float:
     if over > 0:
         b.starved_since = b.starved_since or now
         return b.granted[over - 1] + tier.per + WINDOW_MARGIN - now
+    beyond = len(b.granted) + 1 + math.ceil(keep) - _tier_cap(tier)  # past the tier's allowance
+    if beyond > 0 and not (b.probed_at and now - b.probed_at >= CONFIRM_AFTER):
+        if b.probed_at:  # one is out: is a 429 coming back for it?
+            wait = b.probed_at + CONFIRM_AFTER - now
+        else:  # the first: when would the place it needs be free, were the tier the limit?
+            leaving = b.granted[min(beyond, len(b.granted)) - 1] if b.granted else now - tier.per
+            wait = leaving + tier.per + WINDOW_MARGIN - PROBE_RISK - now
+        if wait > 0:
+            b.starved_since = b.starved_since or now
+            return wait
     if b.tokens >= 1 + keep:
         b.tokens -= 1
         b.granted.append(now)
+        if beyond > 0 and not b.probed_at:
+            b.probed_at = now
         return 0.0
     b.starved_since = b.starved_since or now
     return max(1 + keep - b.tokens, 0.0) / _fill(b, tier) or 1e-3
@@ -162,6 +190,7 @@ def penalize(b: Bucket, tier: Tier, now: float, retry_after: float) -> None:
     b.clean_since = now
     b.limited = True
     b.starved_since = 0.0
+    b.probed_at = 0.0
 
 
 Key = tuple[str, str, str]  # team, family, channel ("" unless the family is per channel)

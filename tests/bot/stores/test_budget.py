@@ -84,10 +84,10 @@ async def test_the_script_ramps_as_python_does(redis_client: aioredis.Redis, red
     mirror = LocalBuckets(tiers=TIERS, clock=clock)
     rng = random.Random(11)
     highest = 0.0
-    for i in range(400):
-        steps = [0.0, 0.0, 0.05, 0.2, 0.5] if i < 300 else [0.0, 0.05, 0.5, 3.0, rates.RAMP_AFTER]
+    for i in range(800):  # (past the first minute: the first grant beyond the tier waits for it)
+        steps = [0.0, 0.0, 0.05, 0.2, 0.5] if i < 700 else [0.0, 0.05, 0.5, 3.0, rates.RAMP_AFTER]
         clock.now += rng.choice(steps)
-        if i > 300 and rng.random() < 0.05:
+        if i > 700 and rng.random() < 0.05:
             await shared.penalize(KEY, 1.0)
             mirror.penalize(KEY, 1.0)
         else:

@@ -187,3 +187,44 @@ def test_keep_also_keeps_places_in_the_window() -> None:
     assert b.take(KEY) == 0.0  # a final edit still gets one
     clock.now += 1
     assert b.take(KEY, keep=1) == pytest.approx(9 + rates.WINDOW_MARGIN)
+
+
+TIER_WINDOW = Tier(10, 60, 10)  # ten a minute, all at once if need be
+
+
+def test_the_first_grant_beyond_the_tier_waits_until_a_429_would_cost_little() -> None:
+    """After a burst, a 429 for a call beyond the tier holds everyone until the burst's oldest
+    call leaves Slack's window: the first such grant waits until that is `PROBE_RISK` away."""
+    b, clock = buckets(TIER_WINDOW)
+    state = b.state(KEY) or b.take(KEY) or b.state(KEY)
+    assert state is not None
+    for _ in range(9):
+        assert b.take(KEY) == 0.0  # the tier's ten, granted at 1000.0
+    state.rate = TIER_WINDOW.rate * 2  # as if ramped: the window would allow twenty
+    clock.now += 5
+    wait = b.take(KEY)
+    assert wait == pytest.approx(1000.0 + 60 + rates.WINDOW_MARGIN - rates.PROBE_RISK - clock.now)
+    clock.now += wait
+    assert b.take(KEY) == 0.0  # the probe
+    assert b.take(KEY) == pytest.approx(rates.CONFIRM_AFTER)  # the next waits to hear of no 429
+    clock.now += rates.CONFIRM_AFTER
+    assert b.take(KEY) == 0.0  # confirmed: beyond the tier from here on
+
+
+def test_a_429_for_the_probe_costs_a_short_hold_and_the_next_probe_waits_again() -> None:
+    b, clock = buckets(TIER_WINDOW)
+    for _ in range(10):
+        assert b.take(KEY) == 0.0
+    state = b.state(KEY)
+    assert state is not None
+    state.rate = TIER_WINDOW.rate * 2
+    clock.now += 60 + rates.WINDOW_MARGIN - rates.PROBE_RISK
+    assert b.take(KEY) == 0.0  # the probe; Slack answers 429, Retry-After 1
+    b.penalize(KEY, 1.0)
+    assert state.probed_at == 0.0 and state.limited
+    state.rate = TIER_WINDOW.rate * 2  # raised again (a slow probe, much later)
+    clock.now += 1.0
+    for _ in range(30):
+        if b.take(KEY) > 0:
+            break
+    assert len(state.granted) <= 10 + 1  # within the tier (and at most one probe) until it risks little
