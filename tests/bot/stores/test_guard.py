@@ -203,3 +203,22 @@ async def test_more_calls_at_once_than_connections_wait_for_one_instead_of_faili
     finally:
         await client.delete(key)
         await client.aclose()
+
+
+async def test_a_call_that_times_out_while_redis_answers_others_does_not_count_as_an_outage(
+    redis_client: aioredis.Redis,
+) -> None:
+    """Under a burst a call can outlast the bound waiting on the busy process, not on Redis:
+    Redis answering other calls meanwhile says it is there."""
+    guard = RedisGuard(timeout=0.05, threshold=1)
+
+    async def stuck() -> None:  # waits on this process (a pool, a saturated loop), not on Redis
+        await asyncio.sleep(5)
+
+    waiting = asyncio.create_task(guard.run(stuck, "fallback"))
+    await asyncio.sleep(0.02)
+    assert await guard.run(lambda: redis_client.ping(), False)  # Redis answers meanwhile
+    assert await waiting == "fallback" and guard.healthy
+
+    assert await guard.run(stuck, "fallback") == "fallback"  # nothing answered meanwhile
+    assert not guard.healthy
