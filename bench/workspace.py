@@ -101,8 +101,9 @@ class Sent:
 
 
 def _old_tree(ref: str, into: Path) -> Path:
-    """The bot's package as it was at `ref` (the commit before the budget, by default)."""
-    command = ["git", "-C", str(ROOT), "archive", ref, "bot"]
+    """The bot's packages as they were at `ref` (the commit before the budget, by default): its
+    core and its handlers together, since today's handlers import names the old core lacks."""
+    command = ["git", "-C", str(ROOT), "archive", ref, "bot", "handlers"]
     archive = subprocess.run(command, check=True, capture_output=True).stdout  # noqa: S603, S607
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)  # noqa: S603, S607
     return into
