@@ -114,7 +114,7 @@ else
   local count = redis.call('ZCARD', KEYS[2])
   local over = count + 1 + math.ceil(keep) - cap
   local beyond = count + 1 + math.ceil(keep) - cap_of(base)
-  local unconfirmed = beyond > 0 and not (probed > 0 and now - probed >= confirm_after)
+  local unconfirmed = keep > 0 and beyond > 0 and not (probed > 0 and now - probed >= confirm_after)
   local risk_wait = 0
   if unconfirmed then
     if probed > 0 then

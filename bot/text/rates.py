@@ -29,10 +29,13 @@ rules run in Redis as a Lua script (`bot.stores.budget`) so every replica spends
 - A grant beyond the tier's own allowance for the window (ramping, probing) risks a 429, and a
   429 holds every answer's edits for its Retry-After: Slack's window frees a place only as its
   oldest call leaves, which after a burst is most of a minute away (measured: 20 answers of 30 s
-  each held their final edits 29.6 s). So the first such grant waits until the place it needs
-  would be free within `PROBE_RISK` seconds anyway, and the next ones wait until it has gone
-  unanswered by a 429 for `CONFIRM_AFTER`: a workspace whose limit is the tier pays a hold of a
-  second or two, one whose limits are higher learns it once per bucket.
+  each held their final edits 29.6 s). So the first such grant to an intermediate edit (one
+  that keeps tokens) waits until the place it needs would be free within `PROBE_RISK` seconds
+  anyway, and the next ones wait until it has gone unanswered by a 429 for `CONFIRM_AFTER`: a
+  workspace whose limit is the tier pays a hold of a second or two, one whose limits are higher
+  learns it once per bucket. First content and final edits (which keep nothing) do not wait for
+  that: once the tier's window is full they would wait as long for Slack's, and where the
+  limits are higher they go at once.
 """
 
 from __future__ import annotations
@@ -162,7 +165,7 @@ def take(b: Bucket, tier: Tier, now: float, *, keep: float = 0.0) -> float:
         b.starved_since = b.starved_since or now
         return b.granted[over - 1] + tier.per + WINDOW_MARGIN - now
     beyond = len(b.granted) + 1 + math.ceil(keep) - _tier_cap(tier)  # past the tier's allowance
-    if beyond > 0 and not (b.probed_at and now - b.probed_at >= CONFIRM_AFTER):
+    if keep and beyond > 0 and not (b.probed_at and now - b.probed_at >= CONFIRM_AFTER):
         if b.probed_at:  # one is out: is a 429 coming back for it?
             wait = b.probed_at + CONFIRM_AFTER - now
         else:  # the first: when would the place it needs be free, were the tier the limit?

@@ -192,23 +192,38 @@ def test_keep_also_keeps_places_in_the_window() -> None:
 TIER_WINDOW = Tier(10, 60, 10)  # ten a minute, all at once if need be
 
 
-def test_the_first_grant_beyond_the_tier_waits_until_a_429_would_cost_little() -> None:
+def test_the_first_intermediate_edit_beyond_the_tier_waits_until_a_429_would_cost_little() -> None:
     """After a burst, a 429 for a call beyond the tier holds everyone until the burst's oldest
     call leaves Slack's window: the first such grant waits until that is `PROBE_RISK` away."""
     b, clock = buckets(TIER_WINDOW)
-    state = b.state(KEY) or b.take(KEY) or b.state(KEY)
-    assert state is not None
-    for _ in range(9):
+    for _ in range(10):
         assert b.take(KEY) == 0.0  # the tier's ten, granted at 1000.0
+    state = b.state(KEY)
+    assert state is not None
     state.rate = TIER_WINDOW.rate * 2  # as if ramped: the window would allow twenty
     clock.now += 5
-    wait = b.take(KEY)
+    wait = b.take(KEY, keep=1)
     assert wait == pytest.approx(1000.0 + 60 + rates.WINDOW_MARGIN - rates.PROBE_RISK - clock.now)
     clock.now += wait
-    assert b.take(KEY) == 0.0  # the probe
-    assert b.take(KEY) == pytest.approx(rates.CONFIRM_AFTER)  # the next waits to hear of no 429
+    assert b.take(KEY, keep=1) == 0.0  # the probe
+    assert b.take(KEY, keep=1) == pytest.approx(rates.CONFIRM_AFTER)  # the next waits to hear of no 429
     clock.now += rates.CONFIRM_AFTER
-    assert b.take(KEY) == 0.0  # confirmed: beyond the tier from here on
+    assert b.take(KEY, keep=1) == 0.0  # confirmed: beyond the tier from here on
+
+
+def test_first_content_and_final_edits_go_beyond_the_tier_without_waiting() -> None:
+    """Once the tier's window is full they would wait as long for Slack's; where the limits are
+    higher they go at once."""
+    b, clock = buckets(TIER_WINDOW)
+    for _ in range(10):
+        assert b.take(KEY) == 0.0
+    state = b.state(KEY)
+    assert state is not None
+    state.rate = TIER_WINDOW.rate * 2
+    clock.now += 5
+    assert b.take(KEY, keep=1) > 30  # an intermediate edit waits
+    assert b.take(KEY) == 0.0  # a final one does not
+    assert state.probed_at == clock.now  # and counts as the probe
 
 
 def test_a_429_for_the_probe_costs_a_short_hold_and_the_next_probe_waits_again() -> None:
@@ -219,12 +234,12 @@ def test_a_429_for_the_probe_costs_a_short_hold_and_the_next_probe_waits_again()
     assert state is not None
     state.rate = TIER_WINDOW.rate * 2
     clock.now += 60 + rates.WINDOW_MARGIN - rates.PROBE_RISK
-    assert b.take(KEY) == 0.0  # the probe; Slack answers 429, Retry-After 1
+    assert b.take(KEY, keep=1) == 0.0  # the probe; Slack answers 429, Retry-After 1
     b.penalize(KEY, 1.0)
     assert state.probed_at == 0.0 and state.limited
     state.rate = TIER_WINDOW.rate * 2  # raised again (a slow probe, much later)
     clock.now += 1.0
     for _ in range(30):
-        if b.take(KEY) > 0:
+        if b.take(KEY, keep=1) > 0:
             break
     assert len(state.granted) <= 10 + 1  # within the tier (and at most one probe) until it risks little
