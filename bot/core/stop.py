@@ -26,6 +26,7 @@ RETRY_SECONDS = 1.0  # between attempts to listen again after Redis failed
 # after another in a quiet workspace: subscribing anew for each cost a connection, SUBSCRIBE and
 # its confirmation, a catch-up read and a registration refresh (~2 ms of CPU an answer).
 LINGER_SECONDS = 30.0
+LISTENER_NAME = "stop-requests"  # the listener task's name
 
 
 class StopOutcome(Enum):
@@ -77,7 +78,7 @@ class StopRegistry:
         self._idle_since = None
         await self._signals.announce({answer_id: asker})
         if not self.listening:
-            self._listener = asyncio.create_task(self._listen(), name="stop-requests")
+            self._listener = asyncio.create_task(self._listen(), name=LISTENER_NAME)
 
     async def unregister(self, answer_id: str) -> None:
         """From here on the answer cannot be stopped (its final edit must not be cancelled)."""

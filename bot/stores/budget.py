@@ -114,26 +114,25 @@ else
   local count = redis.call('ZCARD', KEYS[2])
   local over = count + 1 + math.ceil(keep) - cap
   local beyond = count + 1 + math.ceil(keep) - cap_of(base)
-  local unconfirmed = keep > 0 and beyond > 0 and not (probed > 0 and now - probed >= confirm_after)
-  local risk_wait = 0
-  if unconfirmed then
-    if probed > 0 then
-      risk_wait = probed + confirm_after - now
-    else
-      local at = now - per
-      if count > 0 then
-        local i = math.min(beyond, count) - 1
-        at = tonumber(redis.call('ZRANGE', KEYS[2], i, i, 'WITHSCORES')[2])
-      end
-      risk_wait = at + per + margin - probe_risk - now
+  -- An intermediate edit past the tier's own allowance, none confirmed yet: how long until a
+  -- 429 for it would cost little (read only when the window itself has room).
+  local function risk_wait()
+    if keep == 0 or beyond <= 0 or (probed > 0 and now - probed >= confirm_after) then return 0 end
+    if probed > 0 then return probed + confirm_after - now end
+    local at = now - per
+    if count > 0 then
+      local i = math.min(beyond, count) - 1
+      at = tonumber(redis.call('ZRANGE', KEYS[2], i, i, 'WITHSCORES')[2])
     end
+    return at + per + margin - probe_risk - now
   end
+  local risk = over > 0 and 0 or risk_wait()  -- (0 is true in Lua)
   if over > 0 then
     local leaving = redis.call('ZRANGE', KEYS[2], over - 1, over - 1, 'WITHSCORES')
     wait = tonumber(leaving[2]) + per + margin - now
     if starved == 0 then starved = now end
-  elseif risk_wait > 0 then
-    wait = risk_wait
+  elseif risk > 0 then
+    wait = risk
     if starved == 0 then starved = now end
   elseif peer_ahead then
     wait = math.max(HEAD_WAIT, (1 + keep - tokens) / fill())

@@ -108,20 +108,15 @@ def fresh(tier: Tier, now: float) -> Bucket:
     return Bucket(tokens=tier.burst, stamp=now, rate=tier.rate, clean_since=now)
 
 
-def _cap(b: Bucket, tier: Tier) -> int:
-    """Grants allowed in one window at the rate believed now (as the script counts: a lowered
-    rate such as 2.8/s makes 167.99999… a minute, which is 168)."""
-    return max(1, math.floor(b.rate * tier.per + 1e-6))
-
-
-def _tier_cap(tier: Tier) -> int:
-    """Grants the tier itself allows in one window."""
-    return max(1, math.floor(tier.rate * tier.per + 1e-6))
+def _cap(rate: float, tier: Tier) -> int:
+    """Grants allowed in one window at `rate` (as the script counts: a lowered rate such as
+    2.8/s makes 167.99999… a minute, which is 168)."""
+    return max(1, math.floor(rate * tier.per + 1e-6))
 
 
 def _fill(b: Bucket, tier: Tier) -> float:
     """The refill rate now: the tier's, or faster while the window has allowance to spare."""
-    return max(b.rate, (_cap(b, tier) - len(b.granted)) / SPREAD)
+    return max(b.rate, (_cap(b.rate, tier) - len(b.granted)) / SPREAD)
 
 
 def _prune(b: Bucket, tier: Tier, now: float) -> None:
@@ -158,13 +153,13 @@ def take(b: Bucket, tier: Tier, now: float, *, keep: float = 0.0) -> float:
     _refill(b, tier, now)
     if now < b.hold_until:
         return b.hold_until - now
-    cap = _cap(b, tier)
+    cap = _cap(b.rate, tier)
     keep = max(0.0, min(keep, tier.burst - 1, cap - 1))
     over = len(b.granted) + 1 + math.ceil(keep) - cap  # grants that must leave the window first
     if over > 0:
         b.starved_since = b.starved_since or now
         return b.granted[over - 1] + tier.per + WINDOW_MARGIN - now
-    beyond = len(b.granted) + 1 + math.ceil(keep) - _tier_cap(tier)  # past the tier's allowance
+    beyond = len(b.granted) + 1 + math.ceil(keep) - _cap(tier.rate, tier)  # past the tier's own
     if keep and beyond > 0 and not (b.probed_at and now - b.probed_at >= CONFIRM_AFTER):
         if b.probed_at:  # one is out: is a 429 coming back for it?
             wait = b.probed_at + CONFIRM_AFTER - now

@@ -28,7 +28,7 @@ from bot.core.context import ConversationReader
 from bot.core.lifecycle import BUG_NOTE, INTERRUPTED_NOTE, AnswerOutcome
 from bot.core.placeholders import PlaceholdersFirst
 from bot.core.question import PromptBuilder, Question
-from bot.core.stop import StopOutcome, StopRegistry
+from bot.core.stop import LISTENER_NAME, StopOutcome, StopRegistry
 from bot.llm.client import RelayDanceClient
 from bot.model import Conversation, StoredMessage
 from bot.slack.identity import BotIdentity
@@ -53,7 +53,7 @@ def bot_tasks() -> list[asyncio.Task[Any]]:
     the Stop listener, which outlives an answer on purpose (test_stop checks that it leaves)."""
     found = []
     for task in asyncio.all_tasks():
-        if task.get_name() == "stop-requests":
+        if task.get_name() == LISTENER_NAME:
             continue
         code = getattr(task.get_coro(), "cr_code", None)
         filename = getattr(code, "co_filename", "")

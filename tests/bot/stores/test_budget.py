@@ -213,3 +213,27 @@ async def test_the_replica_whose_head_is_further_behind_goes_first(
     assert await one.take(KEY, holder="A", behind=0.5) >= HEAD_WAIT  # B's head is further behind...
     clock.now += HEAD_SECONDS + 0.1
     assert await one.take(KEY, holder="A", behind=1.0) == 0.0  # ...but went quiet: A need not wait
+
+
+async def test_the_script_probes_beyond_the_tier_as_python_does(
+    redis_client: aioredis.Redis, redis_prefix: str
+) -> None:
+    """Intermediate edits starving a small tier: the ramp, the wait for a cheap first probe, the
+    probe and its confirmation, on both sides."""
+    tiers = {UPDATE: Tier(10, 60, 10)}
+    clock = Clock()
+    shared = RedisBudget(
+        redis_client,
+        RedisGuard(timeout=0.5),
+        prefix=redis_prefix,
+        tiers=tiers,
+        local=LocalBuckets(tiers=tiers, clock=clock),
+        clock_override=True,
+    )
+    mirror = LocalBuckets(tiers=tiers, clock=clock)
+    for _ in range(400):
+        assert await shared.take(KEY, keep=1) == pytest.approx(mirror.take(KEY, keep=1), abs=1e-6)
+        clock.now += 0.5
+    state = mirror.state(KEY)
+    assert state is not None and state.probed_at == pytest.approx(5059.5)  # the path was taken
+    assert state.rate > tiers[UPDATE].rate  # and went beyond the tier once confirmed

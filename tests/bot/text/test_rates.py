@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.text import rates
-from bot.text.rates import UPDATE, LocalBuckets, Tier
+from bot.text.rates import UPDATE, Bucket, LocalBuckets, Tier
 
 
 class Clock:
@@ -192,15 +192,22 @@ def test_keep_also_keeps_places_in_the_window() -> None:
 TIER_WINDOW = Tier(10, 60, 10)  # ten a minute, all at once if need be
 
 
+def full_window_believed_above_the_tier() -> tuple[LocalBuckets, Clock, Bucket]:
+    """The tier's ten granted at 1000.0, and a rate believed twice the tier's (as if ramped):
+    the window would allow twenty."""
+    b, clock = buckets(TIER_WINDOW)
+    for _ in range(10):
+        assert b.take(KEY) == 0.0
+    state = b.state(KEY)
+    assert state is not None
+    state.rate = TIER_WINDOW.rate * 2
+    return b, clock, state
+
+
 def test_the_first_intermediate_edit_beyond_the_tier_waits_until_a_429_would_cost_little() -> None:
     """After a burst, a 429 for a call beyond the tier holds everyone until the burst's oldest
     call leaves Slack's window: the first such grant waits until that is `PROBE_RISK` away."""
-    b, clock = buckets(TIER_WINDOW)
-    for _ in range(10):
-        assert b.take(KEY) == 0.0  # the tier's ten, granted at 1000.0
-    state = b.state(KEY)
-    assert state is not None
-    state.rate = TIER_WINDOW.rate * 2  # as if ramped: the window would allow twenty
+    b, clock, _ = full_window_believed_above_the_tier()
     clock.now += 5
     wait = b.take(KEY, keep=1)
     assert wait == pytest.approx(1000.0 + 60 + rates.WINDOW_MARGIN - rates.PROBE_RISK - clock.now)
@@ -214,32 +221,19 @@ def test_the_first_intermediate_edit_beyond_the_tier_waits_until_a_429_would_cos
 def test_first_content_and_final_edits_go_beyond_the_tier_without_waiting() -> None:
     """Once the tier's window is full they would wait as long for Slack's; where the limits are
     higher they go at once."""
-    b, clock = buckets(TIER_WINDOW)
-    for _ in range(10):
-        assert b.take(KEY) == 0.0
-    state = b.state(KEY)
-    assert state is not None
-    state.rate = TIER_WINDOW.rate * 2
+    b, clock, state = full_window_believed_above_the_tier()
     clock.now += 5
     assert b.take(KEY, keep=1) > 30  # an intermediate edit waits
     assert b.take(KEY) == 0.0  # a final one does not
     assert state.probed_at == clock.now  # and counts as the probe
 
 
-def test_a_429_for_the_probe_costs_a_short_hold_and_the_next_probe_waits_again() -> None:
-    b, clock = buckets(TIER_WINDOW)
-    for _ in range(10):
-        assert b.take(KEY) == 0.0
-    state = b.state(KEY)
-    assert state is not None
-    state.rate = TIER_WINDOW.rate * 2
-    clock.now += 60 + rates.WINDOW_MARGIN - rates.PROBE_RISK
-    assert b.take(KEY, keep=1) == 0.0  # the probe; Slack answers 429, Retry-After 1
-    b.penalize(KEY, 1.0)
+def test_a_429_forgets_the_probe_so_the_next_one_waits_for_little_risk_again() -> None:
+    b, clock, state = full_window_believed_above_the_tier()
+    clock.now += 5
+    assert b.take(KEY) == 0.0  # a final edit beyond the tier: the probe; Slack answers 429
+    b.penalize(KEY, 0.0)
     assert state.probed_at == 0.0 and state.limited
-    state.rate = TIER_WINDOW.rate * 2  # raised again (a slow probe, much later)
-    clock.now += 1.0
-    for _ in range(30):
-        if b.take(KEY, keep=1) > 0:
-            break
-    assert len(state.granted) <= 10 + 1  # within the tier (and at most one probe) until it risks little
+    state.rate, state.tokens = TIER_WINDOW.rate * 2, 5.0  # raised again, tokens to spare
+    wait = b.take(KEY, keep=1)  # not the 2 s to hear of a 429: the window's oldest first
+    assert wait == pytest.approx(1000.0 + 60 + rates.WINDOW_MARGIN - rates.PROBE_RISK - clock.now)
