@@ -131,4 +131,4 @@ class StopSignals:
                     pass  # waiting for the confirmation
             yield Inbox(pubsub)
         finally:
-            await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
+            await pubsub.aclose()  # type: ignore[no-untyped-call,unused-ignore]  # untyped before redis-py 8.2
