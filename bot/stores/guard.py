@@ -28,6 +28,8 @@ from redis.backoff import NoBackoff
 from redis.driver_info import DriverInfo
 from redis.exceptions import DataError, RedisError, ResponseError
 
+from bot.stores.pool import SlotPool
+
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
@@ -38,21 +40,21 @@ MAX_CONNECTIONS = 100  # per process (REDIS_MAX_CONNECTIONS)
 
 
 def connect(url: str, *, timeout: float, max_connections: int = MAX_CONNECTIONS) -> aioredis.Redis:
-    """A client with short socket timeouts and one immediate retry (for a connection that went
-    stale across a Redis restart); no long default backoff that would stall a mention.
+    """A client with one immediate retry (for a connection that went stale across a Redis
+    restart); no long default backoff that would stall a mention.
 
-    At most `max_connections` connections; beyond them a call waits for one to be free (the
-    guard bounds the wait with the call). redis-py's own pool fails such a call at once with
-    MaxConnectionsError: 1,000 answers at once took that for an outage and went on without
-    Redis (deduplication in one process, history from Slack).
+    No socket timeout: every call runs under `RedisGuard.run`'s bound, and redis-py with one
+    sends each command through `asyncio.wait_for`, a task per command (~10% of a call's CPU).
+    Connecting keeps its timeout, for a Redis that does not accept.
+
+    At most `max_connections` connections (`SlotPool`); beyond them a call waits for one to be
+    free (the guard bounds the wait with the call).
 
     The driver's name and version (sent with CLIENT SETINFO) are looked up once here: left to
     redis-py, every new connection reads the package metadata from disk (~1 ms)."""
-    pool = aioredis.BlockingConnectionPool.from_url(
+    pool = SlotPool.from_url(
         url,
         max_connections=max_connections,
-        timeout=None,
-        socket_timeout=timeout,
         socket_connect_timeout=timeout,
         retry=Retry(NoBackoff(), 1),
         decode_responses=True,
