@@ -28,6 +28,7 @@ from redis.backoff import NoBackoff
 from redis.driver_info import DriverInfo
 from redis.exceptions import DataError, RedisError, ResponseError
 
+from bot.stores.coalesce import CoalescingRedis
 from bot.stores.pool import SlotPool
 
 T = TypeVar("T")
@@ -39,7 +40,7 @@ COOLDOWN = 1.0  # seconds the breaker stays open before it probes
 MAX_CONNECTIONS = 100  # per process (REDIS_MAX_CONNECTIONS)
 
 
-def connect(url: str, *, timeout: float, max_connections: int = MAX_CONNECTIONS) -> aioredis.Redis:
+def connect(url: str, *, timeout: float, max_connections: int = MAX_CONNECTIONS) -> CoalescingRedis:
     """A client with one immediate retry (for a connection that went stale across a Redis
     restart); no long default backoff that would stall a mention.
 
@@ -48,7 +49,8 @@ def connect(url: str, *, timeout: float, max_connections: int = MAX_CONNECTIONS)
     Connecting keeps its timeout, for a Redis that does not accept.
 
     At most `max_connections` connections (`SlotPool`); beyond them a call waits for one to be
-    free (the guard bounds the wait with the call).
+    free (the guard bounds the wait with the call). Commands issued in the same turn of the event
+    loop go together as one pipeline (`CoalescingRedis`).
 
     The driver's name and version (sent with CLIENT SETINFO) are looked up once here: left to
     redis-py, every new connection reads the package metadata from disk (~1 ms)."""
@@ -61,7 +63,10 @@ def connect(url: str, *, timeout: float, max_connections: int = MAX_CONNECTIONS)
         health_check_interval=30,
         driver_info=DriverInfo(),
     )
-    return aioredis.Redis.from_pool(pool)
+    client = CoalescingRedis(connection_pool=pool)
+    client.auto_close_connection_pool = True  # as `from_pool` does: closing the client closes it
+    client.batch_timeout = timeout * 3  # as long as the guard lets one call take
+    return client
 
 
 class RedisGuard:

@@ -7,9 +7,19 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+import redis.asyncio as aioredis
 
-from bot.stores.guard import RedisGuard, connect
+from bot.stores.guard import RedisGuard
+from bot.stores.pool import SlotPool
 from tests.fakes.redis_proxy import RedisProxy
+
+
+def connect(url: str, *, max_connections: int, timeout: float = 1.0) -> aioredis.Redis:
+    """A plain client on the pool: each call takes a connection of its own (no coalescing)."""
+    pool = SlotPool.from_url(
+        url, max_connections=max_connections, socket_connect_timeout=timeout, decode_responses=True
+    )
+    return aioredis.Redis.from_pool(pool)
 
 
 def counts(client: object) -> tuple[int, int]:
@@ -20,7 +30,7 @@ def counts(client: object) -> tuple[int, int]:
 async def test_calls_beyond_the_connections_wait_and_all_get_their_own_reply(
     redis_url: str, redis_prefix: str
 ) -> None:
-    client = connect(redis_url, timeout=1.0, max_connections=2)
+    client = connect(redis_url, max_connections=2)
     try:
         keys = [f"{redis_prefix}:k{i}" for i in range(40)]
         await asyncio.gather(*(client.set(k, k) for k in keys))
@@ -34,7 +44,7 @@ async def test_calls_beyond_the_connections_wait_and_all_get_their_own_reply(
 async def test_a_call_cancelled_before_its_reply_leaves_no_reply_for_the_next_call(
     redis_proxy: RedisProxy, redis_prefix: str
 ) -> None:
-    client = connect(redis_proxy.url, timeout=1.0, max_connections=1)
+    client = connect(redis_proxy.url, max_connections=1)
     key = f"{redis_prefix}:a"
     try:
         await client.set(key, "first")
@@ -71,7 +81,7 @@ async def test_a_failed_connect_gives_its_slot_back(redis_proxy: RedisProxy, red
 
 
 async def test_a_connection_given_back_twice_frees_one_slot(redis_url: str) -> None:
-    client = connect(redis_url, timeout=1.0, max_connections=1)
+    client = connect(redis_url, max_connections=1)
     pool = client.connection_pool
     try:
         connection = await pool.get_connection()
