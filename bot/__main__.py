@@ -22,7 +22,7 @@ from dotenv import load_dotenv
 
 from bot.errors import ConfigError
 from bot.settings import ConfigErrors, Settings
-from bot.wiring import doctor, logging_setup
+from bot.wiring import doctor, heap, logging_setup
 from bot.wiring.runtime import Running, running
 
 EXIT_CONFIG = 2
@@ -80,6 +80,7 @@ async def serve(settings: Settings) -> None:
         loop.add_signal_handler(sig, on_signal)
     try:
         async with running(settings) as bot:
+            heap.settle()  # what start-up made lives as long as the process
             started.append(bot)
             await stop.wait()
     finally:
