@@ -172,15 +172,20 @@ async def test_connect_error(http: httpx.AsyncClient) -> None:
     ],
 )
 async def test_first_token_timeout(fake: FakeRelayDance, make_client: MakeClient, script: Script) -> None:
+    client = make_client(first_token_timeout=0.1)
+    # A first answer on the same client: its connection and lazy imports (slow on a fresh clone,
+    # with nothing compiled yet) must not eat the 0.1 s before the request reaches the fake.
+    fake.push(Script.stream(["warm"]))
+    await collect(client)
     fake.push(script)
     start = time.monotonic()
-    deltas, error = await collect_until_error(make_client(first_token_timeout=0.1))
+    deltas, error = await collect_until_error(client)
     assert time.monotonic() - start < 0.5
     assert deltas == []
     assert isinstance(error, UpstreamTimeout)
     assert (error.phase, error.seconds) == ("first_token", 0.1)
-    assert len(fake.requests) == 1  # a timeout is not retried
-    await fake.requests[0].wait_disconnected()
+    assert len(fake.requests) == 2  # the warm-up, then this one: a timeout is not retried
+    await fake.requests[1].wait_disconnected()
 
 
 async def test_idle_timeout_mid_stream(fake: FakeRelayDance, make_client: MakeClient) -> None:
