@@ -172,14 +172,13 @@ async def test_connect_error(http: httpx.AsyncClient) -> None:
     ],
 )
 async def test_first_token_timeout(fake: FakeRelayDance, make_client: MakeClient, script: Script) -> None:
-    client = make_client(first_token_timeout=0.1)
-    # A first answer on the same client: its connection and lazy imports (slow on a fresh clone,
-    # with nothing compiled yet) must not eat the 0.1 s before the request reaches the fake.
+    # A first answer over the same HTTP client, within the usual bound: its TLS handshake (more
+    # than 0.1 s now and then under CI's load, with coverage on) must not eat the bound tested.
     fake.push(Script.stream(["warm"]))
-    await collect(client)
+    await collect(make_client())
     fake.push(script)
     start = time.monotonic()
-    deltas, error = await collect_until_error(client)
+    deltas, error = await collect_until_error(make_client(first_token_timeout=0.1))
     assert time.monotonic() - start < 0.5
     assert deltas == []
     assert isinstance(error, UpstreamTimeout)
