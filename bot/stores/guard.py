@@ -57,6 +57,7 @@ def connect(url: str, *, timeout: float, max_connections: int = MAX_CONNECTIONS)
     pool = SlotPool.from_url(
         url,
         max_connections=max_connections,
+        socket_timeout=None,  # redis-py's default is 5 s
         socket_connect_timeout=timeout,
         retry=Retry(NoBackoff(), 1),
         decode_responses=True,
