@@ -24,7 +24,7 @@ from bot.errors import (
     UpstreamTimeout,
 )
 from bot.llm.client import ChatRequest, RelayDanceClient
-from tests.bot.llm.helpers import MODEL, REQUEST, MakeClient, collect, collect_until_error, text_of
+from tests.bot.llm.helpers import MODEL, REQUEST, MakeClient, collect, collect_until_error, text_of, warm_up
 from tests.fakes.relaydance import FakeRelayDance, Script, echo_answer
 
 # -- HTTP errors ------------------------------------------------------------------------------
@@ -172,10 +172,7 @@ async def test_connect_error(http: httpx.AsyncClient) -> None:
     ],
 )
 async def test_first_token_timeout(fake: FakeRelayDance, make_client: MakeClient, script: Script) -> None:
-    # A first answer over the same HTTP client, within the usual bound: its TLS handshake (more
-    # than 0.1 s now and then under CI's load, with coverage on) must not eat the bound tested.
-    fake.push(Script.stream(["warm"]))
-    await collect(make_client())
+    await warm_up(fake, make_client)
     fake.push(script)
     start = time.monotonic()
     deltas, error = await collect_until_error(make_client(first_token_timeout=0.1))
@@ -199,6 +196,7 @@ async def test_slow_but_steady_stream_longer_than_every_timeout_succeeds(
     fake: FakeRelayDance, make_client: MakeClient
 ) -> None:
     pieces = [f"{i} " for i in range(12)]
+    await warm_up(fake, make_client)
     fake.push(Script.stream(pieces, first_delay=0.05, pace=0.03))
     start = time.monotonic()
     deltas = await collect(make_client(first_token_timeout=0.1, idle_timeout=0.1))

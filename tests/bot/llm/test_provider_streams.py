@@ -10,7 +10,7 @@ import pytest
 
 from bot.errors import UpstreamStreamError, UpstreamTimeout
 from bot.llm.client import REFUSAL_PREFIX, ChatDelta, RelayDanceClient, Usage
-from tests.bot.llm.helpers import MakeClient, collect, collect_until_error, text_of
+from tests.bot.llm.helpers import MakeClient, collect, collect_until_error, text_of, warm_up
 from tests.bot.llm.provider_shapes import (
     choice,
     deepseek_stream,
@@ -107,6 +107,7 @@ async def test_reasoning_satisfies_the_first_token_timeout(
 ) -> None:
     # Thinks for ~0.4 s, four times the first-token timeout, before any answer text.
     thoughts = [{"reasoning_content": f"step {i}. "} for i in range(8)]
+    await warm_up(fake, make_client)
     fake.push(Script.stream([*thoughts, "Answer."], first_delay=0.02, pace=0.05))
     start = time.monotonic()
     deltas = await collect(make_client(first_token_timeout=0.1, idle_timeout=0.2))
