@@ -11,7 +11,7 @@ round trips. A command issued alone goes on its own, as before, one loop turn la
 Only single commands are coalesced (`execute_command`); pipelines, transactions and Pub/Sub go as
 they are. A command Redis refuses fails only its caller. A caller that stops waiting (a cancel,
 the guard's bound) does not take the others' commands down with it; the batch itself is bounded
-by `timeout`, after which redis-py closes its connection and every waiting caller gets the error.
+by `batch_timeout`, after which redis-py closes its connection and every waiting caller gets the error.
 """
 
 from __future__ import annotations
@@ -27,9 +27,13 @@ Pending = tuple[tuple[Any, ...], dict[str, Any], "asyncio.Future[Any]"]
 
 
 class CoalescingRedis(aioredis.Redis):
-    _batch: list[Pending] | None = None
-    _batches: set[asyncio.Task[None]] | None = None
-    batch_timeout: float = 10.0  # seconds one batch may take; `connect` sets it from REDIS_TIMEOUT
+    def __init__(self, *args: Any, batch_timeout: float, **kwargs: Any) -> None:
+        """`batch_timeout`: seconds one batch may take (`bot.stores.guard.connect`: the guard's
+        bound on one call)."""
+        super().__init__(*args, **kwargs)
+        self.batch_timeout = batch_timeout
+        self._batch: list[Pending] | None = None  # commands of this loop turn, not sent yet
+        self._batches: set[asyncio.Task[None]] = set()  # sent, not answered yet
 
     async def execute_command(self, *args: Any, **options: Any) -> Any:
         loop = asyncio.get_running_loop()
@@ -43,7 +47,7 @@ class CoalescingRedis(aioredis.Redis):
     async def aclose(self, close_connection_pool: bool | None = None) -> None:
         """Close once the batches already sent are answered (within `CLOSE_WAIT`), so none opens
         a connection after the pool is closed."""
-        batches = list(self._batches or ())
+        batches = list(self._batches)
         if batches:
             _, late = await asyncio.wait(batches, timeout=CLOSE_WAIT)
             for task in late:
@@ -53,8 +57,6 @@ class CoalescingRedis(aioredis.Redis):
 
     def _send(self) -> None:
         batch, self._batch = self._batch or [], None
-        if self._batches is None:
-            self._batches = set()
         task = asyncio.get_running_loop().create_task(self._run(batch))
         self._batches.add(task)  # held until done: the loop keeps only weak references
         task.add_done_callback(self._batches.discard)

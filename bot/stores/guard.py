@@ -38,6 +38,12 @@ THRESHOLD = 3  # failures in a row that mean "Redis is down"
 WINDOW = 10.0  # seconds within which they must fall
 COOLDOWN = 1.0  # seconds the breaker stays open before it probes
 MAX_CONNECTIONS = 100  # per process (REDIS_MAX_CONNECTIONS)
+BOUND = 3  # one call (a few round trips, or a wait for a connection) may take BOUND × the timeout
+
+
+def call_bound(timeout: float) -> float:
+    """How long one guarded call may take, for a round-trip `timeout` (REDIS_TIMEOUT)."""
+    return timeout * BOUND
 
 
 def connect(url: str, *, timeout: float, max_connections: int = MAX_CONNECTIONS) -> CoalescingRedis:
@@ -64,9 +70,8 @@ def connect(url: str, *, timeout: float, max_connections: int = MAX_CONNECTIONS)
         health_check_interval=30,
         driver_info=DriverInfo(),
     )
-    client = CoalescingRedis(connection_pool=pool)
+    client = CoalescingRedis(connection_pool=pool, batch_timeout=call_bound(timeout))
     client.auto_close_connection_pool = True  # as `from_pool` does: closing the client closes it
-    client.batch_timeout = timeout * 3  # as long as the guard lets one call take
     return client
 
 
@@ -93,6 +98,11 @@ class RedisGuard:
         self._answered_at = -math.inf  # when Redis last answered a call
 
     @property
+    def bound(self) -> float:
+        """How long one call may take before its fallback is returned."""
+        return call_bound(self.timeout)
+
+    @property
     def healthy(self) -> bool:
         """False while the breaker is open (Redis judged down)."""
         return not self._open
@@ -107,7 +117,7 @@ class RedisGuard:
         cancels = task.cancelling() if task is not None else 0
         began = self._clock()
         try:
-            async with asyncio.timeout(self.timeout * 3):
+            async with asyncio.timeout(self.bound):
                 result = await op()
             if task is not None and task.cancelling() > cancels:
                 # redis-py sends through asyncio.wait_for, which on Python 3.11 returns the result

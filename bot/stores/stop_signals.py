@@ -125,7 +125,7 @@ class StopSignals:
         """Subscribed to Stop requests (Redis confirmed it) for as long as the block runs."""
         pubsub = self._r.pubsub()
         try:
-            async with asyncio.timeout(self._guard.timeout * 3):
+            async with asyncio.timeout(self._guard.bound):
                 await pubsub.subscribe(self.channel)
                 while (await pubsub.get_message(timeout=self._guard.timeout)) is None:
                     pass  # waiting for the confirmation

@@ -159,7 +159,7 @@ class Metrics:
         The guard turns failures into fallbacks, so they are seen from inside the call it runs;
         wrapping the guard's `run` keeps the stores unaware of metrics."""
         run = guard.run
-        limit = guard.timeout * 3  # the guard's own bound on one call
+        limit = guard.bound
 
         async def counted_run(op: Callable[[], Awaitable[T]], fallback: T, *, what: str = "redis") -> T:
             async def counted() -> T:
