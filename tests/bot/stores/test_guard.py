@@ -192,12 +192,20 @@ async def test_more_calls_at_once_than_connections_wait_for_one_instead_of_faili
     redis_url: str, redis_prefix: str
 ) -> None:
     """A burst of answers makes more Redis calls at once than the pool holds connections: each
-    waits for a free one. Failing them (redis-py's MaxConnectionsError) opened the breaker."""
+    waits for a free one. Failing them (redis-py's MaxConnectionsError) opened the breaker.
+    Each call is a pipeline of its own, which holds a connection (single commands issued together
+    would share one, `CoalescingRedis`)."""
     client = connect(redis_url, timeout=1.0, max_connections=3)
     guard = RedisGuard(timeout=1.0, threshold=1)
     key = f"{redis_prefix}:burst"
+
+    async def incr() -> int:
+        async with client.pipeline(transaction=False) as pipe:
+            (count,) = await pipe.incr(key).execute()
+        return int(count)
+
     try:
-        counts = await asyncio.gather(*(guard.run(lambda: client.incr(key), -1) for _ in range(60)))
+        counts = await asyncio.gather(*(guard.run(incr, -1) for _ in range(60)))
         assert sorted(counts) == list(range(1, 61)) and guard.healthy
         assert len(client.connection_pool._available_connections) <= 3  # noqa: SLF001 - no public count
     finally:

@@ -10,6 +10,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from bot.stores.guard import RedisGuard
+from bot.stores.guard import connect as bot_connect
 from bot.stores.pool import SlotPool
 from tests.fakes.redis_proxy import RedisProxy
 
@@ -100,8 +101,6 @@ async def test_a_connection_given_back_twice_frees_one_slot(redis_url: str) -> N
 def test_the_bots_client_has_no_socket_timeout_of_its_own() -> None:
     """The guard bounds every call; redis-py's socket timeout (5 s by default) would send each
     command through asyncio.wait_for, a task per command."""
-    from bot.stores.guard import connect as bot_connect
-
     client = bot_connect("redis://127.0.0.1:1/0", timeout=0.5)
     assert client.connection_pool.connection_kwargs["socket_timeout"] is None
     assert client.connection_pool.connection_kwargs["socket_connect_timeout"] == 0.5
