@@ -32,6 +32,7 @@ from bot.model import Conversation, RecapReplay, StoredMessage, SummaryReplay
 from bot.slack.access import Access
 from bot.slack.identity import Identity
 from bot.slack.messages import stored_from_slack
+from bot.slack.middleware import AssistantEvents
 from bot.stores.cache import ValueCache
 from bot.stores.history import HistoryStore
 from bot.text.user_input import parse_message_link, same_workspace
@@ -289,5 +290,5 @@ def register(app: AsyncApp, *, pane: Pane, tasks: TaskTracker) -> None:
     assistant.thread_started(tasks.listener(started))
     assistant.thread_context_changed(tasks.listener(thread_context_changed))
     assistant.user_message(tasks.listener(user_message))
-    app.assistant(assistant)
+    app.use(AssistantEvents(assistant))  # Bolt's `app.assistant`, skipped for what it cannot match
     app.event("app_context_changed")(tasks.listener(context_changed))

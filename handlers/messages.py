@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.core.jobs import Jobs
 from bot.core.question import thread_question
@@ -21,6 +22,7 @@ from bot.core.tasks import TaskTracker
 from bot.model import Conversation
 from bot.slack.identity import Identity
 from bot.slack.messages import conversation_of, is_from_bot, stored_from_slack, team_of
+from bot.slack.middleware import Next, Plain
 from bot.stores.channel_settings import ChannelSettings
 from bot.stores.history import HistoryStore
 from bot.stores.index import KnowledgeIndex
@@ -69,7 +71,8 @@ def register(
             await history.record(conversation_of(team, channel, event), message)
             await index.index_message(conversation_of(team, channel, event), message)
 
-    async def record_first(body: dict[str, Any], next: Callable[[], Awaitable[None]]) -> None:  # noqa: A002
+    async def record_first(req: AsyncBoltRequest, next: Next) -> None:  # noqa: A002
+        body = req.body
         event = body.get("event") if body.get("type") == "event_callback" else None
         if isinstance(event, dict) and event.get("type") == "message" and event.get("channel"):
             await record(team_of(body, event), str(event["channel"]), event)
@@ -106,5 +109,5 @@ def register(
             return
         await jobs.answer_message(question, event_id=body.get("event_id"))
 
-    app.use(record_first)
+    app.use(Plain(record_first))
     app.event("message")(tasks.listener(on_message))

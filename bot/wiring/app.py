@@ -24,6 +24,7 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -45,6 +46,7 @@ from bot.slack import teams
 from bot.slack.access import Access
 from bot.slack.files import FileFetcher
 from bot.slack.identity import BotIdentity, Identity
+from bot.slack.middleware import Next, Plain
 from bot.slack.oauth_client import OAuthClient
 from bot.slack.payloads import describe, problem_with
 from bot.slack.policy import Policy
@@ -203,10 +205,10 @@ def create_app(
         slack=slack, llm=llm, channels=stores.channels, cache=stores.cache, settings=settings
     )
     app = _bolt_app(settings, bolt_client, identity, workspaces)
-    app.use(_bind_log_context)
+    app.use(Plain(_bind_log_context))
     if workspaces is not None:
-        app.use(_bind_workspace)
-    app.use(_refuse_malformed)  # Socket Mode's door (HTTP requests were checked by bot.wiring.intake)
+        app.use(Plain(_bind_workspace))
+    app.use(Plain(_refuse_malformed))  # Socket Mode's door (HTTP requests were checked by bot.wiring.intake)
     pane = assistant.Pane(
         slack=slack, jobs=jobs, access=access, history=stores.history, identity=seen, cache=stores.cache
     )
@@ -227,7 +229,7 @@ def create_app(
         answer_other_bots=settings.answer_other_bots,
         answer_dm=answer_dm,
     )
-    assistant.register(app, pane=pane, tasks=tasks)
+    # Then mentions: Bolt tries listeners in the order they were added, for every request.
     mentions.register(
         app,
         jobs=jobs,
@@ -236,6 +238,7 @@ def create_app(
         tasks=tasks,
         answer_other_bots=settings.answer_other_bots,
     )
+    assistant.register(app, pane=pane, tasks=tasks)
     commands.register(
         app,
         slack=slack,
@@ -297,8 +300,9 @@ def create_app(
     )
 
 
-async def _bind_log_context(body: dict[str, Any], next: Callable[[], Awaitable[None]]) -> None:  # noqa: A002
+async def _bind_log_context(req: AsyncBoltRequest, next: Next) -> None:  # noqa: A002
     """The ids of the event being handled, for its log lines and those of the work it starts."""
+    body = req.body
     event = body.get("event")
     event = event if isinstance(event, dict) else {}
     where = body.get("channel")
@@ -318,7 +322,8 @@ async def _bind_log_context(body: dict[str, Any], next: Callable[[], Awaitable[N
     await next()
 
 
-async def _refuse_malformed(body: dict[str, Any], next: Callable[[], Awaitable[None]]) -> BoltResponse | None:  # noqa: A002
+async def _refuse_malformed(req: AsyncBoltRequest, next: Next) -> BoltResponse | None:  # noqa: A002
+    body = req.body
     problem = problem_with(body)
     if problem is not None:
         log.warning("refused a malformed %s payload: %s", describe(body), problem)
@@ -352,9 +357,9 @@ def _file_contents(
     )
 
 
-async def _bind_workspace(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:  # noqa: A002
+async def _bind_workspace(req: AsyncBoltRequest, next: Next) -> None:  # noqa: A002
     """OAuth installs: the event's workspace (found by `authorize`) for everything it starts."""
-    found = context.get(WORKSPACE)
+    found = req.context.get(WORKSPACE)
     teams.bind(found if isinstance(found, teams.Team) else None)
     await next()
 

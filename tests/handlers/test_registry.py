@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from slack_bolt.async_app import AsyncApp, AsyncAssistant
 
+from bot.slack.middleware import AssistantEvents
 from handlers import registry
 from tests.e2e_harness import bot_under_test, make_settings
 from tests.fakes.relaydance import FakeRelayDance
@@ -58,7 +59,12 @@ class Registrations:
             assert isinstance(first, AsyncAssistant)
             self.events.extend(ASSISTANT_EVENTS)
 
+        def middleware(first: Any) -> None:
+            if isinstance(first, AssistantEvents):  # Bolt's Assistant, behind its event filter
+                assistant(first.assistant)
+
         recording("assistant", assistant)
+        recording("use", middleware)
 
 
 async def test_the_app_registers_exactly_what_the_registry_lists(
