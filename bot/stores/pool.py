@@ -21,11 +21,19 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.asyncio.connection import AbstractConnection
 
+from bot.stores import packing
+
 
 class SlotPool(aioredis.ConnectionPool):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._slots = asyncio.Semaphore(self.max_connections)
+
+    def make_connection(self) -> AbstractConnection:
+        """redis-py's connection, packing its commands in one hiredis call (`bot.stores.packing`)."""
+        connection: AbstractConnection = super().make_connection()  # type: ignore[no-untyped-call]
+        packing.install(connection)
+        return connection
 
     async def get_connection(self, *args: Any, **kwargs: Any) -> AbstractConnection:
         """A connected connection, waiting for one while `max_connections` are in use."""
@@ -33,7 +41,7 @@ class SlotPool(aioredis.ConnectionPool):
         try:
             connection = self._available_connections.pop()
         except IndexError:
-            connection = self.make_connection()  # type: ignore[no-untyped-call]
+            connection = self.make_connection()
         self._in_use_connections.add(connection)
         try:
             if not connection.is_connected:
