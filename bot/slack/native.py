@@ -46,7 +46,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.errors import RenderError
 from bot.slack.refusals import describe, is_rate_limited, is_transient, retry_after_of
 from bot.slack.renderer import Blocks, StreamingReply
-from bot.slack.schedule import CATCH_UP, FINAL, FIRST, EditScheduler
+from bot.slack.schedule import CATCH_UP, FINAL, FIRST, STATUS, EditScheduler
 from bot.text.from_mrkdwn import mrkdwn_to_markdown
 from bot.text.rates import APPEND, STOP, STREAM, Key
 
@@ -315,7 +315,11 @@ class NativeReply:
         if self._closing:
             return (FINAL, self._closed_at)
         since = self._clock() if self._behind_since is None else self._behind_since
-        return (CATCH_UP if self._streamed else FIRST, since)
+        if self._streamed:
+            return (CATCH_UP, since)
+        if self._behind_since is None and self._ts:
+            return (STATUS, since)  # no text yet: only the task card changed
+        return (FIRST, since)
 
     async def _stream_loop(self) -> None:
         """The stream's task; whatever stops the stream early hands the answer to post-and-edit."""

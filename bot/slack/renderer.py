@@ -35,7 +35,7 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from bot.errors import RenderError
 from bot.slack.blocks import message_blocks
 from bot.slack.refusals import describe, is_rate_limited, is_transient, retry_after_of
-from bot.slack.schedule import CATCH_UP, FINAL, FIRST, EditScheduler
+from bot.slack.schedule import CATCH_UP, FINAL, FIRST, STATUS, EditScheduler
 from bot.text.mrkdwn import markdown_to_mrkdwn
 from bot.text.rates import POST, UPDATE, Key
 from bot.text.splitting import split_mrkdwn
@@ -286,7 +286,11 @@ class StreamingReply:
         if self._closing:
             return (FINAL, self._closed_at)
         since = self._clock() if self._behind_since is None else self._behind_since
-        return (CATCH_UP if self._shown else FIRST, since)
+        if self._shown:
+            return (CATCH_UP, since)
+        if self._behind_since is None and self.message_ts:
+            return (STATUS, since)  # no text yet: only the placeholder's words changed
+        return (FIRST, since)  # the placeholder, or the answer's first text
 
     def _chunks(self) -> list[str]:
         # A flush asks for the parts several times (to find a stale one, after its slot, after

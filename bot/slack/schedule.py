@@ -7,8 +7,11 @@ ask the budget (shared by every replica, `bot.stores.budget`):
 2. the final edit of a finished answer: the model is done, the message should be too;
 3. the answer whose visible text is furthest behind its stream (its oldest unshown text arrived
    first): fair shares without a fixed interval, so a lone answer is edited as often as the
-   budget allows and, when many stream at once, each gets its turn.
-Intermediate edits (3) leave one token per answer in flight (in every replica: each reports its
+   budget allows and, when many stream at once, each gets its turn;
+4. a placeholder's new words before any text (its place in the queue, "Searching #ops…"): a
+   nicety, never at the cost of someone's answer (as first content, 500 queued placeholders
+   took the budget from the answers streaming).
+Intermediate edits (3, 4) leave one token per answer in flight (in every replica: each reports its
 count with its asks) for the final edits, so the ends of
 answers are not stuck behind the middles of others. Across replicas, each queue head catching up
 reports how long its text has waited, and the budget lets the head furthest behind go first
@@ -30,7 +33,7 @@ from typing import Protocol
 
 from bot.text.rates import APPEND, Key, LocalBuckets
 
-FIRST, FINAL, CATCH_UP = 0, 1, 2  # urgency classes, most urgent first
+FIRST, FINAL, CATCH_UP, STATUS = 0, 1, 2, 3  # urgency classes, most urgent first
 MAX_WAIT = 1.0  # a queue head re-asks at least this often (another replica may have freed the hold)
 
 Rank = tuple[int, float, int]
@@ -113,7 +116,7 @@ class EditScheduler:
                 active = self._active.get(key[0], 0)
                 catching_up = urgency == CATCH_UP
                 # Appends keep nothing: a stream's end is a chat.stopStream, from its own bucket.
-                keep = active if catching_up and key[1] != APPEND else 0
+                keep = active if urgency >= CATCH_UP and key[1] != APPEND else 0
                 behind = max(0.0, self.clock() - since) if catching_up else None
                 wait = await self.budget.take(
                     key, keep=keep, holder=self.holder, active=active, behind=behind
@@ -168,7 +171,7 @@ class EditScheduler:
             return []
         head = min(queue, key=_Waiter.key)
         urgency = head.key()[0]
-        if urgency == CATCH_UP or (urgency == FIRST and key in self._starved):
+        if urgency >= CATCH_UP or (urgency == FIRST and key in self._starved):
             return [head]
         return [w for w in queue if w.rank()[0] == urgency]
 

@@ -65,3 +65,27 @@ def test_queued_status_reads_naturally() -> None:
 def test_a_gate_needs_a_slot() -> None:
     with pytest.raises(ValueError, match="at least one slot"):
         AdmissionGate(slots=0, queue=5)
+
+
+async def test_places_are_told_at_once_then_at_most_every_interval() -> None:
+    gate = AdmissionGate(slots=1, queue=10, position_every=0.2)
+    tickets = [gate.admit() for _ in range(6)]
+    assert all(tickets)
+    running, *queued = [t for t in tickets if t is not None]
+    last: list[int] = []
+    waiting = asyncio.create_task(queued[-1].wait(last.append))
+    await asyncio.sleep(0)
+    assert last == [4]
+    running.release()  # the first move is told at once
+    await asyncio.sleep(0)
+    assert last == [4, 3]
+    queued[0].release()  # two more within the interval: the next answers run, nobody is told yet
+    queued[1].release()
+    await asyncio.sleep(0)
+    assert (queued[1].running, queued[2].running, last) == (True, True, [4, 3])
+    await asyncio.sleep(0.3)
+    assert last == [4, 3, 1]  # one update with the place as it is now
+    for ticket in queued[:-1]:
+        ticket.release()
+    await waiting
+    assert queued[-1].running

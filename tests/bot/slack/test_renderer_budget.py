@@ -79,3 +79,32 @@ async def test_a_429_on_a_post_holds_that_channel_and_the_part_lands_after(
     assert sched.rate_limited == 1
     parts = [slack.message("C1", ts)["text"] for ts in r.message_ts]
     assert len(parts) == 2 and join_chunks(parts) == text
+
+
+async def test_a_streaming_answers_next_text_goes_before_another_placeholders_new_words(
+    client: AsyncWebClient, slack: FakeSlack
+) -> None:
+    clock = Clock()
+    buckets = LocalBuckets(tiers={UPDATE: Tier(60, 60, 1), POST: Tier(100, 1, 100)}, clock=clock)
+    sched = EditScheduler(MemoryBudget(buckets), clock=clock)
+    queued, answering = reply(client, sched), reply(client, sched)
+    await queued.start()
+    await answering.start()
+    answering.append("hello")
+    await slack.wait_for("chat.update")  # the only token: the answer's first text
+    queued.status("_Queued — next in line…_")  # waits first, for the next token
+    await asyncio.sleep(0.01)
+    answering.append(" world")
+    await asyncio.sleep(0.01)
+    clock.now += 1.0
+    sched.nudge("T1")
+    await slack.wait_for(lambda c: c.method == "chat.update" and c.params.get("text") == "hello world")
+    assert len(slack.calls_to("chat.update")) == 2  # the answer's text, not the queue's place
+    clock.now += 1.0
+    sched.nudge("T1")
+    await slack.wait_for(
+        lambda c: c.method == "chat.update" and c.params.get("text") == "_Queued — next in line…_"
+    )
+    clock.now += 2.0
+    await queued.finish()
+    await answering.finish()

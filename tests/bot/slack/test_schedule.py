@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import pytest
 
-from bot.slack.schedule import CATCH_UP, FINAL, FIRST, EditScheduler, MemoryBudget
+from bot.slack.schedule import CATCH_UP, FINAL, FIRST, STATUS, EditScheduler, MemoryBudget
 from bot.text import rates
 from bot.text.rates import UPDATE, LocalBuckets, Tier
 
@@ -74,6 +74,33 @@ async def test_first_content_then_final_edits_then_catching_up() -> None:
     for _ in range(3):
         await grants.tick(clock)
     assert grants.order == ["first", "final", "catch-up"]
+
+
+async def test_a_placeholders_new_words_come_after_every_answers_text() -> None:
+    sched, _, clock = scheduler()
+    await drained(sched)
+    grants = Grants(sched)
+    grants.want("queue place", lambda: (STATUS, 1.0))  # waiting longest, and still last
+    grants.want("catch-up", lambda: (CATCH_UP, 50.0))
+    grants.want("first", lambda: (FIRST, 90.0))
+    await grants.settle()
+    for _ in range(3):
+        await grants.tick(clock)
+    assert grants.order == ["first", "catch-up", "queue place"]
+
+
+async def test_a_placeholders_new_words_keep_a_token_for_each_answer_in_flight() -> None:
+    sched, _, clock = scheduler(Tier(60, 60, 2))
+    sched.opened("T1")
+    grants = Grants(sched)
+    grants.want("status 1", lambda: (STATUS, 1.0))
+    await grants.settle()
+    grants.want("status 2", lambda: (STATUS, 2.0))
+    await grants.settle()
+    assert grants.order == ["status 1"]  # the last token is owed to the answer in flight
+    sched.closed("T1")
+    await grants.tick(clock, 0.0)
+    assert grants.order == ["status 1", "status 2"]
 
 
 async def test_the_answer_furthest_behind_catches_up_first() -> None:
