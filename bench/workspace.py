@@ -58,7 +58,7 @@ THOUSAND = {  # `--thousand`: issue 8's "1,000 concurrent answers over 100 chann
     "channels": 100,
     "no_limits": True,
     "budget_rates": HIGH_RATES,
-    "max_answers": 1000,  # the default 100 running + 500 queued would turn 400 away as "too busy"
+    "max_answers": 1000,  # the default too, since it was raised from 100 running + 500 queued
     "policies": "budget",
     "timeout": 600.0,
 }

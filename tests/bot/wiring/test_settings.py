@@ -206,7 +206,7 @@ def test_a_bad_slack_rate_is_named(value: str) -> None:
 
 def test_limits_and_controls_have_sane_defaults() -> None:
     s = Settings.from_env(BASE)
-    assert (s.max_concurrent_answers, s.answer_queue_size) == (100, 500)
+    assert (s.max_concurrent_answers, s.answer_queue_size) == (1000, 1000)
     assert s.max_summary_parts == 20 and s.regenerate_per_minute == 5
     assert s.max_stored_message_chars == 40_000
     assert s.allowed_channels == s.allowed_users == s.blocked_channels == s.blocked_users == ()
