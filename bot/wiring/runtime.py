@@ -29,6 +29,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from yarl import URL
 
+from bot.core.summaries import MAP_CONCURRENCY
 from bot.errors import ConfigError
 from bot.llm.client import RelayDanceClient
 from bot.llm.pacing import ReadPacer
@@ -96,6 +97,13 @@ async def check_app_token(slack: AsyncWebClient, app_token: str) -> None:
         raise ConfigError("SLACK_API_URL", f"could not be reached ({type(exc).__name__})") from None
 
 
+def upstream_connections(settings: Settings) -> int:
+    """RelayDance connections at most: one per answer admitted to run, and a summary reads up to
+    MAP_CONCURRENCY parts at once. (A fixed 500 made the 501st of 1,000 answers wait for a pooled
+    connection until RELAYDANCE_CONNECT_TIMEOUT and try again.)"""
+    return settings.max_concurrent_answers * MAP_CONCURRENCY
+
+
 async def _serve(runner: web.AppRunner, host: str, port: int) -> str:
     await runner.setup()
     site = web.TCPSite(runner, host, port)
@@ -142,7 +150,7 @@ async def running(settings: Settings, *, metrics: Metrics | None = None) -> Asyn
         # RelayDance's streams go through aiohttp under httpx's API (see bot.llm.transport).
         proxy, proxy_auth = relay_proxy(settings.relaydance_base_url)
         relay_session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=500, keepalive_timeout=30),
+            connector=aiohttp.TCPConnector(limit=upstream_connections(settings), keepalive_timeout=30),
             proxy=proxy,
             proxy_auth=proxy_auth,
         )

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.core.summaries import MAP_CONCURRENCY
 from bot.errors import ConfigError
 from bot.settings import Secret
 from bot.wiring.logging_setup import RedactSecrets
-from bot.wiring.runtime import running
+from bot.wiring.runtime import running, upstream_connections
 from tests.e2e_harness import bot_under_test, make_settings
 from tests.fakes.relaydance import FakeRelayDance, Script
 from tests.fakes.signing import app_mention
@@ -100,3 +101,11 @@ def test_log_records_are_scrubbed_of_secrets(caplog: pytest.LogCaptureFixture) -
     record = logger.makeRecord("t", logging.INFO, __file__, 1, "token is %s", ("xoxb-very-secret",), None)
     assert handler_filter.filter(record)
     assert record.getMessage() == "token is ********"
+
+
+def test_every_admitted_answer_has_an_upstream_connection(slack: FakeSlack, relay: FakeRelayDance) -> None:
+    settings = make_settings(
+        slack, relay, redis_url="redis://unused", prefix="p", max_concurrent_answers=1000
+    )
+    # Each running answer streams one request; a summary reads MAP_CONCURRENCY parts at once.
+    assert upstream_connections(settings) == 1000 * MAP_CONCURRENCY
