@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import pytest
 
-from bot.slack.schedule import CATCH_UP, FINAL, FIRST, STATUS, EditScheduler, MemoryBudget
+from bot.slack.schedule import CATCH_UP, FINAL, FINALS_AT_ONCE, FIRST, STATUS, EditScheduler, MemoryBudget
 from bot.text import rates
 from bot.text.rates import UPDATE, LocalBuckets, Tier
 
@@ -276,6 +276,24 @@ async def test_once_refused_only_the_head_asks_again_for_first_content(urgency: 
         task.cancel()
     await asyncio.gather(*grants.tasks, return_exceptions=True)
     assert grants.order == []
+
+
+async def test_once_refused_at_most_twenty_final_edits_ask_together_the_longest_finished_first() -> None:
+    budget = ScriptedBudget(wait=10.0)
+    sched = EditScheduler(budget)
+    grants = Grants(sched)
+    for i in range(50):
+        grants.want(f"a{i}", lambda i=i: (FINAL, 100.0 - i))  # the last one finished first
+    await grants.settle()
+    before = len(budget.asked)
+    sched.nudge("T1")
+    await grants.settle()
+    assert len(budget.asked) - before == FINALS_AT_ONCE
+    asking = sched._asking[KEY]  # noqa: SLF001 - who the scheduler let ask
+    assert sorted(w.key()[1] for w in asking) == [100.0 - i for i in range(49, 29, -1)]
+    for task in grants.tasks:
+        task.cancel()
+    await asyncio.gather(*grants.tasks, return_exceptions=True)
 
 
 async def test_a_long_queue_is_ordered_once_per_change_not_once_per_waiter() -> None:
