@@ -37,7 +37,6 @@ class AdmissionGate:
         slots: int,
         queue: int,
         position_every: float = POSITION_EVERY,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if slots < 1 or queue < 0:
             raise ValueError("an admission gate needs at least one slot and a queue of zero or more")
@@ -47,7 +46,6 @@ class AdmissionGate:
         self._waiting: deque[Ticket] = deque()
         self.refused = 0  # answers turned away, for logs and tests
         self._position_every = position_every
-        self._clock = clock
         self._told_at = -position_every  # when the waiting answers were last told their places
         self._telling: asyncio.TimerHandle | None = None
 
@@ -81,7 +79,7 @@ class AdmissionGate:
             self.running += 1
             first.changed.set()
         if self._waiting and self._telling is None:  # everyone behind moved up: tell them, soon
-            due = self._told_at + self._position_every - self._clock()
+            due = self._told_at + self._position_every - time.monotonic()
             if due <= 0:
                 self._tell()
             else:
@@ -89,7 +87,7 @@ class AdmissionGate:
 
     def _tell(self) -> None:
         self._telling = None
-        self._told_at = self._clock()
+        self._told_at = time.monotonic()
         for waiting in self._waiting:
             waiting.changed.set()
 

@@ -16,24 +16,23 @@ from collections.abc import Awaitable, Callable
 from slack_bolt.middleware.assistant.async_assistant import AsyncAssistant
 from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.request.payload_utils import (
+    is_assistant_event,
+    is_other_message_sub_event_in_assistant_thread,
+)
 from slack_bolt.response import BoltResponse
 
 Next = Callable[[], Awaitable[BoltResponse]]
 Step = Callable[[AsyncBoltRequest, Next], Awaitable[BoltResponse | None]]
-
-# What the Assistant's listeners match (bolt's `is_assistant_event`, and the message subtypes it
-# acknowledges in assistant threads): these two event types, and messages in DMs. Every other
-# request (mentions, channel messages, commands, actions) goes straight on.
-ASSISTANT_THREAD_EVENTS = frozenset({"assistant_thread_started", "assistant_thread_context_changed"})
 
 
 class Plain(AsyncMiddleware):
     """`step(req, next)` as a global middleware: it reads `req.body` and `req.context` itself,
     returns a response to end the chain there, or awaits `next()` and returns None."""
 
-    def __init__(self, step: Step, name: str | None = None) -> None:
+    def __init__(self, step: Step) -> None:
         self._step = step
-        self._name = name or getattr(step, "__qualname__", repr(step))
+        self._name = getattr(step, "__qualname__", repr(step))
 
     async def async_process(
         self,
@@ -72,11 +71,8 @@ class AssistantEvents(AsyncMiddleware):
 
 
 def is_assistant_candidate(body: object) -> bool:
-    """An Events API event the Assistant's listeners may match."""
-    if not isinstance(body, dict) or body.get("type") != "event_callback":
-        return False
-    event = body.get("event")
-    if not isinstance(event, dict):
-        return False
-    kind = event.get("type")
-    return kind in ASSISTANT_THREAD_EVENTS or (kind == "message" and event.get("channel_type") == "im")
+    """What the Assistant's middleware acts on, by Bolt's own plain predicates (its listeners'
+    first matchers, and the thread edits it acknowledges); without the kwargs its matchers build."""
+    if not isinstance(body, dict) or not isinstance(body.get("event"), dict):
+        return False  # Bolt's predicates index `event` unchecked
+    return is_assistant_event(body) or is_other_message_sub_event_in_assistant_thread(body)

@@ -17,6 +17,9 @@ from typing import Any
 from redis.asyncio.connection import AbstractConnection
 from redis.utils import HIREDIS_AVAILABLE
 
+if HIREDIS_AVAILABLE:
+    import hiredis
+
 Pack = Callable[..., list[bytes]]
 
 
@@ -36,19 +39,15 @@ class DirectPacker:
             return self._standard(*args)
 
 
-if HIREDIS_AVAILABLE:
-    import hiredis
-
-
-def install(connection: AbstractConnection) -> bool:
-    """Give `connection` the direct packer when hiredis is there and text is strict UTF-8 (what
-    hiredis writes); False where the connection keeps redis-py's."""
+def install(connection: AbstractConnection) -> None:
+    """Give `connection` the direct packer when it packs with hiredis and text is strict UTF-8
+    (what hiredis writes); otherwise it keeps redis-py's."""
     encoder = connection.encoder
-    if not HIREDIS_AVAILABLE or encoder.encoding.lower().replace("-", "") != "utf8":
-        return False
-    if encoder.encoding_errors != "strict":
-        return False
-    current = connection._command_packer
-    standard: Pack = current.pack if current is not None else connection._pack_command_python
-    connection._command_packer = DirectPacker(standard)  # type: ignore[assignment]
-    return True
+    current = connection._command_packer  # redis-py's hiredis serializer; None without hiredis
+    if (
+        current is None
+        or encoder.encoding.lower().replace("-", "") != "utf8"
+        or encoder.encoding_errors != "strict"
+    ):
+        return
+    connection._command_packer = DirectPacker(current.pack)  # type: ignore[assignment]

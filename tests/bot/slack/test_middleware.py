@@ -51,7 +51,9 @@ def _dm(**fields: Any) -> dict[str, Any]:
         ({"type": "assistant_thread_started", "assistant_thread": {}}, True),
         ({"type": "assistant_thread_context_changed", "assistant_thread": {}}, True),
         (_dm(thread_ts="1.0"), True),
-        (_dm(subtype="message_changed"), True),  # the Assistant acknowledges these in its threads
+        # The Assistant acknowledges edits in its threads; a top-level DM is not its own.
+        (_dm(subtype="message_changed", message={"ts": "1.5", "thread_ts": "1.0", "text": "edited"}), True),
+        (_dm(), False),
         ({"type": "message", "channel": "C1", "channel_type": "channel", "text": "hi", "ts": "2.0"}, False),
         ({"type": "app_mention", "channel": "C1", "text": "<@UBOT> hi", "ts": "2.0"}, False),
         ({"type": "app_home_opened", "tab": "messages"}, False),
