@@ -9,7 +9,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.native import NativeReply, StreamBook
 from bot.slack.renderer import EditGate, StreamingReply
-from bot.slack.schedule import MemoryBudget
+from bot.slack.schedule import EditScheduler, MemoryBudget
 from bot.text.from_mrkdwn import mrkdwn_to_markdown
 from bot.text.rates import APPEND, DEFAULT_TIERS, STOP, STREAM, UPDATE, LocalBuckets, Tier
 from tests.fakes.slack import FakeSlack
@@ -325,3 +325,41 @@ async def test_a_native_stream_keeps_no_edit_for_its_end(client: AsyncWebClient,
         await slack.wait_for("chat.update", count=2)
     await edited.finish()
     await streamed.finish()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_streaming_answers_next_text_goes_before_another_streams_task_card(
+    client: AsyncWebClient, slack: FakeSlack
+) -> None:
+    clock = Clock()
+    ample = Tier(100, 1, 100)
+    tiers = {APPEND: Tier(60, 60, 1), STREAM: ample, STOP: ample, UPDATE: ample}
+    sched = EditScheduler(MemoryBudget(LocalBuckets(tiers=tiers, clock=clock)), clock=clock)
+    answering, queued = native(client, sched), native(client, sched, thread_ts="2.000001")
+    await answering.start()
+    await queued.start()
+    answering.append("hello")
+    await slack.wait_for("chat.appendStream")  # the only token: the answer's first text
+    queued.status("_Queued — next in line…_")  # waits first, for the next token
+    await asyncio.sleep(0.05)
+    answering.append(" world")
+    await asyncio.sleep(0.05)
+    clock.now += 1.0
+    sched.nudge("T1")
+    await slack.wait_for("chat.appendStream", count=2)
+    second = slack.calls_to("chat.appendStream")[1]
+    assert second.params["ts"] == answering.message_ts[0]  # the answer's text, not the card
+    clock.now += 1.0
+    sched.nudge("T1")
+    await slack.wait_for("chat.appendStream", count=3)
+    assert slack.calls_to("chat.appendStream")[2].params["ts"] == queued.message_ts[0]
+    clock.now += 5.0
+    await queued.finish()
+    await answering.finish()
